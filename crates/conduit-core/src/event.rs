@@ -1,0 +1,92 @@
+//! The canonical stream of response events that upstreams produce and dialects render.
+//!
+//! Shape: `MessageStart`, then for each content block `BlockStart`, `BlockDelta`*, `BlockStop`
+//! (blocks never interleave, indices count up from 0), then exactly one `MessageEnd`. `Ping` may
+//! appear anywhere. An `Err` item ends the stream; no event follows it.
+
+use std::pin::Pin;
+
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<Event, Error>> + Send>>;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    MessageStart {
+        /// Message id, e.g. `msg_...`.
+        id: String,
+        /// The model name to report to the client (what it asked for).
+        model: String,
+        /// Input tokens as estimated before the upstream answered.
+        input_tokens: u32,
+    },
+    BlockStart {
+        index: usize,
+        block: BlockStart,
+    },
+    BlockDelta {
+        index: usize,
+        delta: BlockDelta,
+    },
+    BlockStop {
+        index: usize,
+    },
+    MessageEnd {
+        stop_reason: StopReason,
+        usage: Usage,
+    },
+    /// Keepalive while the upstream is silent.
+    Ping,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BlockStart {
+    Text,
+    Thinking,
+    ToolUse { id: String, name: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum BlockDelta {
+    Text(String),
+    Thinking(String),
+    /// The signature that closes a thinking block; sent once, just before `BlockStop`.
+    ThinkingSignature(String),
+    /// A fragment of a tool call's input JSON; the fragments of one block join to an object.
+    InputJson(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    EndTurn,
+    ToolUse,
+    MaxTokens,
+    StopSequence,
+}
+
+impl StopReason {
+    /// Anthropic's spelling, also the canonical name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::EndTurn => "end_turn",
+            StopReason::ToolUse => "tool_use",
+            StopReason::MaxTokens => "max_tokens",
+            StopReason::StopSequence => "stop_sequence",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u32,
+    pub output_tokens: u32,
+    pub cache_read_input_tokens: u32,
+    pub cache_creation_input_tokens: u32,
+}

@@ -1,0 +1,162 @@
+//! The canonical request: what a client asked for, independent of its wire dialect.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One conversation turn request, as decoded from any client dialect.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    /// The model name exactly as the client sent it (e.g. `claude-opus-5-5`).
+    pub model: String,
+    /// System instructions, in order. Dialects fold system-role messages in here.
+    pub system: Vec<String>,
+    pub messages: Vec<Message>,
+    pub tools: Vec<Tool>,
+    pub tool_choice: Option<ToolChoice>,
+    pub max_tokens: Option<u32>,
+    pub thinking: Thinking,
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub stop_sequences: Vec<String>,
+    pub stream: bool,
+    pub meta: RequestMeta,
+}
+
+/// Facts about the caller that routing and logging may use; never sent upstream as-is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RequestMeta {
+    /// A client session id (Claude Code's `X-Claude-Code-Session-Id`), for sticky routing.
+    pub session_id: Option<String>,
+    /// The client's end-user id (`metadata.user_id`), if any.
+    pub user_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: Vec<Block>,
+}
+
+impl Message {
+    pub fn user_text(text: impl Into<String>) -> Self {
+        Self {
+            role: Role::User,
+            content: vec![Block::Text(text.into())],
+        }
+    }
+
+    pub fn assistant_text(text: impl Into<String>) -> Self {
+        Self {
+            role: Role::Assistant,
+            content: vec![Block::Text(text.into())],
+        }
+    }
+}
+
+/// A content block of a message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Block {
+    Text(String),
+    Image(Image),
+    ToolUse {
+        id: String,
+        name: String,
+        input: Value,
+    },
+    ToolResult {
+        tool_use_id: String,
+        content: Vec<ToolResultContent>,
+        is_error: bool,
+    },
+    /// Model reasoning from an earlier turn. Upstreams usually strip it from history.
+    Thinking {
+        text: String,
+        signature: Option<String>,
+    },
+    /// Reasoning the client holds only in encrypted/redacted form.
+    RedactedThinking,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToolResultContent {
+    Text(String),
+    Image(Image),
+}
+
+/// An inline image, base64 encoded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Image {
+    /// IANA media type, e.g. `image/png`.
+    pub media_type: String,
+    /// Base64 data (standard alphabet, no data-URL prefix).
+    pub data: String,
+}
+
+impl Image {
+    /// The short format name (`png`, `jpeg`, `gif`, `webp`) from the media type.
+    pub fn format(&self) -> &str {
+        self.media_type
+            .strip_prefix("image/")
+            .unwrap_or(&self.media_type)
+    }
+}
+
+/// A function tool the model may call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub description: String,
+    /// JSON Schema of the input object.
+    pub input_schema: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToolChoice {
+    Auto,
+    Any,
+    None,
+    Tool { name: String },
+}
+
+/// How much the model should reason before answering.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Thinking {
+    #[default]
+    Disabled,
+    Enabled {
+        budget_tokens: u32,
+    },
+    /// The model decides how much to think; `effort` is a hint.
+    Adaptive {
+        effort: Option<Effort>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effort {
+    Low,
+    Medium,
+    High,
+}
+
+impl Effort {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effort::Low => "low",
+            Effort::Medium => "medium",
+            Effort::High => "high",
+        }
+    }
+}

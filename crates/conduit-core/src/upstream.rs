@@ -1,0 +1,33 @@
+//! The seam between the gateway and an upstream provider.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::Serialize;
+
+use crate::{Error, EventStream, Request};
+
+/// A model an upstream can serve, as listed by `/v1/models`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelInfo {
+    /// The client-facing id (e.g. `claude-sonnet-4-5`).
+    pub id: String,
+    pub display_name: String,
+    pub context_window: u32,
+    pub max_output_tokens: u32,
+}
+
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<EventStream, Error>> + Send + 'a>>;
+
+/// An upstream provider. `send` resolves once the upstream has accepted the request and the
+/// first event is due; errors before that point are returned here (and may be retried or failed
+/// over by the caller), errors after it travel inside the stream.
+pub trait Upstream: Send + Sync {
+    fn send(&self, request: Request) -> SendFuture<'_>;
+
+    /// The models this upstream offers to clients.
+    fn models(&self) -> Vec<ModelInfo>;
+
+    /// The context window (input tokens) of the model the client named.
+    fn context_window(&self, model: &str) -> u32;
+}
