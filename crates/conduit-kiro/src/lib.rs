@@ -1,1 +1,18 @@
-//! placeholder
+//! The Kiro upstream (Amazon Q Developer / CodeWhisperer `generateAssistantResponse`).
+//!
+//! Pure parts: [`wire`] (serde types named as in the service), [`models`] (client model names to
+//! Kiro model ids), [`convert`] (canonical request → Kiro request, with every rule the service
+//! enforces), [`eventstream`] (AWS event-stream frames → Kiro events) and [`assemble`] (Kiro events
+//! → canonical events, including `<thinking>` parsing and tool-call assembly).
+//! IO parts: [`auth`] (credentials, refresh), [`client`] (HTTP, retries, first-token timeout) and
+//! [`upstream`] (the [`conduit_core::Upstream`] implementation).
+
+pub mod assemble;
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod convert;
+pub mod eventstream;
+pub mod models;
+pub mod upstream;
+pub mod wire;
