@@ -18,4 +18,4 @@ pub use request::{
     ToolResultContent,
 };
 pub use response::{collect, Response};
-pub use upstream::{ModelInfo, Upstream};
+pub use upstream::{ModelInfo, SendFuture, Upstream, UpstreamStatus};

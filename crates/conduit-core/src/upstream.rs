@@ -30,4 +30,19 @@ pub trait Upstream: Send + Sync {
 
     /// The context window (input tokens) of the model the client named.
     fn context_window(&self, model: &str) -> u32;
+
+    /// Health of this upstream for `/health` and `conduit status` (credentials, last error).
+    fn status(&self) -> UpstreamStatus {
+        UpstreamStatus {
+            healthy: true,
+            detail: serde_json::Value::Null,
+        }
+    }
+}
+
+/// What an upstream reports about itself. `detail` never contains secrets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UpstreamStatus {
+    pub healthy: bool,
+    pub detail: serde_json::Value,
 }
