@@ -1,0 +1,220 @@
+//! Logs: tracing to stderr and `$CONDUIT_HOME/logs/gateway.log`, one access line per request,
+//! and redaction of anything secret before a body is ever logged.
+
+use std::fs::OpenOptions;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use conduit_core::{Error, Usage};
+use serde_json::Value;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{fmt, EnvFilter, Layer};
+
+use crate::config::DebugMode;
+
+/// Install the global subscriber. Safe to call once per process.
+pub fn init(logs_dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(logs_dir)
+        .map_err(|e| format!("cannot create {}: {e}", logs_dir.display()))?;
+    let path = logs_dir.join("gateway.log");
+    let mut opts = OpenOptions::new();
+    opts.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let file = opts
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let filter = || {
+        EnvFilter::try_from_env("CONDUIT_LOG").unwrap_or_else(|_| EnvFilter::new("info"))
+    };
+    let stderr = fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_filter(filter());
+    let file = fmt::layer()
+        .with_writer(Mutex::new(file))
+        .with_ansi(false)
+        .with_target(false)
+        .with_filter(filter());
+    tracing_subscriber::registry()
+        .with(stderr)
+        .with(file)
+        .try_init()
+        .map_err(|e| format!("cannot install the logger: {e}"))
+}
+
+/// Field names whose values are secrets, compared lowercase with `_` and `-` removed.
+const SECRET_KEYS: &[&str] = &[
+    "accesstoken",
+    "refreshtoken",
+    "idtoken",
+    "token",
+    "clientsecret",
+    "apikey",
+    "xapikey",
+    "authorization",
+    "password",
+    "secret",
+    "devicecode",
+    "code",
+    "codeverifier",
+];
+
+/// Replace the value of every secret-named field, at any depth, with `"<redacted>"`.
+pub fn redact(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                let norm: String = k
+                    .chars()
+                    .filter(|c| *c != '_' && *c != '-')
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                if SECRET_KEYS.contains(&norm.as_str()) && !v.is_null() {
+                    *v = Value::String("<redacted>".into());
+                } else {
+                    redact(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+/// A request body fit for the log: parsed, redacted, re-serialised. Non-JSON is not logged.
+pub fn loggable_body(body: &[u8]) -> String {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(mut v) => {
+            redact(&mut v);
+            v.to_string()
+        }
+        Err(_) => format!("<{} bytes, not JSON>", body.len()),
+    }
+}
+
+/// One request's journey, logged exactly once as a single line when it ends (or is dropped
+/// because the client went away).
+pub struct RequestRecord {
+    method: &'static str,
+    path: &'static str,
+    model: String,
+    started: Instant,
+    first_byte: Option<Duration>,
+    status: u16,
+    usage: Usage,
+    error: Option<String>,
+    debug: DebugMode,
+    body: Option<String>,
+    done: bool,
+}
+
+impl RequestRecord {
+    pub fn start(method: &'static str, path: &'static str, debug: DebugMode) -> Self {
+        Self {
+            method,
+            path,
+            model: String::new(),
+            started: Instant::now(),
+            first_byte: None,
+            status: 0,
+            usage: Usage::default(),
+            error: None,
+            debug,
+            body: None,
+            done: false,
+        }
+    }
+
+    pub fn set_model(&mut self, model: &str) {
+        self.model = model.to_string();
+    }
+
+    /// Keep the body for the log, if the debug mode may ever show it.
+    pub fn keep_body(&mut self, body: &[u8]) {
+        if self.debug != DebugMode::Off {
+            self.body = Some(loggable_body(body));
+        }
+    }
+
+    pub fn first_byte(&mut self) {
+        if self.first_byte.is_none() {
+            self.first_byte = Some(self.started.elapsed());
+        }
+    }
+
+    pub fn set_status(&mut self, status: u16) {
+        self.status = status;
+    }
+
+    pub fn set_usage(&mut self, usage: Usage) {
+        self.usage = usage;
+    }
+
+    pub fn fail(&mut self, status: u16, error: &Error) {
+        self.status = status;
+        self.error = Some(error.message.clone());
+    }
+
+    /// Log the line now.
+    pub fn finish(mut self) {
+        self.emit();
+    }
+
+    fn emit(&mut self) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        let status = if self.status == 0 { 499 } else { self.status };
+        let total_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        let first_ms = self.first_byte.map(|d| d.as_secs_f64() * 1000.0);
+        let body = match (self.debug, self.error.is_some()) {
+            (DebugMode::All, _) | (DebugMode::Errors, true) => self.body.as_deref(),
+            _ => None,
+        };
+        tracing::info!(
+            method = self.method,
+            path = self.path,
+            model = %self.model,
+            status,
+            first_byte_ms = first_ms.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into()),
+            total_ms = format!("{total_ms:.1}"),
+            input_tokens = self.usage.input_tokens,
+            output_tokens = self.usage.output_tokens,
+            error = self.error.as_deref().unwrap_or(""),
+            body = body.unwrap_or(""),
+            "request"
+        );
+    }
+}
+
+impl Drop for RequestRecord {
+    fn drop(&mut self) {
+        self.emit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_secrets_at_any_depth() {
+        let mut v = serde_json::json!({
+            "accessToken": "A", "nested": [{"refresh_token": "R", "clientSecret": "S"}],
+            "max_tokens": 100, "input_tokens": 5, "messages": [{"content": "hi"}]
+        });
+        redact(&mut v);
+        let s = v.to_string();
+        for secret in ["\"A\"", "\"R\"", "\"S\""] {
+            assert!(!s.contains(secret), "{s}");
+        }
+        assert!(s.contains("\"max_tokens\":100") && s.contains("hi"));
+    }
+}

@@ -1,0 +1,31 @@
+//! The HTTP surface: which path goes to which handler, and the API-key guard in front of `/v1`.
+
+mod anthropic;
+mod guard;
+mod health;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::state::AppState;
+
+/// Large enough for image-heavy Claude Code turns; the upstream limit is enforced later.
+const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
+        .route("/v1/models", get(anthropic::models))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::require_key,
+        ));
+    Router::new()
+        .merge(api)
+        .route("/health", get(health::health))
+        .fallback(anthropic::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}

@@ -1,0 +1,131 @@
+//! Starting the gateway: logs, key, upstream, listener; and stopping it gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context};
+use axum::serve::ListenerExt;
+use conduit_core::Upstream;
+use conduit_kiro::config::KiroConfig;
+use conduit_kiro::upstream::KiroUpstream;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::apikey::{self, ApiKey};
+use crate::config::GatewayConfig;
+use crate::routes;
+use crate::state::{Access, AppState, RelaySettings, Upstreams};
+
+/// Run `conduit serve` until SIGINT/SIGTERM.
+pub async fn serve(config: GatewayConfig) -> anyhow::Result<()> {
+    crate::logging::init(&config.logs_dir()).map_err(|e| anyhow!(e))?;
+    let key = match &config.api_key_override {
+        Some(k) => k.clone(),
+        None => apikey::load_or_create(&config.api_key_file()).map_err(|e| anyhow!(e))?,
+    };
+    let key = ApiKey::new(&key).map_err(|e| anyhow!(e))?;
+    let kiro = KiroConfig::from_env(|k| std::env::var(k).ok(), config.data_dir())
+        .map_err(|e| anyhow!("invalid Kiro configuration: {e}"))?;
+    let upstream: Arc<dyn Upstream> =
+        Arc::new(KiroUpstream::new(kiro).map_err(|e| anyhow!("{e}"))?);
+    let state = AppState {
+        upstreams: Upstreams(upstream),
+        relay: RelaySettings {
+            debug_mode: config.debug_mode,
+            ping_interval: config.ping_interval,
+        },
+        access: Access { key: Arc::new(key) },
+    };
+    let listener = bind(SocketAddr::new(config.host, config.port)).await?;
+    let addr = listener.local_addr()?;
+    write_run_files(&config, addr.port())?;
+    tracing::info!("conduit listening on http://{addr}");
+    eprintln!("conduit listening on http://{addr}");
+
+    let shutdown = CancellationToken::new();
+    tokio::spawn(wait_for_signal(shutdown.clone()));
+    run(listener, state, shutdown, config.shutdown_grace).await;
+    let _ = std::fs::remove_file(config.run_dir().join("port"));
+    let _ = std::fs::remove_file(config.run_dir().join("pid"));
+    Ok(())
+}
+
+/// Serve `state` on `listener` until `shutdown` fires, then let in-flight requests finish for
+/// at most `grace`.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+    grace: std::time::Duration,
+) {
+    let app = routes::router(state);
+    // Small SSE writes stall ~40 ms on delayed ACKs without TCP_NODELAY.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let signal = shutdown.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        signal.cancelled().await;
+    });
+    let server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        result = server => {
+            if let Err(e) = result {
+                tracing::error!("server error: {e}");
+            }
+        }
+        _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("shutdown grace period over; dropping remaining connections");
+        }
+    }
+}
+
+async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    match TcpListener::bind(addr).await {
+        Ok(l) => Ok(l),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(anyhow!(
+            "port {} on {} is already in use by another program: stop it, or choose another port \
+             with --port or CONDUIT_PORT",
+            addr.port(),
+            addr.ip()
+        )),
+        Err(e) => Err(e).with_context(|| format!("cannot listen on {addr}")),
+    }
+}
+
+fn write_run_files(config: &GatewayConfig, port: u16) -> anyhow::Result<()> {
+    let run = config.run_dir();
+    conduit_core::fsutil::write_private_atomic(&run.join("port"), format!("{port}\n").as_bytes())
+        .with_context(|| format!("cannot write {}", run.join("port").display()))?;
+    conduit_core::fsutil::write_private_atomic(
+        &run.join("pid"),
+        format!("{}\n", std::process::id()).as_bytes(),
+    )
+    .with_context(|| format!("cannot write {}", run.join("pid").display()))?;
+    Ok(())
+}
+
+async fn wait_for_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+    shutdown.cancel();
+}
