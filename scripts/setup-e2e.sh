@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what the end-to-end tests need: a venv at .venv with tests/e2e/requirements.txt, and
+# the npm clients of tests/e2e/node (Claude Code). Idempotent: each part is reinstalled only when
+# its pin file changed, so a re-run costs a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+stamp_ok() { [[ -f "$2" ]] && [[ "$(cat "$2")" == "$(sha256sum "$1" | cut -d' ' -f1)" ]]; }
+write_stamp() { sha256sum "$1" | cut -d' ' -f1 >"$2"; }
+
+req=tests/e2e/requirements.txt
+if ! stamp_ok "$req" .venv/.e2e-stamp || ! .venv/bin/python -c "" 2>/dev/null; then
+    echo "setup-e2e: installing Python test dependencies into .venv" >&2
+    python3 -m venv .venv
+    .venv/bin/pip install --quiet --disable-pip-version-check -r "$req"
+    write_stamp "$req" .venv/.e2e-stamp
+fi
+
+lock=tests/e2e/node/package-lock.json
+node_dir=tests/e2e/node
+if ! stamp_ok "$lock" "$node_dir/node_modules/.e2e-stamp"; then
+    echo "setup-e2e: installing npm clients (Claude Code) into $node_dir/node_modules" >&2
+    (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error)
+    write_stamp "$lock" "$node_dir/node_modules/.e2e-stamp"
+fi
+
+# The package's postinstall copies the native binary into place; fail here, not in a test.
+if ! "$node_dir/node_modules/.bin/claude" --version >/dev/null 2>&1; then
+    echo "setup-e2e: $node_dir/node_modules/.bin/claude does not run; remove $node_dir/node_modules and retry" >&2
+    exit 1
+fi

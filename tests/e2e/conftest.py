@@ -1,0 +1,314 @@
+"""Harness for the end-to-end tests: the Kiro simulator and the conduit gateway as real processes.
+
+A test reads as a story: script the simulator (`sim.rule(...)`), talk to the gateway with a real
+client (`gateway.anthropic()`, Claude Code), assert on the answer and on what the simulator saw
+(`sim.chat_requests()`). Both processes log to files; when a test fails, what they wrote during
+that test is attached to the report.
+
+Binaries come from `target/debug` (or `$CARGO_TARGET_DIR/debug`); override with
+`CONDUIT_BIN_DIR`, or per binary with `CONDUIT_BIN` / `CONDUIT_SIM_BIN`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import anthropic
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+BIN_DIR = Path(os.environ.get("CONDUIT_BIN_DIR", TARGET / "debug"))
+CONDUIT_BIN = Path(os.environ.get("CONDUIT_BIN", BIN_DIR / "conduit"))
+SIM_BIN = Path(os.environ.get("CONDUIT_SIM_BIN", BIN_DIR / "conduit-sim"))
+PROFILE_ARN = "arn:aws:codewhisperer:us-east-1:123456789012:profile/E2ETESTPROFILE"
+START_TIMEOUT = 30.0
+
+# Every process the harness started, so a failing test can show their logs.
+_PROCS: list["Proc"] = []
+
+
+class Proc:
+    """A child process whose stdout+stderr go to a log file."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], workdir: Path):
+        self.name = name
+        self.log_path = workdir / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        self.popen = subprocess.Popen(
+            argv, env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        self.mark = 0
+        _PROCS.append(self)
+
+    def output(self, since: int = 0) -> str:
+        with open(self.log_path, "rb") as f:
+            f.seek(since)
+            return f.read().decode(errors="replace")
+
+    def size(self) -> int:
+        return self.log_path.stat().st_size
+
+    def wait_for_file(self, path: Path) -> str:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.popen.returncode}:\n{self.output()}")
+            if path.exists() and path.read_text().strip():
+                return path.read_text().strip()
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not write {path} within {START_TIMEOUT}s:\n{self.output()}")
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._log.close()
+        _PROCS.remove(self)
+
+
+def _require(binary: Path) -> None:
+    if not binary.is_file():
+        pytest.exit(f"{binary} not found: run `cargo build -p conduit -p conduit-sim` first", returncode=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# The simulator
+
+
+@dataclass
+class Account:
+    access_token: str
+    refresh_token: str
+    creds_file: Path
+
+
+class Sim:
+    """Client for the simulator's control API (`/_sim/...`)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.http = httpx.Client(base_url=url, timeout=10)
+
+    def _post(self, path: str, body: dict | None = None) -> dict:
+        r = self.http.post(path, json=body or {})
+        assert r.is_success, f"sim {path}: {r.status_code} {r.text}"
+        return r.json() if r.content else {}
+
+    def reset(self) -> None:
+        self._post("/_sim/reset")
+
+    def rule(self, *reply: dict, match: dict | None = None, times: int | None = None,
+             http_error: dict | None = None, id: str | None = None) -> None:
+        """Add a reply rule; `reply` are the steps of docs/simulator.md (`{"text": ...}`, ...)."""
+        body: dict = {"match": match or {}}
+        if reply:
+            body["reply"] = list(reply)
+        if http_error:
+            body["http_error"] = http_error
+        if times is not None:
+            body["times"] = times
+        if id:
+            body["id"] = id
+        self._post("/_sim/rules", body)
+
+    def account(self, dir: Path, expires_at: datetime | None = None) -> Account:
+        """Register a fresh social account and write a matching kiro-auth-token.json into `dir`."""
+        tag = uuid.uuid4().hex[:12]
+        acc = Account(f"e2e-access-{tag}", f"e2e-refresh-{tag}", dir / f"kiro-auth-token-{tag}.json")
+        self._post("/_sim/accounts", {
+            "access_token": acc.access_token, "refresh_token": acc.refresh_token,
+            "expires_in": 3600, "profile_arn": PROFILE_ARN, "kind": "social",
+        })
+        expires_at = expires_at or datetime.now(timezone.utc) + timedelta(hours=1)
+        acc.creds_file.write_text(json.dumps({
+            "accessToken": acc.access_token, "refreshToken": acc.refresh_token,
+            "expiresAt": expires_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "profileArn": PROFILE_ARN, "authMethod": "social", "region": "us-east-1",
+        }))
+        acc.creds_file.chmod(0o600)
+        return acc
+
+    def expire(self, acc: Account) -> None:
+        self._post("/_sim/accounts/expire", {"access_token": acc.access_token})
+
+    def log(self) -> list[dict]:
+        r = self.http.get("/_sim/log")
+        assert r.is_success, r.text
+        body = r.json()
+        return body["requests"] if isinstance(body, dict) and "requests" in body else body
+
+    def calls(self, path: str) -> list[dict]:
+        return [e for e in self.log() if e.get("path", "").split("?")[0] == path]
+
+    def chat_requests(self) -> list[dict]:
+        """The GenerateAssistantResponse requests, in order (either binding)."""
+        return [e for e in self.log()
+                if e.get("path", "").startswith("/generateAssistantResponse")
+                or "GenerateAssistantResponse" in (e.get("target") or "")]
+
+
+def current_message(entry: dict) -> dict:
+    """The `currentMessage.userInputMessage` of a logged chat request."""
+    return entry["body"]["conversationState"]["currentMessage"]["userInputMessage"]
+
+
+def header(entry: dict, name: str) -> str:
+    """A header of a logged request, whatever its case."""
+    return next((v for k, v in entry.get("headers", {}).items() if k.lower() == name), "")
+
+
+def tool_results(entry: dict) -> list[dict]:
+    return current_message(entry).get("userInputMessageContext", {}).get("toolResults", [])
+
+
+# ---------------------------------------------------------------------------------------------
+# The gateway
+
+
+@dataclass
+class Gateway:
+    url: str
+    key: str
+    home: Path
+    proc: Proc
+
+    def anthropic(self, **kw) -> anthropic.Anthropic:
+        kw.setdefault("api_key", self.key)
+        kw.setdefault("max_retries", 0)
+        kw.setdefault("timeout", 60.0)
+        return anthropic.Anthropic(base_url=self.url, **kw)
+
+
+def _start_gateway(sim: Sim, workdir: Path, account: Account, env: dict[str, str]) -> Gateway:
+    _require(CONDUIT_BIN)
+    home = Path(tempfile.mkdtemp(prefix="gw-", dir=workdir))
+    key = f"e2e-key-{uuid.uuid4().hex}"
+    full_env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home / "home"),
+        "CONDUIT_HOME": str(home / "conduit"),
+        "PROXY_API_KEY": key,
+        "CONDUIT_KIRO_API_URL": sim.url,
+        "CONDUIT_KIRO_AUTH_URL": sim.url,
+        "CONDUIT_SSO_OIDC_URL": sim.url,
+        "KIRO_CREDS_FILE": str(account.creds_file),
+        "PROFILE_ARN": PROFILE_ARN,
+        "CONDUIT_PING_INTERVAL_MS": "500",
+        "RUST_LOG": os.environ.get("RUST_LOG", "info"),
+        "RUST_BACKTRACE": "1",
+        **env,
+    }
+    (home / "home").mkdir()
+    proc = Proc(f"conduit-{home.name}", [str(CONDUIT_BIN), "serve", "--port", "0"], full_env, home)
+    port = proc.wait_for_file(home / "conduit" / "run" / "port")
+    gw = Gateway(f"http://127.0.0.1:{port}", key, home, proc)
+    _wait_healthy(gw.url + "/health", proc)
+    return gw
+
+
+def _wait_healthy(url: str, proc: Proc) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        if proc.popen.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise RuntimeError(f"{proc.name} not healthy at {url}:\n{proc.output()}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures
+
+
+@pytest.fixture(scope="session")
+def workdir():
+    d = Path(tempfile.mkdtemp(prefix="conduit-e2e-"))
+    yield d
+    if os.environ.get("E2E_KEEP_WORKDIR") != "1":
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def sim(workdir):
+    _require(SIM_BIN)
+    port_file = workdir / "sim.port"
+    proc = Proc("conduit-sim", [str(SIM_BIN), "--port", "0", "--port-file", str(port_file)],
+                {"PATH": os.environ.get("PATH", ""), "RUST_LOG": os.environ.get("RUST_LOG", "info")},
+                workdir)
+    port = proc.wait_for_file(port_file)
+    s = Sim(f"http://127.0.0.1:{port}")
+    yield s
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def account(sim, workdir) -> Account:
+    return sim.account(workdir)
+
+
+@pytest.fixture(scope="session")
+def gateway(sim, workdir, account):
+    """The shared gateway: default settings, the session account."""
+    gw = _start_gateway(sim, workdir, account, {})
+    yield gw
+    gw.proc.stop()
+
+
+@pytest.fixture
+def start_gateway(sim, workdir):
+    """Factory for a dedicated gateway with extra environment (and optionally its own account)."""
+    started: list[Gateway] = []
+
+    def start(env: dict[str, str] | None = None, account: Account | None = None) -> Gateway:
+        gw = _start_gateway(sim, workdir, account or sim.account(workdir), env or {})
+        started.append(gw)
+        return gw
+
+    yield start
+    for gw in started:
+        gw.proc.stop()
+
+
+@pytest.fixture
+def client(gateway) -> anthropic.Anthropic:
+    return gateway.anthropic()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sim(request):
+    """Clear the simulator's rules and log before each test; remember where the logs stood."""
+    if "sim" in request.fixturenames:
+        request.getfixturevalue("sim").reset()
+    for p in _PROCS:
+        p.mark = p.size()
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for p in list(_PROCS):
+            text = p.output(p.mark)
+            if text.strip():
+                report.sections.append((f"{p.name} output ({report.when})", text[-20000:]))

@@ -1,0 +1,64 @@
+"""The real Claude Code CLI, headless, doing one tool round trip through conduit.
+
+Observed with 2.1.328 (see ../shared/spec/claude-code.md): `claude -p` sends one streaming
+`POST /v1/messages?beta=true` with model `claude-opus-5-5`, 12 tools (`Write` among them) and a
+`role: "system"` message after the user turn; after running the tool it sends a second request
+whose last user turn is only the `tool_result` ("File created successfully at: <path> ...").
+Rules therefore match on content and tool results, never on the model or the request count.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import tool_results
+
+CLAUDE = Path(__file__).parent / "node" / "node_modules" / ".bin" / "claude"
+TASK = "Create the file hello.txt containing exactly: hello from kiro"
+ANSWER = "Done: wrote hello.txt"
+
+
+def run_claude(gateway, cwd: Path, prompt: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    if not CLAUDE.exists():
+        pytest.fail(f"{CLAUDE} missing: run scripts/setup-e2e.sh")
+    home = cwd.parent / "home"
+    home.mkdir(exist_ok=True)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "ANTHROPIC_BASE_URL": gateway.url,
+        "ANTHROPIC_API_KEY": gateway.key,
+        # Keep Claude Code off the internet: no telemetry, update checks or other side traffic.
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "DISABLE_ERROR_REPORTING": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    }
+    return subprocess.run(
+        [str(CLAUDE), "-p", prompt, "--allowedTools", "Write"],
+        cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def test_claude_code_writes_a_file_through_conduit(sim, gateway, tmp_path):
+    cwd = tmp_path / "project"
+    cwd.mkdir()
+    target = cwd / "hello.txt"
+    sim.rule({"text": ANSWER}, id="answer",
+             match={"has_tool_results": True, "tool_result_contains": "hello.txt"})
+    sim.rule({"tool_use": {"name": "Write", "input": {"file_path": str(target), "content": "hello from kiro"}}},
+             id="write", match={"contains": "hello from kiro", "has_tool_results": False})
+
+    done = run_claude(gateway, cwd, TASK)
+
+    assert done.returncode == 0, f"claude failed:\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    assert target.read_text() == "hello from kiro"
+    assert ANSWER in done.stdout
+    rules = [r.get("rule") for r in sim.chat_requests()]
+    assert rules.count("write") == 1 and rules.count("answer") == 1, rules
+    answered = next(r for r in sim.chat_requests() if r.get("rule") == "answer")
+    assert "File created successfully" in str(tool_results(answered))
