@@ -14,5 +14,6 @@ pub mod config;
 pub mod convert;
 pub mod eventstream;
 pub mod models;
+pub mod thinking;
 pub mod upstream;
 pub mod wire;
