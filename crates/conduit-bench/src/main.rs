@@ -41,7 +41,11 @@ async fn main() -> anyhow::Result<()> {
             .send()
             .await?;
         if !resp.status().is_success() {
-            bail!("direct call failed: {} {}", resp.status(), resp.text().await?);
+            bail!(
+                "direct call failed: {} {}",
+                resp.status(),
+                resp.text().await?
+            );
         }
         let bytes = drain(resp).await?;
         Ok::<_, anyhow::Error>((t.elapsed(), bytes))
@@ -57,7 +61,11 @@ async fn main() -> anyhow::Result<()> {
             .send()
             .await?;
         if !resp.status().is_success() {
-            bail!("conduit call failed: {} {}", resp.status(), resp.text().await?);
+            bail!(
+                "conduit call failed: {} {}",
+                resp.status(),
+                resp.text().await?
+            );
         }
         let bytes = drain(resp).await?;
         Ok::<_, anyhow::Error>((t.elapsed(), bytes))
@@ -91,7 +99,9 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let busy_rss_kb = procs.conduit_rss_kb()?;
-    let events = procs.sse_event_count(&client, &via_url, &anthropic_body).await?;
+    let events = procs
+        .sse_event_count(&client, &via_url, &anthropic_body)
+        .await?;
 
     let report = Report {
         iterations,
@@ -170,7 +180,9 @@ impl Report {
             "streamed Claude-Code-sized request: {} bytes in, {} SSE events ({} bytes) out, {} iterations",
             self.request_bytes, self.sse_events, self.sse_bytes, self.iterations
         );
-        println!("| percentile | direct to simulator (ms) | through conduit (ms) | added (ms) | ratio |");
+        println!(
+            "| percentile | direct to simulator (ms) | through conduit (ms) | added (ms) | ratio |"
+        );
         println!("|---|---|---|---|---|");
         for (name, d, v) in self.rows() {
             println!(

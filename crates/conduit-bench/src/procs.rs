@@ -121,7 +121,11 @@ impl Procs {
     async fn wait_healthy(&self, client: &reqwest::Client) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if let Ok(r) = client.get(format!("{}/health", self.conduit_url)).send().await {
+            if let Ok(r) = client
+                .get(format!("{}/health", self.conduit_url))
+                .send()
+                .await
+            {
                 if r.status().is_success() {
                     return Ok(());
                 }
@@ -133,11 +137,15 @@ impl Procs {
 
     /// The scripted reply: 200 text events of 20 characters each.
     pub async fn add_bench_rule(&self, client: &reqwest::Client) -> anyhow::Result<()> {
-        let text: String = (0..200).map(|i| format!("chunk {i:>5} of reply.")).collect();
+        let text: String = (0..200)
+            .map(|i| format!("chunk {i:>5} of reply."))
+            .collect();
         let resp = client
             .post(format!("{}/_sim/rules", self.sim_url))
-            .json(&serde_json::json!({"id": "bench", "match": {"contains": "BENCH"},
-                "reply": [{"text": text, "chunk": 20}]}))
+            .json(
+                &serde_json::json!({"id": "bench", "match": {"contains": "BENCH"},
+                "reply": [{"text": text, "chunk": 20}]}),
+            )
             .send()
             .await?;
         if !resp.status().is_success() {

@@ -16,8 +16,18 @@ fn filler(words: usize, seed: usize) -> String {
 
 fn tool(i: usize) -> Value {
     let name = [
-        "Bash", "Read", "Write", "Edit", "Glob", "Grep", "WebFetch", "TodoWrite", "Task",
-        "NotebookEdit", "WebSearch", "ExitPlanMode",
+        "Bash",
+        "Read",
+        "Write",
+        "Edit",
+        "Glob",
+        "Grep",
+        "WebFetch",
+        "TodoWrite",
+        "Task",
+        "NotebookEdit",
+        "WebSearch",
+        "ExitPlanMode",
     ][i];
     json!({
         "name": name,
@@ -40,7 +50,9 @@ fn tool(i: usize) -> Value {
 pub fn claude_code_request() -> Vec<u8> {
     let mut messages = Vec::new();
     for turn in 0..8 {
-        messages.push(json!({"role": "user", "content": [{"type": "text", "text": filler(900, turn)}]}));
+        messages.push(
+            json!({"role": "user", "content": [{"type": "text", "text": filler(900, turn)}]}),
+        );
         messages.push(json!({"role": "assistant", "content": [{"type": "text", "text": filler(300, turn + 3)}]}));
     }
     messages.push(json!({"role": "user", "content": [{"type": "text", "text": "BENCH: summarise the repository layout."}]}));

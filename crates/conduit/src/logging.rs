@@ -29,9 +29,8 @@ pub fn init(logs_dir: &Path) -> Result<(), String> {
     let file = opts
         .open(&path)
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let filter = || {
-        EnvFilter::try_from_env("CONDUIT_LOG").unwrap_or_else(|_| EnvFilter::new("info"))
-    };
+    let filter =
+        || EnvFilter::try_from_env("CONDUIT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let stderr = fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)

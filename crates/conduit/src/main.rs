@@ -1,19 +1,16 @@
 //! The `conduit` binary: parse the command line, run the command, map errors to exit codes.
 
-mod apikey;
-mod config;
-mod logging;
-mod relay;
-mod routes;
-mod server;
-mod state;
-
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use conduit::{config, server};
 
 #[derive(Parser)]
-#[command(name = "conduit", version, about = "A local gateway from Claude Code and OpenAI clients to Kiro")]
+#[command(
+    name = "conduit",
+    version,
+    about = "A local gateway from Claude Code and OpenAI clients to Kiro"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -47,8 +44,8 @@ fn main() -> ExitCode {
 }
 
 fn serve(host: Option<String>, port: Option<u16>) -> anyhow::Result<()> {
-    let config = config::from_env(&|k| std::env::var(k).ok(), host, port)
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let config =
+        config::from_env(&|k| std::env::var(k).ok(), host, port).map_err(|e| anyhow::anyhow!(e))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

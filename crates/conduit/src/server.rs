@@ -67,7 +67,7 @@ pub async fn run(
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         signal.cancelled().await;
     });
-    let server = std::pin::pin!(server.into_future());
+    let server = std::pin::pin!(std::future::IntoFuture::into_future(server));
     tokio::select! {
         result = server => {
             if let Err(e) = result {

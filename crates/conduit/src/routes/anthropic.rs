@@ -45,10 +45,7 @@ pub async fn messages(
     }
 }
 
-pub async fn count_tokens(
-    State(relay): State<RelaySettings>,
-    body: Bytes,
-) -> Response {
+pub async fn count_tokens(State(relay): State<RelaySettings>, body: Bytes) -> Response {
     let mut record = RequestRecord::start("POST", "/v1/messages/count_tokens", relay.debug_mode);
     record.keep_body(&body);
     match conduit_anthropic::decode_count_tokens(&body) {

@@ -1,0 +1,10 @@
+//! The conduit gateway as a library: configuration, the HTTP surface and the server, so that the
+//! binary and the integration tests assemble the same thing.
+
+pub mod apikey;
+pub mod config;
+pub mod logging;
+pub mod relay;
+pub mod routes;
+pub mod server;
+pub mod state;
