@@ -1,1 +1,367 @@
-//! TODO
+//! HTTP to `generateAssistantResponse`: headers as the Kiro IDE sends them (spec §3.2), error
+//! classification by status and body (spec §6.1), backoff retries, one forced token refresh on
+//! an invalid bearer, and the first-token watchdog (resend when the upstream stays silent).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use conduit_core::{Error, ErrorKind};
+use futures::{Stream, StreamExt, TryStreamExt};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+
+use crate::auth::{Auth, Token};
+use crate::config::{Binding, KiroConfig};
+
+/// The Kiro IDE version placed in User-Agents.
+pub const KIRO_VERSION: &str = "0.11.107";
+const SDK_VERSION: &str = "1.0.34";
+/// `x-amz-target` of the AWS JSON 1.0 binding.
+pub const GENERATE_TARGET: &str = "AmazonCodeWhispererStreamingService.GenerateAssistantResponse";
+/// Error bodies longer than this are not read further.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+/// How much of an upstream message is quoted back to people.
+const MAX_QUOTED: usize = 300;
+
+/// The raw event-stream body of a successful call. Dropping it closes the upstream response.
+pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
+
+/// Facts about the request needed to word errors (context overflow).
+#[derive(Debug, Clone, Copy)]
+pub struct CallContext {
+    /// Our estimate of the prompt's input tokens.
+    pub input_tokens: u32,
+    /// The model's context window.
+    pub context_window: u32,
+}
+
+/// What to do about a non-2xx answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Give up with this error.
+    Fail(Error),
+    /// Wait and resend; if attempts run out, this is the error.
+    Backoff(Error),
+    /// The access token was rejected: refresh once and resend.
+    Refresh(Error),
+}
+
+/// Builds the shared outbound HTTP client (rustls, TCP_NODELAY, keep-alive pool).
+pub fn build_http(config: &KiroConfig) -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .tcp_nodelay(true)
+        .connect_timeout(config.connect_timeout)
+        .read_timeout(config.stream_read_timeout)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(32)
+        .tcp_keepalive(Duration::from_secs(60))
+        .build()
+        .map_err(|e| Error::internal(format!("could not build the HTTP client: {e}")))
+}
+
+/// Sends chat requests to Kiro for one account.
+pub struct KiroClient {
+    http: reqwest::Client,
+    config: Arc<KiroConfig>,
+    user_agent: String,
+    amz_user_agent: String,
+}
+
+enum FirstChunk {
+    Got(BodyStream),
+    TimedOut,
+    Failed(Error),
+}
+
+impl KiroClient {
+    pub fn new(config: Arc<KiroConfig>, http: reqwest::Client) -> Self {
+        let os = match std::env::consts::OS {
+            "macos" => "darwin",
+            "windows" => "win32",
+            other => other,
+        };
+        let kiro = format!("KiroIDE-{KIRO_VERSION}-{}", config.machine_id);
+        Self {
+            user_agent: format!(
+                "aws-sdk-js/{SDK_VERSION} ua/2.1 os/{os} lang/js md/nodejs#22.22.0 api/codewhispererstreaming#{SDK_VERSION} m/E {kiro}"
+            ),
+            amz_user_agent: format!("aws-sdk-js/{SDK_VERSION} {kiro}"),
+            http,
+            config,
+        }
+    }
+
+    /// POSTs `body` until the upstream starts streaming, then hands back the body stream.
+    /// `body_for` builds the JSON body for the token in use (its profile ARN may change after a
+    /// refresh).
+    pub async fn generate(
+        &self,
+        auth: &Auth,
+        body_for: &(dyn Fn(&Token) -> Result<Bytes, Error> + Send + Sync),
+        ctx: CallContext,
+    ) -> Result<BodyStream, Error> {
+        let policy = &self.config.retry;
+        let max_attempts = policy.max_attempts.max(1);
+        let mut backoff_retries = 0u32;
+        let mut first_token_timeouts = 0u32;
+        let mut refreshed = false;
+        let mut sent = 0u32;
+        let mut token = auth.access_token().await?;
+        loop {
+            sent += 1;
+            let body = body_for(&token)?;
+            let error = match self.attempt(&token, body, sent, max_attempts).await {
+                Attempt::Stream(s) => return Ok(s),
+                Attempt::Silent => {
+                    first_token_timeouts += 1;
+                    if first_token_timeouts > self.config.first_token_max_retries {
+                        return Err(Error::new(
+                            ErrorKind::Timeout,
+                            format!(
+                                "Kiro did not start answering within {:.1} s ({} tries); try again",
+                                self.config.first_token_timeout.as_secs_f64(),
+                                first_token_timeouts
+                            ),
+                        ));
+                    }
+                    tracing::warn!(
+                        try_no = first_token_timeouts,
+                        "no first token from Kiro in time; resending"
+                    );
+                    continue;
+                }
+                Attempt::Network(e) => e,
+                Attempt::Status(status, text) => match classify(status, &text, ctx) {
+                    Verdict::Fail(e) => return Err(e),
+                    Verdict::Refresh(e) => {
+                        if refreshed {
+                            return Err(Error::new(
+                                ErrorKind::Credentials,
+                                format!(
+                                    "{} even after a token refresh: run `conduit login`",
+                                    e.message
+                                ),
+                            ));
+                        }
+                        refreshed = true;
+                        tracing::info!("Kiro rejected the access token; forcing a refresh");
+                        token = auth.force_refresh(&token).await?;
+                        continue;
+                    }
+                    Verdict::Backoff(e) => e,
+                },
+            };
+            if backoff_retries + 1 >= max_attempts {
+                return Err(error);
+            }
+            let delay = policy.delay(backoff_retries);
+            tracing::warn!(error = %error, ?delay, "Kiro call failed; retrying");
+            tokio::time::sleep(delay).await;
+            backoff_retries += 1;
+            token = auth.access_token().await?;
+        }
+    }
+
+    async fn attempt(&self, token: &Token, body: Bytes, sent: u32, max: u32) -> Attempt {
+        let base = self.config.api_url_for(token.profile_arn.as_deref());
+        let url = match self.config.binding {
+            Binding::RestJson => format!("{base}/generateAssistantResponse"),
+            Binding::AwsJson => format!("{base}/"),
+        };
+        let headers = match self.headers(token, sent, max) {
+            Ok(h) => h,
+            Err(e) => return Attempt::Network(e),
+        };
+        let deadline = tokio::time::Instant::now() + self.config.first_token_timeout;
+        let send = self.http.post(&url).headers(headers).body(body).send();
+        let response = match tokio::time::timeout_at(deadline, send).await {
+            Err(_) => return Attempt::Silent,
+            Ok(Err(e)) => return Attempt::Network(network_error(&e, &base)),
+            Ok(Ok(r)) => r,
+        };
+        let status = response.status();
+        if !status.is_success() {
+            return Attempt::Status(status.as_u16(), read_error_body(response).await);
+        }
+        match first_chunk(response, deadline).await {
+            FirstChunk::Got(s) => Attempt::Stream(s),
+            FirstChunk::TimedOut => Attempt::Silent,
+            FirstChunk::Failed(e) => Attempt::Network(e),
+        }
+    }
+
+    fn headers(&self, token: &Token, sent: u32, max: u32) -> Result<HeaderMap, Error> {
+        let bad = |_| {
+            Error::new(ErrorKind::Credentials, "the Kiro access token contains characters HTTP does not allow: run `conduit login`")
+        };
+        let mut h = HeaderMap::new();
+        let mut auth =
+            HeaderValue::from_str(&format!("Bearer {}", token.access_token)).map_err(bad)?;
+        auth.set_sensitive(true);
+        h.insert(AUTHORIZATION, auth);
+        let (content_type, target) = match self.config.binding {
+            Binding::RestJson => ("application/json", None),
+            Binding::AwsJson => ("application/x-amz-json-1.0", Some(GENERATE_TARGET)),
+        };
+        h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if let Some(t) = target {
+            h.insert("x-amz-target", HeaderValue::from_static(t));
+        }
+        let value = |s: &str| {
+            HeaderValue::from_str(s).map_err(|e| Error::internal(format!("bad header value: {e}")))
+        };
+        h.insert(USER_AGENT, value(&self.user_agent)?);
+        h.insert("x-amz-user-agent", value(&self.amz_user_agent)?);
+        h.insert(
+            "x-amzn-codewhisperer-optout",
+            HeaderValue::from_static("true"),
+        );
+        h.insert("x-amzn-kiro-agent-mode", HeaderValue::from_static("vibe"));
+        h.insert(
+            "amz-sdk-invocation-id",
+            value(&uuid::Uuid::new_v4().to_string())?,
+        );
+        h.insert(
+            "amz-sdk-request",
+            value(&format!("attempt={sent}; max={max}"))?,
+        );
+        Ok(h)
+    }
+}
+
+enum Attempt {
+    Stream(BodyStream),
+    /// Nothing arrived before the first-token deadline.
+    Silent,
+    Network(Error),
+    Status(u16, String),
+}
+
+async fn first_chunk(response: reqwest::Response, deadline: tokio::time::Instant) -> FirstChunk {
+    let mut body = response.bytes_stream();
+    match tokio::time::timeout_at(deadline, body.next()).await {
+        Err(_) => FirstChunk::TimedOut,
+        Ok(Some(Err(e))) => FirstChunk::Failed(network_error(&e, "the Kiro API")),
+        Ok(first) => {
+            let first = first.and_then(Result::ok);
+            let rest = body.map_err(|e| {
+                Error::new(
+                    ErrorKind::UpstreamProtocol,
+                    format!("the Kiro stream was cut: {e}"),
+                )
+            });
+            FirstChunk::Got(Box::pin(futures::stream::iter(first.map(Ok)).chain(rest)))
+        }
+    }
+}
+
+async fn read_error_body(response: reqwest::Response) -> String {
+    let mut body = response.bytes_stream();
+    let mut buf = Vec::new();
+    while let Ok(Some(Ok(chunk))) = tokio::time::timeout(Duration::from_secs(10), body.next()).await
+    {
+        buf.extend_from_slice(&chunk);
+        if buf.len() > MAX_ERROR_BODY {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+fn network_error(e: &reqwest::Error, what: &str) -> Error {
+    if e.is_timeout() {
+        Error::new(
+            ErrorKind::Timeout,
+            format!("{what} did not answer in time; try again"),
+        )
+    } else if e.is_connect() {
+        Error::new(
+            ErrorKind::Overloaded,
+            format!("could not connect to {what}: {e}; check the network or CONDUIT_KIRO_API_URL"),
+        )
+    } else {
+        Error::new(
+            ErrorKind::Overloaded,
+            format!("the connection to {what} failed: {e}"),
+        )
+    }
+}
+
+/// Classifies a non-2xx answer by its status and body (spec §6.1).
+pub fn classify(status: u16, body: &str, ctx: CallContext) -> Verdict {
+    let json: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let field = |key: &str| -> Option<String> {
+        let j = json.as_ref()?;
+        j.get(key)
+            .or_else(|| j.get("error").and_then(|e| e.get(key)))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let message = field("message")
+        .or_else(|| field("Message"))
+        .unwrap_or_else(|| body.trim().to_string());
+    let reason = field("reason").unwrap_or_default();
+    let quoted = quote(&message);
+    if reason == "MONTHLY_REQUEST_COUNT" || body.contains("MONTHLY_REQUEST_COUNT") {
+        return Verdict::Fail(
+            Error::new(
+                ErrorKind::RateLimited,
+                "the Kiro monthly request quota of this account is used up; wait for the monthly reset or sign in with another account",
+            )
+            .with_retryable(false),
+        );
+    }
+    match status {
+        400 if reason == "CONTENT_LENGTH_EXCEEDS_THRESHOLD" || message.contains("Input is too long") => {
+            let window = u64::from(ctx.context_window);
+            let tokens = u64::from(ctx.input_tokens).max(window + 1);
+            Verdict::Fail(Error::context_overflow(tokens, window))
+        }
+        400 => Verdict::Fail(Error::invalid_request(format!("Kiro rejected the request: {quoted}"))),
+        401 => Verdict::Refresh(Error::new(ErrorKind::Credentials, format!("Kiro rejected the access token ({quoted})"))),
+        403 if message.to_ascii_lowercase().contains("bearer token") => Verdict::Refresh(Error::new(
+            ErrorKind::Credentials,
+            format!("Kiro rejected the access token ({quoted})"),
+        )),
+        403 => Verdict::Fail(Error::new(
+            ErrorKind::Credentials,
+            format!("Kiro refused this account ({quoted}); check PROFILE_ARN or run `conduit login`"),
+        )),
+        408 => Verdict::Backoff(Error::new(ErrorKind::Timeout, format!("Kiro timed out ({quoted}); try again"))),
+        429 | 500..=599 if body.contains("INSUFFICIENT_MODEL_CAPACITY") => Verdict::Backoff(Error::new(
+            ErrorKind::Overloaded,
+            format!("the model is out of capacity at Kiro ({quoted}); try again later or pick another model"),
+        )),
+        429 => Verdict::Backoff(Error::new(
+            ErrorKind::RateLimited,
+            format!("Kiro is throttling requests ({quoted}); wait a moment and try again"),
+        )),
+        500..=599 => Verdict::Backoff(Error::new(
+            ErrorKind::Overloaded,
+            format!("Kiro is overloaded or failing (HTTP {status}: {quoted}); try again shortly"),
+        )),
+        _ => Verdict::Fail(
+            Error::new(
+                ErrorKind::UpstreamProtocol,
+                format!("Kiro answered HTTP {status} ({quoted}); check CONDUIT_KIRO_API_URL"),
+            )
+            .with_retryable(false),
+        ),
+    }
+}
+
+fn quote(message: &str) -> String {
+    let m = message.trim();
+    if m.is_empty() {
+        return "no message".to_string();
+    }
+    match m.char_indices().nth(MAX_QUOTED) {
+        Some((cut, _)) => format!("{}…", &m[..cut]),
+        None => m.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

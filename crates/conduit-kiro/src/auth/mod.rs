@@ -1,1 +1,397 @@
-//! TODO
+//! Kiro credentials: loading, refresh ahead of expiry, single-flight refresh, write-back and the
+//! status `/health` reports.
+//!
+//! Single flight: the state sits behind a `std::sync::Mutex` that is never held across `.await`.
+//! The first caller that finds the token stale puts a [`Shared`] refresh future into the state;
+//! every other caller clones and awaits that same future, so N callers cause one HTTP call. A
+//! refresh that fails is remembered (`blocked`) so a dead refresh token does not turn every
+//! request into another refresh call.
+
+mod file;
+mod refresh;
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use conduit_core::{Error, ErrorKind};
+use futures::future::{BoxFuture, FutureExt, Shared};
+use serde::Serialize;
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use crate::config::KiroConfig;
+pub use file::{format_time, parse_time, Source, ENV_TOKEN_FILE};
+use refresh::{RefreshError, RefreshTarget};
+
+/// The message a person reads when the refresh token is dead.
+pub const DEAD_CREDENTIALS: &str =
+    "Kiro credentials expired and could not be refreshed: run `conduit login`";
+
+/// How the credential is refreshed (spec §1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// Kiro desktop auth service (Google / GitHub login).
+    Social,
+    /// AWS SSO OIDC with a registered client (Builder ID, IAM Identity Center).
+    Idc,
+}
+
+/// Credentials as loaded; secrets never leave this module except through [`Token`].
+#[derive(Clone)]
+pub(crate) struct Creds {
+    pub access_token: Option<String>,
+    pub refresh_token: String,
+    pub expires_at: Option<OffsetDateTime>,
+    pub profile_arn: Option<String>,
+    /// The auth / SSO region.
+    pub region: String,
+    pub method: AuthMethod,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+}
+
+/// An access token ready for a request. `generation` identifies it for [`Auth::force_refresh`].
+#[derive(Clone)]
+pub struct Token {
+    pub access_token: String,
+    pub profile_arn: Option<String>,
+    pub method: AuthMethod,
+    pub generation: u64,
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("access_token", &"<redacted>")
+            .field("profile_arn", &self.profile_arn)
+            .field("method", &self.method)
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+/// What `/health` shows about the Kiro credential. Never contains a token.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CredentialStatus {
+    /// Credentials are loaded and not known to be dead.
+    pub healthy: bool,
+    /// Where they come from (`file /path`, `KIRO_REFRESH_TOKEN`), if loaded.
+    pub source: Option<String>,
+    pub auth_method: Option<AuthMethod>,
+    pub profile_arn: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_refresh: Option<OffsetDateTime>,
+    /// Refresh calls made since start (successful or not).
+    pub refresh_calls: u64,
+    pub last_error: Option<String>,
+}
+
+type RefreshFuture = Shared<BoxFuture<'static, Result<Token, Error>>>;
+
+struct Blocked {
+    until: Instant,
+    error: Error,
+    dead: bool,
+}
+
+#[derive(Default)]
+struct State {
+    creds: Option<Creds>,
+    source: Option<Source>,
+    generation: u64,
+    inflight: Option<RefreshFuture>,
+    blocked: Option<Blocked>,
+    last_error: Option<String>,
+    last_refresh: Option<OffsetDateTime>,
+    refresh_calls: u64,
+}
+
+struct Inner {
+    config: Arc<KiroConfig>,
+    http: reqwest::Client,
+    user_agent: String,
+    state: Mutex<State>,
+}
+
+/// The Kiro credential of one account. Cheap to clone; clones share state.
+#[derive(Clone)]
+pub struct Auth {
+    inner: Arc<Inner>,
+}
+
+impl Auth {
+    /// Loads the credentials now if possible; a failure is kept in the status and loading is
+    /// retried on the next request (so `conduit login` while running needs no restart).
+    pub fn new(config: Arc<KiroConfig>, http: reqwest::Client) -> Self {
+        let user_agent = format!(
+            "KiroIDE-{}-{}",
+            crate::client::KIRO_VERSION,
+            config.machine_id
+        );
+        let auth = Self {
+            inner: Arc::new(Inner {
+                config,
+                http,
+                user_agent,
+                state: Mutex::new(State::default()),
+            }),
+        };
+        let mut st = auth.inner.lock();
+        auth.inner.ensure_loaded(&mut st);
+        drop(st);
+        auth
+    }
+
+    /// A usable access token, refreshing first (once, shared) if it expires within the margin.
+    pub async fn access_token(&self) -> Result<Token, Error> {
+        let pending = {
+            let mut st = self.inner.lock();
+            self.inner.ensure_loaded(&mut st);
+            let Some(creds) = &st.creds else {
+                return Err(no_credentials(st.last_error.as_deref()));
+            };
+            let now = OffsetDateTime::now_utc();
+            let margin = time::Duration::try_from(self.inner.config.refresh_margin)
+                .unwrap_or(time::Duration::minutes(5));
+            if is_valid(creds, now + margin) {
+                return Ok(token_of(creds, st.generation));
+            }
+            if let Some(b) = &st.blocked {
+                if Instant::now() < b.until {
+                    if is_valid(creds, now) {
+                        return Ok(token_of(creds, st.generation));
+                    }
+                    return Err(b.error.clone());
+                }
+            }
+            self.inner.start_or_join(&mut st)
+        };
+        pending.await
+    }
+
+    /// Refresh after the upstream rejected `rejected` (403 invalid bearer). If another caller
+    /// already replaced that token, the newer one is returned without another refresh.
+    pub async fn force_refresh(&self, rejected: &Token) -> Result<Token, Error> {
+        let pending = {
+            let mut st = self.inner.lock();
+            let Some(creds) = &st.creds else {
+                return Err(no_credentials(st.last_error.as_deref()));
+            };
+            if st.generation != rejected.generation {
+                return Ok(token_of(creds, st.generation));
+            }
+            if let Some(b) = &st.blocked {
+                if Instant::now() < b.until && b.dead {
+                    return Err(b.error.clone());
+                }
+            }
+            self.inner.start_or_join(&mut st)
+        };
+        pending.await
+    }
+
+    pub fn status(&self) -> CredentialStatus {
+        let st = self.inner.lock();
+        let dead = st.blocked.as_ref().is_some_and(|b| b.dead);
+        CredentialStatus {
+            healthy: st.creds.is_some() && !dead,
+            source: st.source.as_ref().map(Source::describe),
+            auth_method: st.creds.as_ref().map(|c| c.method),
+            profile_arn: st.creds.as_ref().and_then(|c| c.profile_arn.clone()),
+            expires_at: st.creds.as_ref().and_then(|c| c.expires_at),
+            last_refresh: st.last_refresh,
+            refresh_calls: st.refresh_calls,
+            last_error: st.last_error.clone(),
+        }
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind; keep serving.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn ensure_loaded(&self, st: &mut State) {
+        if st.creds.is_some() {
+            return;
+        }
+        match load(&self.config) {
+            Ok((creds, source)) => {
+                tracing::info!(source = %source.describe(), method = ?creds.method, "loaded Kiro credentials");
+                st.creds = Some(creds);
+                st.source = Some(source);
+                st.last_error = None;
+            }
+            Err(e) => st.last_error = Some(e),
+        }
+    }
+
+    fn start_or_join(self: &Arc<Self>, st: &mut State) -> RefreshFuture {
+        if let Some(f) = &st.inflight {
+            return f.clone();
+        }
+        let inner = Arc::clone(self);
+        let fut = async move { inner.run_refresh().await }.boxed().shared();
+        st.inflight = Some(fut.clone());
+        fut
+    }
+
+    async fn run_refresh(self: Arc<Self>) -> Result<Token, Error> {
+        let (creds, source) = {
+            let mut st = self.lock();
+            st.refresh_calls += 1;
+            match (&st.creds, &st.source) {
+                (Some(c), Some(s)) => (c.clone(), s.clone()),
+                _ => {
+                    st.inflight = None;
+                    return Err(no_credentials(st.last_error.as_deref()));
+                }
+            }
+        };
+        let base_url = match creds.method {
+            AuthMethod::Idc => self.config.sso_oidc_url_for(&creds.region),
+            AuthMethod::Social => self.config.auth_url_for(&creds.region),
+        };
+        let target = RefreshTarget {
+            base_url,
+            user_agent: &self.user_agent,
+            timeout: REFRESH_TIMEOUT,
+        };
+        let result = refresh::refresh(&self.http, &target, &creds).await;
+        match result {
+            Ok(r) => self.finish_success(creds, source, r).await,
+            Err(e) => self.finish_failure(e),
+        }
+    }
+
+    async fn finish_success(
+        &self,
+        mut creds: Creds,
+        source: Source,
+        r: refresh::Refreshed,
+    ) -> Result<Token, Error> {
+        creds.access_token = Some(r.access_token);
+        if let Some(rt) = r.refresh_token {
+            creds.refresh_token = rt;
+        }
+        creds.expires_at = Some(r.expires_at);
+        if self.config.profile_arn.is_none() && r.profile_arn.is_some() {
+            creds.profile_arn = r.profile_arn;
+        }
+        let token = {
+            let mut st = self.lock();
+            st.generation += 1;
+            st.creds = Some(creds.clone());
+            st.blocked = None;
+            st.last_error = None;
+            st.last_refresh = Some(OffsetDateTime::now_utc());
+            token_of(&creds, st.generation)
+        };
+        tracing::info!(method = ?creds.method, expires_at = %format_time(r.expires_at), "refreshed the Kiro access token");
+        // Persist before answering: the old refresh token may already be invalid upstream.
+        let env_seed = self.config.refresh_token.clone();
+        let persisted = tokio::task::spawn_blocking(move || {
+            file::write_back(&source, &creds, env_seed.as_deref())
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+        let mut st = self.lock();
+        if let Err(e) = persisted {
+            tracing::warn!(error = %e, "could not save the refreshed Kiro token; it will be lost on restart");
+            st.last_error = Some(format!("could not save the refreshed token: {e}"));
+        }
+        st.inflight = None;
+        Ok(token)
+    }
+
+    fn finish_failure(&self, e: RefreshError) -> Result<Token, Error> {
+        let mut st = self.lock();
+        st.inflight = None;
+        let (error, dead, backoff, detail) = match e {
+            RefreshError::Dead(msg) => (
+                Error::new(ErrorKind::Credentials, DEAD_CREDENTIALS),
+                true,
+                self.config.refresh_failure_backoff,
+                msg,
+            ),
+            RefreshError::Transient(msg) => (
+                Error::new(
+                    ErrorKind::Overloaded,
+                    format!("could not refresh the Kiro access token ({msg}); try again shortly"),
+                ),
+                false,
+                self.config.refresh_retry_backoff,
+                msg,
+            ),
+        };
+        tracing::warn!(dead, error = %detail, "Kiro token refresh failed");
+        st.last_error = Some(detail);
+        st.blocked = Some(Blocked {
+            until: Instant::now() + backoff,
+            error: error.clone(),
+            dead,
+        });
+        // A token inside the refresh margin but not yet expired is still worth using.
+        match &st.creds {
+            Some(c) if !dead && is_valid(c, OffsetDateTime::now_utc()) => {
+                Ok(token_of(c, st.generation))
+            }
+            _ => Err(error),
+        }
+    }
+}
+
+fn load(config: &KiroConfig) -> Result<(Creds, Source), String> {
+    let (mut creds, source) = if let Some(rt) = &config.refresh_token {
+        let state_file = config.data_dir.join(ENV_TOKEN_FILE);
+        let creds = file::env_creds(rt, &state_file, &config.region);
+        (creds, Source::Env { state_file })
+    } else if let Some(path) = &config.creds_file {
+        (
+            file::read_token_file(path, &config.region)?,
+            Source::File(path.clone()),
+        )
+    } else {
+        return Err("no Kiro credentials configured: set KIRO_CREDS_FILE or KIRO_REFRESH_TOKEN, or run `conduit login`".into());
+    };
+    if let Some(arn) = &config.profile_arn {
+        creds.profile_arn = Some(arn.clone());
+    }
+    Ok((creds, source))
+}
+
+fn is_valid(creds: &Creds, at: OffsetDateTime) -> bool {
+    creds.access_token.is_some() && creds.expires_at.is_some_and(|exp| exp > at)
+}
+
+fn token_of(creds: &Creds, generation: u64) -> Token {
+    Token {
+        access_token: creds.access_token.clone().unwrap_or_default(),
+        profile_arn: creds.profile_arn.clone(),
+        method: creds.method,
+        generation,
+    }
+}
+
+fn no_credentials(detail: Option<&str>) -> Error {
+    Error::new(
+        ErrorKind::Credentials,
+        detail
+            .unwrap_or("no Kiro credentials loaded: run `conduit login`")
+            .to_string(),
+    )
+}
+
+/// How long refresh HTTP calls may take.
+const REFRESH_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[cfg(test)]
+mod tests;
