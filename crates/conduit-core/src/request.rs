@@ -64,6 +64,7 @@ impl Message {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Block {
+    #[serde(with = "text_field")]
     Text(String),
     Image(Image),
     ToolUse {
@@ -88,8 +89,29 @@ pub enum Block {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ToolResultContent {
+    #[serde(with = "text_field")]
     Text(String),
     Image(Image),
+}
+
+/// Serde cannot put a bare string inside an internally tagged enum ("cannot serialize tagged
+/// newtype variant ... containing a string"); this writes `Text(s)` as `{"type":"text","text":s}`
+/// without changing the Rust shape.
+mod text_field {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    struct Text<T> {
+        text: T,
+    }
+
+    pub fn serialize<S: Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+        Text { text }.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Ok(Text::<String>::deserialize(d)?.text)
+    }
 }
 
 /// An inline image, base64 encoded.
@@ -158,5 +180,32 @@ impl Effort {
             Effort::Medium => "medium",
             Effort::High => "high",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_blocks_serialize_and_round_trip() {
+        let message = Message {
+            role: Role::User,
+            content: vec![
+                Block::Text("hi".into()),
+                Block::ToolResult {
+                    tool_use_id: "t".into(),
+                    content: vec![ToolResultContent::Text("ok".into())],
+                    is_error: false,
+                },
+            ],
+        };
+        let json = serde_json::to_value(&message).unwrap();
+        assert_eq!(json["content"][0], serde_json::json!({"type": "text", "text": "hi"}));
+        assert_eq!(
+            json["content"][1]["content"][0],
+            serde_json::json!({"type": "text", "text": "ok"})
+        );
+        assert_eq!(serde_json::from_value::<Message>(json).unwrap(), message);
     }
 }
