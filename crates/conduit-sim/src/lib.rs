@@ -1,1 +1,202 @@
-//! placeholder
+//! conduit-sim: a faithful simulator of the Kiro chat service, AWS SSO OIDC and the Kiro desktop
+//! auth service, for tests. See `docs/simulator.md` for the HTTP contract.
+
+mod accounts;
+mod chat;
+pub mod config;
+mod control;
+pub mod errors;
+pub mod frames;
+mod mgmt;
+pub mod model;
+mod oidc;
+mod rules;
+mod server;
+mod state;
+mod validate;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use config::{ConfigPatch, ModelInfo, ProfileArnPolicy, SimConfig};
+pub use model::{
+    Account, AccountKind, ExceptionStep, HttpError, LogEntry, Match, Profile, RawEvent, Rule, Step,
+    ToolUseStep,
+};
+pub use oidc::BUILDER_ID_START_URL;
+pub use rules::DEFAULT_TEXT;
+
+use state::{DeviceStatus, Shared};
+
+/// Entry point: `Sim::start(SimConfig::default()).await?`.
+#[derive(Debug)]
+pub struct Sim;
+
+impl Sim {
+    /// Bind `config.host:config.port` (loopback, free port by default) and serve in a task.
+    pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
+        let listener = TcpListener::bind((config.host, config.port)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(config));
+        shared.with(|s| s.base_url = format!("http://{addr}"));
+        let app = server::router(shared.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::warn!("conduit-sim: cannot set TCP_NODELAY: {e}");
+            }
+        });
+        // Owned by the handle: dropping or shutting down the handle stops the server.
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = rx.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!("conduit-sim server stopped: {e}");
+            }
+        });
+        Ok(SimHandle {
+            shared,
+            addr,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+}
+
+/// A running simulator. Dropping it stops the server (in-flight streams finish first).
+#[derive(Debug)]
+pub struct SimHandle {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl SimHandle {
+    /// `http://127.0.0.1:PORT` — the base URL of all three services.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Register an account (tokens become valid immediately).
+    pub fn add_account(&self, account: Account) {
+        self.shared.with(|s| {
+            s.add_account(account);
+        });
+    }
+
+    /// Add a rule; returns its id (given or generated `rule-N`).
+    pub fn add_rule(&self, rule: Rule) -> String {
+        self.shared.with(|s| s.add_rule(rule))
+    }
+
+    /// Rules still active (used-up `times` rules are gone).
+    pub fn rules(&self) -> Vec<Rule> {
+        self.shared
+            .with(|s| s.rules.iter().map(|r| r.rule.clone()).collect())
+    }
+
+    /// Every service request received so far, in arrival order.
+    pub fn log(&self) -> Vec<LogEntry> {
+        self.shared.with(|s| s.log_sorted())
+    }
+
+    /// How many logged requests hit this path (e.g. `/refreshToken`, `/token`).
+    pub fn count(&self, path: &str) -> usize {
+        self.log().iter().filter(|e| e.path == path).count()
+    }
+
+    /// How many chat requests (either binding) were received.
+    pub fn chat_count(&self) -> usize {
+        self.log()
+            .iter()
+            .filter(|e| {
+                e.path == "/generateAssistantResponse"
+                    || e.target.as_deref()
+                        == Some("AmazonCodeWhispererStreamingService.GenerateAssistantResponse")
+            })
+            .count()
+    }
+
+    /// Clear rules, log and counters; accounts are kept.
+    pub fn reset(&self) {
+        self.shared.with(state::State::reset);
+    }
+
+    /// Change runtime settings (profileArn policy, device interval, ...).
+    pub fn configure(&self, patch: ConfigPatch) {
+        self.shared.with(|s| s.config.apply(patch));
+    }
+
+    /// Expire an access token now; false if unknown.
+    pub fn expire_access_token(&self, token: &str) -> bool {
+        self.shared.with(|s| s.expire_access(token))
+    }
+
+    /// Make a refresh token dead (`invalid_grant`); false if unknown.
+    pub fn revoke_refresh_token(&self, token: &str) -> bool {
+        self.shared.with(|s| s.revoke_refresh(token))
+    }
+
+    /// Approve the pending device authorisation with this user code; false if none.
+    pub fn approve_device(&self, user_code: &str) -> bool {
+        control::set_device(&self.shared, user_code, |d| {
+            d.status = DeviceStatus::Approved;
+        })
+    }
+
+    /// Deny the pending device authorisation with this user code; false if none.
+    pub fn deny_device(&self, user_code: &str) -> bool {
+        control::set_device(&self.shared, user_code, |d| {
+            d.status = DeviceStatus::Denied;
+        })
+    }
+
+    /// The current tokens of the account that owns `token` (access or refresh, even if dead),
+    /// as `(access_token, refresh_token)` — handy after the gateway rotated them.
+    pub fn current_tokens(&self, token: &str) -> Option<(String, String)> {
+        self.shared.with(|s| {
+            let idx = s
+                .access
+                .get(token)
+                .map(|e| e.account)
+                .or_else(|| s.refresh.get(token).map(|e| e.account))?;
+            let a = s.accounts.get(idx)?;
+            Some((a.spec.access_token.clone(), a.spec.refresh_token.clone()))
+        })
+    }
+
+    /// Stop accepting, let in-flight responses finish (at most 5 s), then stop.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The sim's shared mutable state: config, accounts and tokens, OIDC clients and device codes,
+//! rules and the request log. One mutex, never held across an `.await`.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use tokio::time::Instant;
+
+use crate::config::SimConfig;
+use crate::model::{Account, LogEntry, Rule};
+
+/// A registered account and what the sim counted for it.
+#[derive(Debug)]
+pub(crate) struct AccountState {
+    pub spec: Account,
+    /// Chat requests answered with a stream (getUsageLimits `currentUsage`).
+    pub chat_requests: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct AccessEntry {
+    pub account: usize,
+    pub expires_at: Instant,
+}
+
+#[derive(Debug)]
+pub(crate) struct RefreshEntry {
+    pub account: usize,
+    pub live: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct ClientReg {
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DeviceStatus {
+    Pending,
+    Approved,
+    Denied,
+    Consumed,
+}
+
+/// Overrides for the account a device-flow approval creates.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub(crate) struct ApproveOptions {
+    #[serde(default)]
+    pub profiles: Option<Vec<crate::model::Profile>>,
+    #[serde(default)]
+    pub quota_exhausted: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct DeviceAuth {
+    pub user_code: String,
+    pub client_id: String,
+    pub start_url: String,
+    pub status: DeviceStatus,
+    pub expires_at: Instant,
+    pub interval: u64,
+    pub last_poll: Option<Instant>,
+    pub approve: ApproveOptions,
+}
+
+#[derive(Debug)]
+pub(crate) struct RuleState {
+    pub rule: Rule,
+    pub remaining: Option<u32>,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub config: SimConfig,
+    pub base_url: String,
+    pub accounts: Vec<AccountState>,
+    pub access: HashMap<String, AccessEntry>,
+    pub refresh: HashMap<String, RefreshEntry>,
+    pub clients: HashMap<String, ClientReg>,
+    /// Keyed by device code.
+    pub devices: HashMap<String, DeviceAuth>,
+    pub rules: Vec<RuleState>,
+    pub log: Vec<LogEntry>,
+    pub next_seq: u64,
+    pub next_rule: u64,
+}
+
+impl State {
+    pub fn new(config: SimConfig) -> Self {
+        State {
+            config,
+            base_url: String::new(),
+            accounts: Vec::new(),
+            access: HashMap::new(),
+            refresh: HashMap::new(),
+            clients: HashMap::new(),
+            devices: HashMap::new(),
+            rules: Vec::new(),
+            log: Vec::new(),
+            next_seq: 0,
+            next_rule: 0,
+        }
+    }
+
+    /// Clear rules, log and counters; keep accounts, tokens, clients and devices.
+    pub fn reset(&mut self) {
+        self.rules.clear();
+        self.log.clear();
+        self.next_seq = 0;
+        self.next_rule = 0;
+        for a in &mut self.accounts {
+            a.chat_requests = 0;
+        }
+    }
+
+    /// Add a rule, giving it an id if it has none; returns the id.
+    pub fn add_rule(&mut self, mut rule: Rule) -> String {
+        self.next_rule += 1;
+        let id = rule
+            .id
+            .clone()
+            .unwrap_or_else(|| format!("rule-{}", self.next_rule));
+        rule.id = Some(id.clone());
+        let remaining = rule.times;
+        self.rules.push(RuleState { rule, remaining });
+        id
+    }
+
+    pub fn log_sorted(&self) -> Vec<LogEntry> {
+        let mut out = self.log.clone();
+        out.sort_by_key(|e| e.seq);
+        out
+    }
+}
+
+/// The state behind a mutex, shared by handlers and the handle.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    state: Mutex<State>,
+}
+
+impl Shared {
+    pub fn new(config: SimConfig) -> Self {
+        Shared {
+            state: Mutex::new(State::new(config)),
+        }
+    }
+
+    /// Run `f` with the state locked. A panic in another holder does not poison the sim.
+    pub fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        let mut guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut guard)
+    }
+}
