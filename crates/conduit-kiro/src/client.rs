@@ -249,7 +249,7 @@ async fn first_chunk(response: reqwest::Response, deadline: tokio::time::Instant
             let rest = body.map_err(|e| {
                 Error::new(
                     ErrorKind::UpstreamProtocol,
-                    format!("the Kiro stream was cut: {e}"),
+                    format!("reading the Kiro response failed: {e}"),
                 )
             });
             FirstChunk::Got(Box::pin(futures::stream::iter(first.map(Ok)).chain(rest)))
