@@ -1,0 +1,78 @@
+//! Converter fixtures: canonical request JSON in `fixtures/convert/*.json`, Kiro request JSON
+//! out as insta snapshots.
+//!
+//! A fixture is `{"request": <partial canonical Request>, "options": {...}?}`; fields missing
+//! from the request take their defaults.
+
+use std::path::Path;
+
+use conduit_core::Request;
+use conduit_kiro::convert::{encode_request, tool_name_map, EncodeOptions};
+use serde_json::{json, Value};
+
+fn request(partial: &Value) -> Request {
+    let mut base = serde_json::to_value(Request::default()).unwrap();
+    for (k, v) in partial.as_object().unwrap() {
+        base[k] = v.clone();
+    }
+    serde_json::from_value(base).unwrap()
+}
+
+fn options(o: Option<&Value>) -> EncodeOptions {
+    let mut opts = EncodeOptions {
+        model_id: "claude-sonnet-4.5".into(),
+        conversation_id: "00000000-0000-4000-8000-000000000000".into(),
+        ..EncodeOptions::default()
+    };
+    if let Some(o) = o {
+        if let Some(n) = o.get("tool_description_max").and_then(Value::as_u64) {
+            opts.tool_description_max = n as usize;
+        }
+        if let Some(n) = o.get("max_payload_bytes").and_then(Value::as_u64) {
+            opts.max_payload_bytes = n as usize;
+        }
+        if let Some(s) = o.get("profile_arn").and_then(Value::as_str) {
+            opts.profile_arn = Some(s.into());
+        }
+    }
+    opts
+}
+
+/// Encodes one fixture; the output is the Kiro body, or the error, plus the tool-name map.
+fn check(path: &Path) -> Value {
+    let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let req = request(&fixture["request"]);
+    let out = match encode_request(&req, &options(fixture.get("options"))) {
+        Ok(body) => {
+            // The body is what we send: it must serialise and fit the limit.
+            let bytes = serde_json::to_vec(&body).unwrap();
+            assert!(bytes.len() <= options(fixture.get("options")).max_payload_bytes);
+            serde_json::to_value(&body).unwrap()
+        }
+        Err(e) => json!({"error": {"kind": format!("{:?}", e.kind), "message": e.message}}),
+    };
+    let names = tool_name_map(&req);
+    if names.is_empty() {
+        out
+    } else {
+        json!({"body": out, "tool_names": names})
+    }
+}
+
+#[test]
+fn convert_fixtures() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/convert");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    assert!(paths.len() >= 10);
+    for path in paths {
+        let name = path.file_stem().unwrap().to_str().unwrap().to_string();
+        insta::with_settings!({ description => name.clone(), omit_expression => true }, {
+            insta::assert_json_snapshot!(name, check(&path));
+        });
+    }
+}
