@@ -13,6 +13,15 @@ const IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/w
 /// Parse a request body into wire types. Errors name the JSON path as Anthropic does
 /// (`messages.2.content.0: ...`).
 pub fn parse(body: &[u8]) -> Result<wire::MessagesRequest, Error> {
+    // serde would accept a JSON array as a struct's fields in order; Anthropic wants an object.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+    {
+        return Err(Error::invalid_request(
+            "the request body must be a JSON object (a Messages request)",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let request: wire::MessagesRequest =
         serde_path_to_error::deserialize(&mut de).map_err(|e| {
@@ -21,14 +30,15 @@ pub fn parse(body: &[u8]) -> Result<wire::MessagesRequest, Error> {
             if inner.is_syntax() || inner.is_eof() {
                 Error::invalid_request(format!("the request body is not valid JSON: {inner}"))
             } else if path.is_empty() {
-                Error::invalid_request(format!("the request body is not a Messages request: {inner}"))
+                Error::invalid_request(format!(
+                    "the request body is not a Messages request: {inner}"
+                ))
             } else {
                 Error::invalid_request(format!("{path}: {inner}"))
             }
         })?;
-    de.end().map_err(|e| {
-        Error::invalid_request(format!("the request body is not valid JSON: {e}"))
-    })?;
+    de.end()
+        .map_err(|e| Error::invalid_request(format!("the request body is not valid JSON: {e}")))?;
     Ok(request)
 }
 
