@@ -196,6 +196,14 @@ fn tool_result_content(
             ContentBlock::Text(t) => ToolResultContent::Text(t.text),
             ContentBlock::Image(img) => ToolResultContent::Image(image(img.source, &path)?),
             ContentBlock::Document(d) => ToolResultContent::Text(document_text(d, &path)?),
+            // A custom tool search (advanced-tool-use beta) answers with references to deferred
+            // tools. Every declared tool is sent upstream anyway, so the reference is just news.
+            ContentBlock::Other(raw)
+                if raw.get("type").and_then(|t| t.as_str()) == Some("tool_reference") =>
+            {
+                let name = raw.get("tool_name").and_then(|t| t.as_str()).unwrap_or("?");
+                ToolResultContent::Text(format!("Tool `{name}` is available."))
+            }
             other => {
                 return Err(Error::invalid_request(format!(
                     "{path}: tool_result content blocks must be text or image blocks, not `{}`",
