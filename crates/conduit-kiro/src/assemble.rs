@@ -34,8 +34,14 @@ pub struct AssembleOptions {
 enum Open {
     None,
     Text,
-    Thinking { hasher: Sha256 },
-    Tool { id: String, name: String, input: String },
+    Thinking {
+        hasher: Sha256,
+    },
+    Tool {
+        id: String,
+        name: String,
+        input: String,
+    },
 }
 
 /// Turns one response's Kiro events into canonical events. Feed it with [`Assembler::push`],
@@ -273,8 +279,7 @@ impl Assembler {
             Open::None => return Ok(()),
             Open::Text => {}
             Open::Thinking { hasher } => {
-                let signature =
-                    base64::engine::general_purpose::STANDARD.encode(hasher.finalize());
+                let signature = base64::engine::general_purpose::STANDARD.encode(hasher.finalize());
                 out.push(Event::BlockDelta {
                     index: self.index,
                     delta: BlockDelta::ThinkingSignature(signature),
@@ -311,7 +316,9 @@ impl Assembler {
         if kind.contains("Throttling") {
             return Error::new(ErrorKind::RateLimited, text);
         }
-        if message.contains("CONTENT_LENGTH_EXCEEDS_THRESHOLD") || message.contains("Input is too long") {
+        if message.contains("CONTENT_LENGTH_EXCEEDS_THRESHOLD")
+            || message.contains("Input is too long")
+        {
             let max = u64::from(self.opts.context_window);
             let tokens = u64::from(self.opts.input_tokens).max(max + 1);
             return Error::context_overflow(tokens, max);

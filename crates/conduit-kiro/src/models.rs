@@ -152,7 +152,10 @@ pub fn catalog() -> Vec<ModelInfo> {
         .rev()
         .map(|(family, (major, minor), id)| {
             let (client_id, display_version) = if *minor == 0 {
-                (format!("claude-{}-{major}", family.name()), format!("{major}"))
+                (
+                    format!("claude-{}-{major}", family.name()),
+                    format!("{major}"),
+                )
             } else {
                 (
                     format!("claude-{}-{major}-{minor}", family.name()),
@@ -224,17 +227,32 @@ mod tests {
 
     #[test]
     fn overrides_win_for_exact_names_only() {
-        let overrides = HashMap::from([("claude-opus-5-5".to_string(), "claude-opus-4.6".to_string())]);
-        assert_eq!(resolve_model("claude-opus-5-5", &overrides).kiro_id, "claude-opus-4.6");
-        assert_eq!(resolve_model("claude-opus-5-6", &overrides).kiro_id, "claude-opus-4.7");
+        let overrides =
+            HashMap::from([("claude-opus-5-5".to_string(), "claude-opus-4.6".to_string())]);
+        assert_eq!(
+            resolve_model("claude-opus-5-5", &overrides).kiro_id,
+            "claude-opus-4.6"
+        );
+        assert_eq!(
+            resolve_model("claude-opus-5-6", &overrides).kiro_id,
+            "claude-opus-4.7"
+        );
     }
 
     #[test]
     fn catalog_lists_every_claude_model_with_client_ids() {
-        let ids: Vec<_> = catalog().into_iter().map(|m| (m.id, m.display_name)).collect();
+        let ids: Vec<_> = catalog()
+            .into_iter()
+            .map(|m| (m.id, m.display_name))
+            .collect();
         insta::assert_debug_snapshot!(ids);
         for m in catalog() {
-            assert_eq!(resolve_model(&m.id, &HashMap::new()).kiro_id.replace('.', "-"), m.id);
+            assert_eq!(
+                resolve_model(&m.id, &HashMap::new())
+                    .kiro_id
+                    .replace('.', "-"),
+                m.id
+            );
         }
     }
 }

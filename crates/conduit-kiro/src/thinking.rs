@@ -174,16 +174,48 @@ mod tests {
     #[test]
     fn splits_reasoning_from_answer() {
         let end = Piece::ThinkingEnd;
-        check(true, &["<thinking>\nhmm</thinking>\n\nHi"], &[th("hmm"), end.clone(), tx("Hi")]);
-        check(true, &["<thin", "king>", "\nhm", "m</thi", "nking>\n", "\nHi"], &[th("hmm"), end.clone(), tx("Hi")]);
-        check(true, &["  <thinking>a < b</thinking>Hi"], &[th("a < b"), end.clone(), tx("Hi")]);
-        check(true, &["<thinking>\nunclosed"], &[th("unclosed"), end.clone()]);
-        check(true, &["<thinking>x</thinking>\n\n\nHi"], &[th("x"), end.clone(), tx("\nHi")]);
-        check(true, &["Hello <thinking>x</thinking>"], &[tx("Hello <thinking>x</thinking>")]);
+        check(
+            true,
+            &["<thinking>\nhmm</thinking>\n\nHi"],
+            &[th("hmm"), end.clone(), tx("Hi")],
+        );
+        check(
+            true,
+            &["<thin", "king>", "\nhm", "m</thi", "nking>\n", "\nHi"],
+            &[th("hmm"), end.clone(), tx("Hi")],
+        );
+        check(
+            true,
+            &["  <thinking>a < b</thinking>Hi"],
+            &[th("a < b"), end.clone(), tx("Hi")],
+        );
+        check(
+            true,
+            &["<thinking>\nunclosed"],
+            &[th("unclosed"), end.clone()],
+        );
+        check(
+            true,
+            &["<thinking>x</thinking>\n\n\nHi"],
+            &[th("x"), end.clone(), tx("\nHi")],
+        );
+        check(
+            true,
+            &["Hello <thinking>x</thinking>"],
+            &[tx("Hello <thinking>x</thinking>")],
+        );
         check(true, &["<thi"], &[tx("<thi")]);
         check(true, &["<", "b>bold"], &[tx("<b>bold")]);
         check(true, &["\n\n"], &[]);
-        check(false, &["<thinking>x</thinking>"], &[tx("<thinking>x</thinking>")]);
-        check(true, &["<thinking>é</thinkin", "g>ü"], &[th("é"), end, tx("ü")]);
+        check(
+            false,
+            &["<thinking>x</thinking>"],
+            &[tx("<thinking>x</thinking>")],
+        );
+        check(
+            true,
+            &["<thinking>é</thinkin", "g>ü"],
+            &[th("é"), end, tx("ü")],
+        );
     }
 }

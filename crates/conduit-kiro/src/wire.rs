@@ -333,9 +333,7 @@ impl KiroEvent {
                 "contextUsageEvent",
                 json!({ "contextUsagePercentage": percentage }),
             ),
-            KiroEvent::MetadataTokenUsage(u) => {
-                event("metadataEvent", json!({ "tokenUsage": u }))
-            }
+            KiroEvent::MetadataTokenUsage(u) => event("metadataEvent", json!({ "tokenUsage": u })),
             KiroEvent::Exception { kind, message } => {
                 (true, kind.clone(), json!({ "message": message }))
             }

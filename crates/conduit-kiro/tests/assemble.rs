@@ -5,6 +5,8 @@
 //! {"exception": type, "payload": {...}}], "chunk_size": n?, "truncate_bytes": n?,
 //! "body_error": "text"?}`.
 
+#![allow(clippy::unwrap_used, reason = "test helpers: a panic is the failure report")]
+
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -41,7 +43,10 @@ fn options(o: Option<&Value>) -> AssembleOptions {
     AssembleOptions {
         message_id: "msg_test".into(),
         model: "claude-opus-5-5".into(),
-        input_tokens: o.get("input_tokens").and_then(Value::as_u64).unwrap_or(1_000) as u32,
+        input_tokens: o
+            .get("input_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(1_000) as u32,
         context_window: 200_000,
         thinking: o.get("thinking").and_then(Value::as_bool).unwrap_or(false),
         tool_names: o

@@ -6,7 +6,9 @@ use std::collections::HashSet;
 use conduit_core::{Block, Message, Role, ToolResultContent};
 
 use super::tools::{kiro_tool_name, sanitize_input};
-use crate::wire::{ImageSource, KiroImage, ToolResult, ToolResultContentBlock, ToolResultStatus, ToolUse};
+use crate::wire::{
+    ImageSource, KiroImage, ToolResult, ToolResultContentBlock, ToolResultStatus, ToolUse,
+};
 
 /// Stands in for content the service requires to be non-empty.
 pub const PLACEHOLDER: &str = "(empty placeholder)";
@@ -97,7 +99,11 @@ fn result_as_text(result: &ToolResult) -> String {
         ToolResultStatus::Error => " error",
         ToolResultStatus::Success => "",
     };
-    format!("[Tool Result ({}){status}]\n{}", result.tool_use_id, text.join("\n"))
+    format!(
+        "[Tool Result ({}){status}]\n{}",
+        result.tool_use_id,
+        text.join("\n")
+    )
 }
 
 /// Converts one message; with `tools_defined == false` all tool content becomes text.
@@ -196,7 +202,11 @@ fn pair_tools(turns: &mut [Turn]) {
             continue;
         }
         let offered: HashSet<String> = match i.checked_sub(1).map(|j| &turns[j]) {
-            Some(prev) => prev.tool_uses.iter().map(|u| u.tool_use_id.clone()).collect(),
+            Some(prev) => prev
+                .tool_uses
+                .iter()
+                .map(|u| u.tool_use_id.clone())
+                .collect(),
             None => HashSet::new(),
         };
         let mut seen = HashSet::new();

@@ -95,7 +95,10 @@ pub fn encode_request(
         if let Some(head) = turns.first_mut() {
             head.orphan_results();
         }
-        tracing::debug!(pairs, "dropped oldest history to fit the Kiro payload limit");
+        tracing::debug!(
+            pairs,
+            "dropped oldest history to fit the Kiro payload limit"
+        );
         body = build(&turns, &system, &tool_list, opts);
         size = json_len(&body)?;
     }
@@ -159,7 +162,10 @@ fn system_block(req: &Request, tool_docs: &[String]) -> String {
     }
     parts.extend(system.iter().map(|s| s.to_string()));
     if !tool_docs.is_empty() {
-        parts.push(format!("# Tool documentation\n\n{}", tool_docs.join("\n\n")));
+        parts.push(format!(
+            "# Tool documentation\n\n{}",
+            tool_docs.join("\n\n")
+        ));
     }
     if tags.is_some() {
         parts.push(THINKING_NOTE.to_string());
