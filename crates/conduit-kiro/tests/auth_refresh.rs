@@ -150,3 +150,18 @@ async fn an_env_refresh_token_is_refreshed_and_its_rotation_kept_in_the_data_dir
         "the original env token is stored only as a hash"
     );
 }
+
+#[tokio::test]
+async fn a_token_file_refreshed_by_the_ide_is_adopted_without_a_refresh_call() {
+    let h = Harness::start(Token::Expired).await;
+    let upstream = h.upstream();
+    // The Kiro IDE refreshes behind our back: new tokens on disk, the old refresh token dead.
+    let mut file = h.token_file();
+    file["refreshToken"] = "ide-rotated".into();
+    file["expiresAt"] = "2099-01-01T00:00:00.000Z".into();
+    std::fs::write(&h.creds_file, serde_json::to_vec(&file).unwrap()).unwrap();
+    assert!(h.sim.revoke_refresh_token(REFRESH));
+    assert_eq!(ask(&upstream, "hello").await.unwrap(), DEFAULT_TEXT);
+    assert_eq!(h.refreshes(), 0);
+    assert!(upstream.credential_status().healthy);
+}

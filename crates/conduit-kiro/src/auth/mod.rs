@@ -155,9 +155,7 @@ impl Auth {
                 return Err(no_credentials(st.last_error.as_deref()));
             };
             let now = OffsetDateTime::now_utc();
-            let margin = time::Duration::try_from(self.inner.config.refresh_margin)
-                .unwrap_or(time::Duration::minutes(5));
-            if is_valid(creds, now + margin) {
+            if is_valid(creds, now + self.inner.margin()) {
                 return Ok(token_of(creds, st.generation));
             }
             if let Some(b) = &st.blocked {
@@ -246,7 +244,6 @@ impl Inner {
     async fn run_refresh(self: Arc<Self>) -> Result<Token, Error> {
         let (creds, source) = {
             let mut st = self.lock();
-            st.refresh_calls += 1;
             match (&st.creds, &st.source) {
                 (Some(c), Some(s)) => (c.clone(), s.clone()),
                 _ => {
@@ -255,6 +252,14 @@ impl Inner {
                 }
             }
         };
+        let creds = match self.newer_on_disk(&source, &creds) {
+            Some(disk) if is_valid(&disk, OffsetDateTime::now_utc() + self.margin()) => {
+                return Ok(self.adopt(disk));
+            }
+            Some(disk) => disk,
+            None => creds,
+        };
+        self.lock().refresh_calls += 1;
         let base_url = match creds.method {
             AuthMethod::Idc => self.config.sso_oidc_url_for(&creds.region),
             AuthMethod::Social => self.config.auth_url_for(&creds.region),
@@ -269,6 +274,39 @@ impl Inner {
             Ok(r) => self.finish_success(creds, source, r).await,
             Err(e) => self.finish_failure(e),
         }
+    }
+
+    fn margin(&self) -> time::Duration {
+        time::Duration::try_from(self.config.refresh_margin).unwrap_or(time::Duration::minutes(5))
+    }
+
+    /// The token file as it is now, if someone else (the Kiro IDE, `conduit login`) replaced
+    /// the refresh token since we read it; refreshing with our old one would fail.
+    fn newer_on_disk(&self, source: &Source, ours: &Creds) -> Option<Creds> {
+        let Source::File(path) = source else {
+            return None;
+        };
+        let mut disk = file::read_token_file(path, &self.config.region).ok()?;
+        if disk.refresh_token == ours.refresh_token {
+            return None;
+        }
+        if let Some(arn) = &self.config.profile_arn {
+            disk.profile_arn = Some(arn.clone());
+        }
+        Some(disk)
+    }
+
+    /// Takes over still-valid credentials found on disk without a refresh call.
+    fn adopt(&self, disk: Creds) -> Token {
+        tracing::info!("the Kiro token file was refreshed by another program; using it");
+        let mut st = self.lock();
+        st.generation += 1;
+        st.blocked = None;
+        st.last_error = None;
+        st.inflight = None;
+        let token = token_of(&disk, st.generation);
+        st.creds = Some(disk);
+        token
     }
 
     async fn finish_success(
