@@ -199,3 +199,19 @@ async fn a_stream_cut_mid_way_is_an_upstream_protocol_error() {
     let err = ask(&h.upstream(), "hello").await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::UpstreamProtocol, "{}", err.message);
 }
+
+#[tokio::test]
+async fn an_unreachable_upstream_is_overloaded_after_retries() {
+    let h = Harness::start(Token::Valid).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut config = h.config();
+    config.api_url = Some(format!("http://127.0.0.1:{port}"));
+    let upstream = conduit_kiro::upstream::KiroUpstream::new(config).unwrap();
+    let started = std::time::Instant::now();
+    let err = ask(&upstream, "hello").await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Overloaded, "{}", err.message);
+    assert!(err.message.contains("could not connect"), "{}", err.message);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
