@@ -1,4 +1,8 @@
 //! Bearer checks, quota, scripted HTTP errors, the device flow and refresh-token rotation.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers panic on unexpected answers"
+)]
 
 mod common;
 

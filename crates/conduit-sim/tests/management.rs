@@ -1,4 +1,8 @@
 //! ListAvailableProfiles, ListAvailableModels, getUsageLimits, the control API and the binary.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers panic on unexpected answers"
+)]
 
 mod common;
 

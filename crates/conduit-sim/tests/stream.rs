@@ -1,4 +1,8 @@
 //! The event stream: frame encoding, scripted steps, trailer, cuts and delays.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers panic on unexpected answers"
+)]
 
 mod common;
 

@@ -1,5 +1,9 @@
 //! Shared test harness: a sim with one social account, request builders and a frame decoder.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "shared test helpers; they panic on unexpected answers"
+)]
 
 use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
 use aws_smithy_types::event_stream::Message;
@@ -97,11 +101,8 @@ pub fn decode(bytes: &[u8]) -> Vec<Frame> {
     let mut decoder = MessageFrameDecoder::new();
     let mut buf = BytesMut::from(bytes);
     let mut out = Vec::new();
-    loop {
-        match decoder.decode_frame(&mut buf).unwrap() {
-            DecodedFrame::Complete(m) => out.push(to_frame(m)),
-            DecodedFrame::Incomplete => break,
-        }
+    while let DecodedFrame::Complete(m) = decoder.decode_frame(&mut buf).unwrap() {
+        out.push(to_frame(m));
     }
     assert!(buf.is_empty(), "trailing bytes after the last frame");
     out
