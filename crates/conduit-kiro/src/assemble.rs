@@ -102,8 +102,11 @@ impl Assembler {
         }
         match event {
             KiroEvent::AssistantResponse { content } => {
-                // The upstream sometimes repeats a frame verbatim (spec §4.5).
-                if self.last_content.as_deref() == Some(content.as_str()) {
+                // The upstream sometimes repeats a frame verbatim (spec §4.5). Short chunks
+                // repeat legitimately ("}", "\n"), so only long ones count as duplicates.
+                if content.len() >= MIN_DUPLICATE_LEN
+                    && self.last_content.as_deref() == Some(content.as_str())
+                {
                     return Ok(out);
                 }
                 self.last_content = Some(content.clone());
@@ -361,6 +364,9 @@ impl Assembler {
 }
 
 /// The canonical event stream of one Kiro response body.
+/// Repeated chunks shorter than this are real output, not an upstream duplicate.
+const MIN_DUPLICATE_LEN: usize = 24;
+
 pub fn events_from_body<S>(body: S, mut assembler: Assembler) -> EventStream
 where
     S: Stream<Item = Result<Bytes, Error>> + Send + 'static,
