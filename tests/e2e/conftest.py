@@ -102,7 +102,9 @@ class Sim:
 
     def __init__(self, url: str):
         self.url = url
-        self.http = httpx.Client(base_url=url, timeout=10)
+        # No keep-alive: the sim may close a connection after a control call (body left
+        # unread), and reusing it races with that close.
+        self.http = httpx.Client(base_url=url, timeout=10, limits=httpx.Limits(max_keepalive_connections=0))
 
     def _post(self, path: str, body: dict | None = None) -> dict:
         r = self.http.post(path, json=body or {})

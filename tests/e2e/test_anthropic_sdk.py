@@ -13,7 +13,7 @@ import pytest
 
 from conftest import current_message, header, tool_results
 
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-4-6"
 STREAM = pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 WEATHER_TOOL = {
     "name": "get_weather",
