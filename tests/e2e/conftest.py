@@ -213,6 +213,7 @@ def _start_gateway(sim: Sim, workdir: Path, account: Account, env: dict[str, str
         "CONDUIT_PING_INTERVAL_MS": "500",
         "RUST_LOG": os.environ.get("RUST_LOG", "info"),
         "RUST_BACKTRACE": "1",
+        "NO_COLOR": "1",
         **env,
     }
     (home / "home").mkdir()
@@ -254,7 +255,8 @@ def sim(workdir):
     _require(SIM_BIN)
     port_file = workdir / "sim.port"
     proc = Proc("conduit-sim", [str(SIM_BIN), "--port", "0", "--port-file", str(port_file)],
-                {"PATH": os.environ.get("PATH", ""), "RUST_LOG": os.environ.get("RUST_LOG", "info")},
+                {"PATH": os.environ.get("PATH", ""), "RUST_LOG": os.environ.get("RUST_LOG", "info"),
+                 "NO_COLOR": "1"},
                 workdir)
     port = proc.wait_for_file(port_file)
     s = Sim(f"http://127.0.0.1:{port}")
