@@ -16,6 +16,12 @@ const IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/w
 
 /// Parse a body into wire type `T`; errors name the JSON path (`messages.2.content.0.text: ...`).
 pub(crate) fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, Error> {
+    // serde would read a JSON array as a struct's fields in order and complain about `0`.
+    if body.trim_ascii_start().first() == Some(&b'[') {
+        return Err(Error::invalid_request(format!(
+            "the request body is not {what}: expected a JSON object, found an array"
+        )));
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = dotted(e.path());
