@@ -14,6 +14,8 @@ use sha2::{Digest, Sha256};
 
 /// The region every default falls back to.
 pub const DEFAULT_REGION: &str = "us-east-1";
+/// The AWS Builder ID start URL (spec §2.2); any other start URL is IAM Identity Center.
+pub const BUILDER_ID_START_URL: &str = "https://view.awsapps.com/start";
 
 /// How `generateAssistantResponse` is framed on the wire (spec §3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -72,10 +74,24 @@ pub struct KiroConfig {
     pub auth_url: Option<String>,
     /// AWS SSO OIDC (`CONDUIT_SSO_OIDC_URL`); default `https://oidc.{sso region}.amazonaws.com`.
     pub sso_oidc_url: Option<String>,
-    /// A Kiro IDE token file, `kiro-auth-token.json` format (`KIRO_CREDS_FILE`).
+    /// The one token file to use, `kiro-auth-token.json` format. Set by embedders and the
+    /// account pool (one per account); when set, nothing else is looked at.
     pub creds_file: Option<PathBuf>,
-    /// A kiro-cli SQLite database (`KIRO_CLI_DB_FILE`); carried, not read yet.
+    /// Look for credentials in the documented order (own store, IDE file, kiro-cli DB,
+    /// `KIRO_REFRESH_TOKEN`) when `creds_file` is not set. [`KiroConfig::from_env`] turns it on.
+    pub discover: bool,
+    /// The Kiro IDE token file (`KIRO_CREDS_FILE`, default `~/.aws/sso/cache/kiro-auth-token.json`).
+    pub ide_creds_file: Option<PathBuf>,
+    /// A kiro-cli SQLite database (`KIRO_CLI_DB_FILE`).
     pub cli_db_file: Option<PathBuf>,
+    /// Where kiro-cli / Amazon Q keep their database when `KIRO_CLI_DB_FILE` is not set.
+    pub cli_db_default_paths: Vec<PathBuf>,
+    /// The IAM Identity Center / Builder ID start URL for `conduit login` (`CONDUIT_SSO_START_URL`).
+    pub sso_start_url: String,
+    /// The SSO region for `conduit login` (`CONDUIT_SSO_REGION`); see [`KiroConfig::sso_region`].
+    pub sso_region: Option<String>,
+    /// Where refresh tokens and client secrets go (`CONDUIT_SECRET_STORE`).
+    pub secret_store: crate::auth::store::SecretStoreMode,
     /// A bare refresh token (`KIRO_REFRESH_TOKEN`); used when no token file is configured.
     pub refresh_token: Option<String>,
     /// The CodeWhisperer profile ARN (`PROFILE_ARN`); overrides the one in the token file.
@@ -107,6 +123,8 @@ pub struct KiroConfig {
     pub max_payload_bytes: usize,
     /// Stable id placed in the User-Agent (`KIRO_MACHINE_ID`); default a hash of `data_dir`.
     pub machine_id: String,
+    /// Several accounts: `ACCOUNT_SYSTEM`, `CONDUIT_ACCOUNT_*` (see [`crate::accounts`]).
+    pub accounts: crate::accounts::AccountsConfig,
 }
 
 impl fmt::Debug for KiroConfig {
@@ -140,7 +158,13 @@ impl KiroConfig {
             auth_url: None,
             sso_oidc_url: None,
             creds_file: None,
+            discover: false,
+            ide_creds_file: None,
             cli_db_file: None,
+            cli_db_default_paths: Vec::new(),
+            sso_start_url: BUILDER_ID_START_URL.to_string(),
+            sso_region: None,
+            secret_store: crate::auth::store::SecretStoreMode::default(),
             refresh_token: None,
             profile_arn: None,
             region: DEFAULT_REGION.to_string(),
@@ -158,6 +182,7 @@ impl KiroConfig {
             refresh_retry_backoff: Duration::from_secs(5),
             tool_description_max: 10_000,
             max_payload_bytes: 600_000,
+            accounts: crate::accounts::AccountsConfig::default(),
         }
     }
 
@@ -174,8 +199,9 @@ impl KiroConfig {
     }
 
     /// Reads the environment through `lookup` (no other IO) and validates every value.
-    /// When neither `KIRO_CREDS_FILE` nor `KIRO_REFRESH_TOKEN` is set, the Kiro IDE's default
-    /// `$HOME/.aws/sso/cache/kiro-auth-token.json` is used.
+    /// Credentials are then discovered in the documented order (docs/configuration.md,
+    /// "Credential sources"): conduit's own store, the Kiro IDE token file (`KIRO_CREDS_FILE` or
+    /// `$HOME/.aws/sso/cache/kiro-auth-token.json`), the kiro-cli database, `KIRO_REFRESH_TOKEN`.
     pub fn from_env(
         lookup: impl Fn(&str) -> Option<String>,
         data_dir: PathBuf,
@@ -195,7 +221,8 @@ impl KiroConfig {
         c.sso_oidc_url = get("CONDUIT_SSO_OIDC_URL")
             .map(|u| parse_url("CONDUIT_SSO_OIDC_URL", &u))
             .transpose()?;
-        c.creds_file = get("KIRO_CREDS_FILE").map(PathBuf::from);
+        c.discover = true;
+        c.ide_creds_file = get("KIRO_CREDS_FILE").map(PathBuf::from);
         c.cli_db_file = get("KIRO_CLI_DB_FILE").map(PathBuf::from);
         c.refresh_token = get("KIRO_REFRESH_TOKEN");
         if let Some(t) = &c.refresh_token {
@@ -251,13 +278,49 @@ impl KiroConfig {
         if let Some(v) = get("KIRO_MACHINE_ID") {
             c.machine_id = v;
         }
-        if c.creds_file.is_none() && c.refresh_token.is_none() {
-            if let Some(home) = get("HOME").or_else(|| get("USERPROFILE")) {
-                c.creds_file =
-                    Some(PathBuf::from(home).join(".aws/sso/cache/kiro-auth-token.json"));
+        c.accounts = crate::accounts::AccountsConfig::from_env(&get)?;
+        if let Some(url) = get("CONDUIT_SSO_START_URL") {
+            c.sso_start_url = parse_url("CONDUIT_SSO_START_URL", &url)?;
+        }
+        if let Some(region) = get("CONDUIT_SSO_REGION") {
+            if !is_region(&region) {
+                return Err(format!(
+                    "CONDUIT_SSO_REGION {region:?} is not an AWS region name like ap-south-1"
+                ));
             }
+            c.sso_region = Some(region);
+        }
+        if let Some(v) = get("CONDUIT_SECRET_STORE") {
+            c.secret_store = crate::auth::store::SecretStoreMode::parse(&v)?;
+        }
+        if let Some(home) = get("HOME").or_else(|| get("USERPROFILE")) {
+            let home = PathBuf::from(home);
+            if c.ide_creds_file.is_none() {
+                c.ide_creds_file = Some(home.join(".aws/sso/cache/kiro-auth-token.json"));
+            }
+            c.cli_db_default_paths = ["kiro-cli", "amazon-q"]
+                .iter()
+                .flat_map(|tool| {
+                    [
+                        home.join(".local/share").join(tool).join("data.sqlite3"),
+                        home.join("Library/Application Support")
+                            .join(tool)
+                            .join("data.sqlite3"),
+                    ]
+                })
+                .collect();
         }
         Ok(c)
+    }
+
+    /// The SSO region a sign-in uses: `CONDUIT_SSO_REGION`; else us-east-1 for Builder ID (it
+    /// lives there) and `KIRO_REGION` for an IAM Identity Center start URL.
+    pub fn sso_region(&self) -> String {
+        match &self.sso_region {
+            Some(r) => r.clone(),
+            None if self.sso_start_url == BUILDER_ID_START_URL => DEFAULT_REGION.to_string(),
+            None => self.region.clone(),
+        }
     }
 
     /// The chat API base URL for a credential with this profile ARN.

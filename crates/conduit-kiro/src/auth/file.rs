@@ -71,8 +71,12 @@ pub fn read_token_file(path: &Path, default_region: &str) -> Result<Creds, Strin
             path.display()
         )
     })?;
+    // Values may name an OS keychain entry instead (store.rs).
+    let refresh_token = super::store::reveal(&refresh_token)?;
     let mut client_id = s("clientId");
-    let mut client_secret = s("clientSecret");
+    let mut client_secret = s("clientSecret")
+        .map(|v| super::store::reveal(&v))
+        .transpose()?;
     if client_id.is_none() {
         if let (Some(hash), Some(dir)) = (s("clientIdHash"), path.parent()) {
             if let Some((id, secret)) = read_client_registration(&dir.join(format!("{hash}.json")))
@@ -154,10 +158,14 @@ pub fn write_back(source: &Source, creds: &Creds, env_seed: Option<&str>) -> std
     if let Some(access) = &creds.access_token {
         map.insert("accessToken".into(), Value::String(access.clone()));
     }
-    map.insert(
-        "refreshToken".into(),
-        Value::String(creds.refresh_token.clone()),
-    );
+    // A keychain reference stays a reference; the rotated token goes into the keychain.
+    let refresh = match map.get("refreshToken").and_then(Value::as_str) {
+        Some(stored) => {
+            super::store::update(stored, &creds.refresh_token).map_err(std::io::Error::other)?
+        }
+        None => creds.refresh_token.clone(),
+    };
+    map.insert("refreshToken".into(), Value::String(refresh));
     if let Some(at) = creds.expires_at {
         map.insert("expiresAt".into(), Value::String(format_time(at)));
     }

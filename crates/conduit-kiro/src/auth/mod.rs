@@ -7,8 +7,16 @@
 //! refresh that fails is remembered (`blocked`) so a dead refresh token does not turn every
 //! request into another refresh call.
 
+pub mod device;
 mod file;
+pub mod import;
+pub mod login;
+pub mod profiles;
 mod refresh;
+pub mod registry;
+pub mod signin;
+pub mod sqlite;
+pub mod store;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -88,6 +96,8 @@ pub struct CredentialStatus {
     /// Refresh calls made since start (successful or not).
     pub refresh_calls: u64,
     pub last_error: Option<String>,
+    /// Where long-lived secrets are kept (`file` or `keychain`).
+    pub secret_store: store::SecretBackend,
 }
 
 type RefreshFuture = Shared<BoxFuture<'static, Result<Token, Error>>>;
@@ -114,6 +124,7 @@ struct Inner {
     config: Arc<KiroConfig>,
     http: reqwest::Client,
     user_agent: String,
+    secret_backend: store::SecretBackend,
     state: Mutex<State>,
 }
 
@@ -134,6 +145,7 @@ impl Auth {
         );
         let auth = Self {
             inner: Arc::new(Inner {
+                secret_backend: store::resolve(config.secret_store).0,
                 config,
                 http,
                 user_agent,
@@ -204,6 +216,7 @@ impl Auth {
             last_refresh: st.last_refresh,
             refresh_calls: st.refresh_calls,
             last_error: st.last_error.clone(),
+            secret_store: self.inner.secret_backend,
         }
     }
 }
@@ -216,18 +229,31 @@ impl Inner {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Loads credentials when there are none, or when the ones held are dead (a `conduit
+    /// login` while the gateway runs is picked up by the next request).
     fn ensure_loaded(&self, st: &mut State) {
-        if st.creds.is_some() {
+        let dead = st.blocked.as_ref().is_some_and(|b| b.dead);
+        if st.creds.is_some() && !dead {
             return;
         }
         match load(&self.config) {
             Ok((creds, source)) => {
+                let same = st
+                    .creds
+                    .as_ref()
+                    .is_some_and(|c| c.refresh_token == creds.refresh_token);
+                if dead && same {
+                    return;
+                }
                 tracing::info!(source = %source.describe(), method = ?creds.method, "loaded Kiro credentials");
                 st.creds = Some(creds);
                 st.source = Some(source);
                 st.last_error = None;
+                st.blocked = None;
+                st.generation += 1;
             }
-            Err(e) => st.last_error = Some(e),
+            Err(e) if st.creds.is_none() => st.last_error = Some(e),
+            Err(_) => {}
         }
     }
 
@@ -269,7 +295,18 @@ impl Inner {
             user_agent: &self.user_agent,
             timeout: REFRESH_TIMEOUT,
         };
-        let result = refresh::refresh(&self.http, &target, &creds).await;
+        let mut result = refresh::refresh(&self.http, &target, &creds).await;
+        let mut creds = creds;
+        if let Err(RefreshError::Dead(_)) = &result {
+            if let Some(fresh) = self.origin_rotated(&source) {
+                if is_valid(&fresh, OffsetDateTime::now_utc() + self.margin()) {
+                    return Ok(self.adopt(fresh));
+                }
+                self.lock().refresh_calls += 1;
+                result = refresh::refresh(&self.http, &target, &fresh).await;
+                creds = fresh;
+            }
+        }
         match result {
             Ok(r) => self.finish_success(creds, source, r).await,
             Err(e) => self.finish_failure(e),
@@ -294,6 +331,23 @@ impl Inner {
             disk.profile_arn = Some(arn.clone());
         }
         Some(disk)
+    }
+
+    /// For an imported account whose origin (Kiro IDE, kiro-cli) rotated the refresh token
+    /// after the import: those newer tokens, saved into conduit's token file.
+    fn origin_rotated(&self, source: &Source) -> Option<Creds> {
+        let Source::File(path) = source else {
+            return None;
+        };
+        let mut fresh = import::from_origin(path, &self.config.region)?;
+        if let Some(arn) = &self.config.profile_arn {
+            fresh.profile_arn = Some(arn.clone());
+        }
+        tracing::info!("the account's origin rotated its refresh token; taking the newer one");
+        if let Err(e) = file::write_back(source, &fresh, None) {
+            tracing::warn!(error = %e, "could not save the tokens taken from the origin");
+        }
+        Some(fresh)
     }
 
     /// Takes over still-valid credentials found on disk without a refresh call.
@@ -388,22 +442,72 @@ impl Inner {
 }
 
 fn load(config: &KiroConfig) -> Result<(Creds, Source), String> {
-    let (mut creds, source) = if let Some(rt) = &config.refresh_token {
-        let state_file = config.data_dir.join(ENV_TOKEN_FILE);
-        let creds = file::env_creds(rt, &state_file, &config.region);
-        (creds, Source::Env { state_file })
-    } else if let Some(path) = &config.creds_file {
-        (
+    let (mut creds, source) = match &config.creds_file {
+        Some(path) => (
             file::read_token_file(path, &config.region)?,
             Source::File(path.clone()),
-        )
-    } else {
-        return Err("no Kiro credentials configured: set KIRO_CREDS_FILE or KIRO_REFRESH_TOKEN, or run `conduit login`".into());
+        ),
+        None if config.discover => discover(config)?,
+        None => match &config.refresh_token {
+            Some(rt) => env_source(config, rt),
+            None => return Err(NO_CREDENTIALS.into()),
+        },
     };
     if let Some(arn) = &config.profile_arn {
         creds.profile_arn = Some(arn.clone());
     }
     Ok((creds, source))
+}
+
+const NO_CREDENTIALS: &str = "no Kiro credentials found: run `conduit login` (or sign in with the Kiro IDE or kiro-cli, or set KIRO_REFRESH_TOKEN)";
+
+/// The documented order (docs/configuration.md, "Credential sources"): conduit's own store
+/// (device sign-in and imports), the Kiro IDE token file, the kiro-cli database (copied into
+/// the own store on first use), `KIRO_REFRESH_TOKEN`.
+fn discover(config: &KiroConfig) -> Result<(Creds, Source), String> {
+    if let Some(path) = own_token_file(&config.data_dir)? {
+        let creds = file::read_token_file(&path, &config.region)?;
+        return Ok((creds, Source::File(path)));
+    }
+    if let Some(path) = config.ide_creds_file.as_ref().filter(|p| p.exists()) {
+        let creds = file::read_token_file(path, &config.region)?;
+        return Ok((creds, Source::File(path.clone())));
+    }
+    let db = match &config.cli_db_file {
+        Some(p) => Some(p.clone()),
+        None => config
+            .cli_db_default_paths
+            .iter()
+            .find(|p| p.exists())
+            .cloned(),
+    };
+    if let Some(db) = db.filter(|p| p.exists()) {
+        let backend = store::resolve(config.secret_store).0;
+        let entry = import::import_kiro_cli(&db, &config.data_dir, backend)?;
+        tracing::info!(db = %db.display(), account = %entry.id, "copied the kiro-cli sign-in into conduit's store");
+        let creds = file::read_token_file(&entry.token_file, &config.region)?;
+        return Ok((creds, Source::File(entry.token_file)));
+    }
+    if let Some(rt) = &config.refresh_token {
+        return Ok(env_source(config, rt));
+    }
+    Err(NO_CREDENTIALS.into())
+}
+
+/// The default account's token file from the registry, or `data/kiro-auth-token.json`.
+pub fn own_token_file(data_dir: &std::path::Path) -> Result<Option<std::path::PathBuf>, String> {
+    let reg = registry::Registry::load(data_dir)?;
+    if let Some(a) = reg.default_account() {
+        return Ok(Some(a.token_file.clone()));
+    }
+    let default = data_dir.join(registry::DEFAULT_TOKEN_FILE);
+    Ok(default.exists().then_some(default))
+}
+
+fn env_source(config: &KiroConfig, rt: &str) -> (Creds, Source) {
+    let state_file = config.data_dir.join(ENV_TOKEN_FILE);
+    let creds = file::env_creds(rt, &state_file, &config.region);
+    (creds, Source::Env { state_file })
 }
 
 fn is_valid(creds: &Creds, at: OffsetDateTime) -> bool {

@@ -22,10 +22,17 @@ fn defaults_from_an_empty_environment() {
     assert_eq!(c.binding, Binding::RestJson);
     assert_eq!(c.region, "us-east-1");
     assert_eq!(c.retry, RetryPolicy::default());
+    assert_eq!(c.creds_file, None, "from_env discovers, it does not pin");
+    assert!(c.discover);
     assert_eq!(
-        c.creds_file,
+        c.ide_creds_file,
         Some(PathBuf::from("/home/u/.aws/sso/cache/kiro-auth-token.json"))
     );
+    assert!(c
+        .cli_db_default_paths
+        .contains(&PathBuf::from("/home/u/.local/share/kiro-cli/data.sqlite3")));
+    assert_eq!(c.sso_start_url, BUILDER_ID_START_URL);
+    assert_eq!(c.sso_region(), "us-east-1");
     assert_eq!(c.api_url_for(None), "https://q.us-east-1.amazonaws.com");
     assert_eq!(
         c.auth_url_for("us-east-1"),
@@ -146,5 +153,30 @@ fn profile_arn_region_parsing() {
     ];
     for (arn, want) in cases {
         assert_eq!(region_of_profile_arn(arn), want, "{arn}");
+    }
+}
+
+#[test]
+fn sso_settings_are_parsed_and_the_region_follows_the_start_url() {
+    let c = env(&[
+        ("CONDUIT_SSO_START_URL", "https://acme.awsapps.com/start/"),
+        ("KIRO_REGION", "eu-west-1"),
+    ])
+    .unwrap();
+    assert_eq!(c.sso_start_url, "https://acme.awsapps.com/start");
+    assert_eq!(c.sso_region(), "eu-west-1");
+    let c = env(&[
+        ("CONDUIT_SSO_REGION", "ap-south-1"),
+        ("CONDUIT_SECRET_STORE", "file"),
+    ])
+    .unwrap();
+    assert_eq!(c.sso_region(), "ap-south-1");
+    for (k, v) in [
+        ("CONDUIT_SSO_REGION", "mars"),
+        ("CONDUIT_SSO_START_URL", "acme.awsapps.com"),
+        ("CONDUIT_SECRET_STORE", "vault"),
+    ] {
+        let e = env(&[(k, v)]).unwrap_err();
+        assert!(e.contains(k), "{e}");
     }
 }

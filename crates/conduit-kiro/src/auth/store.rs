@@ -1,0 +1,169 @@
+//! Where long-lived secrets (refresh tokens, OIDC client secrets) are kept: the OS keychain
+//! through the `keyring` crate, or the 0600 token files themselves.
+//!
+//! With the keychain in use a file holds a reference instead of the secret:
+//! `"refreshToken": "keychain:acc_1a2b3c4d/refreshToken"`. The keychain entry is service
+//! `conduit`, user `acc_1a2b3c4d/refreshToken`. Access tokens (short-lived) always stay in the
+//! file. On Linux the `keyring` backend is the kernel keyutils store, which needs no D-Bus but
+//! forgets everything at reboot, so `auto` picks files there; `keychain` forces it.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// Prefix of a value that names a keychain entry rather than holding the secret.
+pub const KEYCHAIN_PREFIX: &str = "keychain:";
+const SERVICE: &str = "conduit";
+
+/// `CONDUIT_SECRET_STORE`: what the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SecretStoreMode {
+    /// Secrets in the 0600 files.
+    File,
+    /// The OS keychain; files when none answers (with a warning in the status).
+    Keychain,
+    /// The keychain where it is persistent (macOS, Windows), else files.
+    #[default]
+    Auto,
+}
+
+impl SecretStoreMode {
+    pub fn parse(v: &str) -> Result<Self, String> {
+        match v.to_ascii_lowercase().as_str() {
+            "file" | "files" => Ok(Self::File),
+            "keychain" | "keyring" => Ok(Self::Keychain),
+            "auto" => Ok(Self::Auto),
+            _ => Err(format!(
+                "CONDUIT_SECRET_STORE {v:?} must be one of file, keychain, auto"
+            )),
+        }
+    }
+}
+
+/// The store actually in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretBackend {
+    File,
+    Keychain,
+}
+
+impl fmt::Display for SecretBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SecretBackend::File => "files (0600, $CONDUIT_HOME/data)",
+            SecretBackend::Keychain => "OS keychain",
+        })
+    }
+}
+
+/// Decides the backend for `mode`, probing the keychain when it may be used. The second value
+/// explains a fallback (for `conduit status` and `accounts list`).
+pub fn resolve(mode: SecretStoreMode) -> (SecretBackend, Option<String>) {
+    match mode {
+        SecretStoreMode::File => (SecretBackend::File, None),
+        SecretStoreMode::Auto if cfg!(target_os = "linux") => (SecretBackend::File, None),
+        SecretStoreMode::Auto | SecretStoreMode::Keychain => match probe() {
+            Ok(()) => (SecretBackend::Keychain, None),
+            Err(e) => (
+                SecretBackend::File,
+                Some(format!(
+                    "no usable OS keychain ({e}); secrets are kept in 0600 files"
+                )),
+            ),
+        },
+    }
+}
+
+fn probe() -> Result<(), String> {
+    let entry = keyring::Entry::new(SERVICE, "probe").map_err(|e| e.to_string())?;
+    entry.set_password("probe").map_err(|e| e.to_string())?;
+    let back = entry.get_password().map_err(|e| e.to_string())?;
+    let _ = entry.delete_credential();
+    if back == "probe" {
+        Ok(())
+    } else {
+        Err("the keychain returned something else".into())
+    }
+}
+
+/// Stores `secret` under `owner/name` and returns what the file should hold: the secret itself
+/// for files, a `keychain:` reference otherwise.
+pub fn put(
+    backend: SecretBackend,
+    owner: &str,
+    name: &str,
+    secret: &str,
+) -> Result<String, String> {
+    match backend {
+        SecretBackend::File => Ok(secret.to_string()),
+        SecretBackend::Keychain => {
+            let user = format!("{owner}/{name}");
+            let entry = keyring::Entry::new(SERVICE, &user)
+                .map_err(|e| format!("keychain entry {user}: {e}"))?;
+            entry
+                .set_password(secret)
+                .map_err(|e| format!("could not store {user} in the keychain: {e}"))?;
+            Ok(format!("{KEYCHAIN_PREFIX}{user}"))
+        }
+    }
+}
+
+/// Updates the secret behind a reference read from a file (rotation); plain values are
+/// returned as given so the caller writes them into the file.
+pub fn update(stored: &str, secret: &str) -> Result<String, String> {
+    match stored.strip_prefix(KEYCHAIN_PREFIX) {
+        Some(user) => {
+            let entry = keyring::Entry::new(SERVICE, user)
+                .map_err(|e| format!("keychain entry {user}: {e}"))?;
+            entry
+                .set_password(secret)
+                .map_err(|e| format!("could not update {user} in the keychain: {e}"))?;
+            Ok(stored.to_string())
+        }
+        None => Ok(secret.to_string()),
+    }
+}
+
+/// The secret a file value stands for: itself, or the keychain entry it names.
+pub fn reveal(stored: &str) -> Result<String, String> {
+    match stored.strip_prefix(KEYCHAIN_PREFIX) {
+        Some(user) => keyring::Entry::new(SERVICE, user)
+            .and_then(|e| e.get_password())
+            .map_err(|e| {
+                format!("the keychain entry {user} cannot be read ({e}); run `conduit login`")
+            }),
+        None => Ok(stored.to_string()),
+    }
+}
+
+/// Removes keychain entries a file value names (when an account is removed). Best effort.
+pub fn forget(stored: &str) {
+    if let Some(user) = stored.strip_prefix(KEYCHAIN_PREFIX) {
+        if let Ok(e) = keyring::Entry::new(SERVICE, user) {
+            let _ = e.delete_credential();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse_and_files_keep_the_secret_itself() {
+        assert_eq!(
+            SecretStoreMode::parse("FILE").unwrap(),
+            SecretStoreMode::File
+        );
+        assert_eq!(
+            SecretStoreMode::parse("keychain").unwrap(),
+            SecretStoreMode::Keychain
+        );
+        assert!(SecretStoreMode::parse("vault").is_err());
+        assert_eq!(resolve(SecretStoreMode::File), (SecretBackend::File, None));
+        assert_eq!(put(SecretBackend::File, "a", "b", "s3").unwrap(), "s3");
+        assert_eq!(reveal("plain").unwrap(), "plain");
+        assert_eq!(update("plain", "new").unwrap(), "new");
+    }
+}
