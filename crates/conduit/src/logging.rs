@@ -1,8 +1,9 @@
 //! Logs: tracing to stderr and `$CONDUIT_HOME/logs/gateway.log`, one access line per request,
 //! and redaction of anything secret before a body is ever logged.
 
-use std::fs::OpenOptions;
-use std::path::Path;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -19,15 +20,7 @@ pub fn init(logs_dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(logs_dir)
         .map_err(|e| format!("cannot create {}: {e}", logs_dir.display()))?;
     let path = logs_dir.join("gateway.log");
-    let mut opts = OpenOptions::new();
-    opts.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let file = opts
-        .open(&path)
+    let file = RotatingFile::open(path.clone(), ROTATE_AT_BYTES, ROTATE_KEEP)
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let filter =
         || EnvFilter::try_from_env("CONDUIT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -45,6 +38,85 @@ pub fn init(logs_dir: &Path) -> Result<(), String> {
         .with(file)
         .try_init()
         .map_err(|e| format!("cannot install the logger: {e}"))
+}
+
+/// `gateway.log` is rotated when it would grow past this size...
+pub const ROTATE_AT_BYTES: u64 = 10 * 1024 * 1024;
+/// ...keeping this many old files (`gateway.log.1` is the newest).
+pub const ROTATE_KEEP: usize = 3;
+
+/// An append-only log file that rotates itself by size: `gateway.log` → `gateway.log.1` → … →
+/// `gateway.log.{keep}` (dropped). Rotation happens between writes, so a line is never split.
+pub struct RotatingFile {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    max: u64,
+    keep: usize,
+}
+
+fn open_append(path: &Path) -> std::io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+}
+
+impl RotatingFile {
+    pub fn open(path: PathBuf, max: u64, keep: usize) -> std::io::Result<Self> {
+        let file = open_append(&path)?;
+        let size = file.metadata()?.len();
+        Ok(Self {
+            path,
+            file,
+            size,
+            max,
+            keep,
+        })
+    }
+
+    fn numbered(&self, n: usize) -> PathBuf {
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(format!(".{n}"));
+        PathBuf::from(name)
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        for n in (1..self.keep).rev() {
+            let from = self.numbered(n);
+            if from.exists() {
+                std::fs::rename(&from, self.numbered(n + 1))?;
+            }
+        }
+        if self.keep > 0 {
+            std::fs::rename(&self.path, self.numbered(1))?;
+        } else {
+            std::fs::remove_file(&self.path)?;
+        }
+        self.file = open_append(&self.path)?;
+        self.size = 0;
+        Ok(())
+    }
+}
+
+impl Write for RotatingFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.size > 0 && self.size + buf.len() as u64 > self.max {
+            // A failed rotation must not lose the line: keep appending to the current file.
+            let _ = self.rotate();
+        }
+        let n = self.file.write(buf)?;
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }
 
 /// Field names whose values are secrets, compared lowercase with `_` and `-` removed.
@@ -202,6 +274,29 @@ impl Drop for RequestRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rotates_by_size_and_keeps_three() {
+        let dir = std::env::temp_dir().join(format!("conduit-rotate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gateway.log");
+        let mut log = RotatingFile::open(path.clone(), 100, 3).unwrap();
+        for i in 0..20 {
+            log.write_all(format!("line {i:02} {}\n", "x".repeat(40)).as_bytes())
+                .unwrap();
+        }
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap();
+        assert!(read(&path).contains("line 19"));
+        assert!(read(&dir.join("gateway.log.1")).contains("line 17"));
+        assert!(dir.join("gateway.log.3").exists());
+        assert!(!dir.join("gateway.log.4").exists());
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let len = f.unwrap().metadata().unwrap().len();
+            assert!(len <= 100, "{len}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn redacts_secrets_at_any_depth() {

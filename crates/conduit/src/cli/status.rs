@@ -1,0 +1,165 @@
+//! `status`: is the daemon running, on which port, is it healthy, which Kiro account are its
+//! credentials for and until when. Exits 0 when healthy, 3 when stopped, 4 when unhealthy.
+
+use std::process::ExitCode;
+
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use super::daemon::{self, DaemonState};
+use super::output::{self, line};
+use super::probe::Probe;
+use super::{exit, Outcome, Paths};
+
+pub fn run(paths: &Paths, json_out: bool) -> Outcome {
+    let state = daemon::state(paths);
+    let version = env!("CARGO_PKG_VERSION");
+    let (pid, port) = match &state {
+        DaemonState::Running {
+            pid,
+            port: Some(port),
+        } => (*pid, *port),
+        DaemonState::Running { pid, port: None } => {
+            // Started but not listening yet (or the port file was removed).
+            return not_running(
+                json_out,
+                &state,
+                Some(format!("pid {pid} runs but has no port file yet")),
+            );
+        }
+        DaemonState::Stale { pid } => {
+            return not_running(
+                json_out,
+                &state,
+                Some(format!(
+                    "stale PID file: process {pid} is gone; `conduit start` cleans it up"
+                )),
+            );
+        }
+        DaemonState::Stopped => return not_running(json_out, &state, None),
+    };
+    let config = daemon::gateway_config(None, None)?;
+    let url = daemon::base_url(config.host, port);
+    let health = Probe::new()?.health(&url).ok();
+    let healthy = health.as_ref().is_some_and(|h| h.healthy());
+    let upstream = health
+        .as_ref()
+        .map(|h| h.body["upstream"].clone())
+        .unwrap_or(Value::Null);
+    if json_out {
+        output::json(&json!({
+            "running": true, "pid": pid, "port": port, "url": url, "healthy": healthy,
+            "health": health.as_ref().map(|h| h.body.clone()),
+            "version": version,
+            "server_version": health.as_ref().map(|h| h.body["version"].clone()),
+        }));
+    } else {
+        line(format!("conduit {version}: running (pid {pid}) on {url}"));
+        let health_line = match &health {
+            None => "no answer from /health (starting, or hung: see `conduit logs`)".to_string(),
+            Some(h) if h.healthy() => "ok".into(),
+            Some(h) => format!(
+                "{} (HTTP {})",
+                h.body["status"].as_str().unwrap_or("unhealthy"),
+                h.http_status
+            ),
+        };
+        let mut rows = vec![
+            ("health", health_line),
+            ("credentials", credentials_line(&upstream)),
+        ];
+        if let Some(v) = health.as_ref().and_then(|h| h.body["version"].as_str()) {
+            if v != version {
+                rows.push(("server version", format!("{v} (restart to run {version})")));
+            }
+        }
+        if let Some(e) = upstream["last_error"].as_str() {
+            rows.push(("last error", e.to_string()));
+        }
+        output::rows(&rows);
+    }
+    Ok(ExitCode::from(if healthy {
+        exit::OK
+    } else {
+        exit::UNHEALTHY
+    }))
+}
+
+fn not_running(json_out: bool, state: &DaemonState, detail: Option<String>) -> Outcome {
+    if json_out {
+        let mut v = daemon::state_json(state);
+        v["version"] = json!(env!("CARGO_PKG_VERSION"));
+        v["healthy"] = json!(false);
+        output::json(&v);
+    } else {
+        line(format!("conduit {}: stopped", env!("CARGO_PKG_VERSION")));
+        if let Some(d) = detail {
+            line(format!("  {d}"));
+        }
+        line("  start it with `conduit start`");
+    }
+    Ok(ExitCode::from(exit::NOT_RUNNING))
+}
+
+/// "social sign-in, account 123456789012, expires 2026-05-01 12:00 UTC (in 53 min)".
+pub fn credentials_line(upstream: &Value) -> String {
+    let Some(source) = upstream["source"].as_str() else {
+        return "none loaded: run `conduit login` (or set KIRO_CREDS_FILE)".into();
+    };
+    let mut parts = vec![format!("loaded from {source}")];
+    if let Some(m) = upstream["auth_method"].as_str() {
+        parts.push(format!("{m} sign-in"));
+    }
+    if let Some(account) = upstream["profile_arn"].as_str().and_then(account_of_arn) {
+        parts.push(format!("account {account}"));
+    }
+    if let Some(exp) = upstream["expires_at"].as_str() {
+        parts.push(expiry(exp));
+    }
+    parts.join(", ")
+}
+
+/// The AWS account id in `arn:aws:codewhisperer:REGION:ACCOUNT:profile/ID`.
+fn account_of_arn(arn: &str) -> Option<String> {
+    arn.split(':')
+        .nth(4)
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+}
+
+fn expiry(rfc3339: &str) -> String {
+    let Ok(at) = OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+    else {
+        return format!("token expires {rfc3339}");
+    };
+    let left = at - OffsetDateTime::now_utc();
+    let mins = left.whole_minutes();
+    if mins < 0 {
+        format!("token expired {rfc3339} (refreshed on the next request)")
+    } else if mins < 120 {
+        format!("token valid until {rfc3339} ({mins} min; refreshed automatically)")
+    } else {
+        format!(
+            "token valid until {rfc3339} ({} h; refreshed automatically)",
+            left.whole_hours()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_name_the_account() {
+        let v = json!({"source": "file /x.json", "auth_method": "social",
+            "profile_arn": "arn:aws:codewhisperer:us-east-1:123456789012:profile/X",
+            "expires_at": "2000-01-01T00:00:00Z"});
+        let s = credentials_line(&v);
+        assert!(
+            s.contains("account 123456789012") && s.contains("social") && s.contains("expired"),
+            "{s}"
+        );
+        assert!(credentials_line(&json!({"source": null})).contains("conduit login"));
+    }
+}
