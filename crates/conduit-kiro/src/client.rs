@@ -47,6 +47,55 @@ pub enum Verdict {
     Refresh(Error),
 }
 
+/// Why a call failed, in the terms a caller choosing between accounts needs (the account pool
+/// fails over on everything but [`FailureCause::Other`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureCause {
+    /// The account's monthly quota is used up (402 / `MONTHLY_REQUEST_COUNT`).
+    Quota,
+    /// Still throttled (429) after the client's own retries.
+    Throttled,
+    /// Still 5xx after the client's own retries.
+    ServerError,
+    /// The account's credentials are missing, dead or refused.
+    Credentials,
+    /// Anything another account would not fix (bad request, network, timeout).
+    Other,
+}
+
+/// A failed call: the error a client sees, and why it failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallFailure {
+    pub error: Error,
+    pub cause: FailureCause,
+}
+
+impl CallFailure {
+    fn of(error: Error) -> Self {
+        let cause = if error.kind == ErrorKind::Credentials {
+            FailureCause::Credentials
+        } else {
+            FailureCause::Other
+        };
+        Self { error, cause }
+    }
+}
+
+/// The [`FailureCause`] of a non-2xx answer (same body rules as [`classify`]).
+pub fn failure_cause(status: u16, body: &str) -> FailureCause {
+    if body.contains("MONTHLY_REQUEST_COUNT") {
+        return FailureCause::Quota;
+    }
+    match status {
+        402 => FailureCause::Quota,
+        401 | 403 => FailureCause::Credentials,
+        429 if body.contains("INSUFFICIENT_MODEL_CAPACITY") => FailureCause::ServerError,
+        429 => FailureCause::Throttled,
+        500..=599 => FailureCause::ServerError,
+        _ => FailureCause::Other,
+    }
+}
+
 /// Builds the shared outbound HTTP client (rustls, TCP_NODELAY, keep-alive pool).
 pub fn build_http(config: &KiroConfig) -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()
@@ -102,29 +151,41 @@ impl KiroClient {
         body_for: &(dyn Fn(&Token) -> Result<Bytes, Error> + Send + Sync),
         ctx: CallContext,
     ) -> Result<BodyStream, Error> {
+        self.generate_detailed(auth, body_for, ctx)
+            .await
+            .map_err(|f| f.error)
+    }
+
+    /// [`KiroClient::generate`], also telling why a failed call failed.
+    pub async fn generate_detailed(
+        &self,
+        auth: &Auth,
+        body_for: &(dyn Fn(&Token) -> Result<Bytes, Error> + Send + Sync),
+        ctx: CallContext,
+    ) -> Result<BodyStream, CallFailure> {
         let policy = &self.config.retry;
         let max_attempts = policy.max_attempts.max(1);
         let mut backoff_retries = 0u32;
         let mut first_token_timeouts = 0u32;
         let mut refreshed = false;
         let mut sent = 0u32;
-        let mut token = auth.access_token().await?;
+        let mut token = auth.access_token().await.map_err(CallFailure::of)?;
         loop {
             sent += 1;
-            let body = body_for(&token)?;
+            let body = body_for(&token).map_err(CallFailure::of)?;
             let error = match self.attempt(&token, body, sent, max_attempts).await {
                 Attempt::Stream(s) => return Ok(s),
                 Attempt::Silent => {
                     first_token_timeouts += 1;
                     if first_token_timeouts > self.config.first_token_max_retries {
-                        return Err(Error::new(
+                        return Err(CallFailure::of(Error::new(
                             ErrorKind::Timeout,
                             format!(
                                 "Kiro did not start answering within {:.1} s ({} tries); try again",
                                 self.config.first_token_timeout.as_secs_f64(),
                                 first_token_timeouts
                             ),
-                        ));
+                        )));
                     }
                     tracing::warn!(
                         try_no = first_token_timeouts,
@@ -132,35 +193,46 @@ impl KiroClient {
                     );
                     continue;
                 }
-                Attempt::Network(e) => e,
+                Attempt::Network(e) => CallFailure {
+                    error: e,
+                    cause: FailureCause::Other,
+                },
                 Attempt::Status(status, text) => match classify(status, &text, ctx) {
-                    Verdict::Fail(e) => return Err(e),
+                    Verdict::Fail(e) => {
+                        return Err(CallFailure {
+                            error: e,
+                            cause: failure_cause(status, &text),
+                        })
+                    }
                     Verdict::Refresh(e) => {
                         if refreshed {
-                            return Err(Error::new(
+                            return Err(CallFailure::of(Error::new(
                                 ErrorKind::Credentials,
                                 format!(
                                     "{} even after a token refresh: run `conduit login`",
                                     e.message
                                 ),
-                            ));
+                            )));
                         }
                         refreshed = true;
                         tracing::info!("Kiro rejected the access token; forcing a refresh");
-                        token = auth.force_refresh(&token).await?;
+                        token = auth.force_refresh(&token).await.map_err(CallFailure::of)?;
                         continue;
                     }
-                    Verdict::Backoff(e) => e,
+                    Verdict::Backoff(e) => CallFailure {
+                        error: e,
+                        cause: failure_cause(status, &text),
+                    },
                 },
             };
             if backoff_retries + 1 >= max_attempts {
                 return Err(error);
             }
             let delay = policy.delay(backoff_retries);
-            tracing::warn!(error = %error, ?delay, "Kiro call failed; retrying");
+            tracing::warn!(error = %error.error, ?delay, "Kiro call failed; retrying");
             tokio::time::sleep(delay).await;
             backoff_retries += 1;
-            token = auth.access_token().await?;
+            token = auth.access_token().await.map_err(CallFailure::of)?;
         }
     }
 

@@ -4,9 +4,11 @@
 //! Kiro model ids), [`convert`] (canonical request → Kiro request, with every rule the service
 //! enforces), [`eventstream`] (AWS event-stream frames → Kiro events) and [`assemble`] (Kiro events
 //! → canonical events, including `<thinking>` parsing and tool-call assembly).
-//! IO parts: [`auth`] (credentials, refresh), [`client`] (HTTP, retries, first-token timeout) and
-//! [`upstream`] (the [`conduit_core::Upstream`] implementation).
+//! IO parts: [`auth`] (credentials, refresh), [`client`] (HTTP, retries, first-token timeout),
+//! [`accounts`] (several accounts: scheduling, failover, usage) and [`upstream`] (the
+//! [`conduit_core::Upstream`] implementation).
 
+pub mod accounts;
 pub mod assemble;
 pub mod auth;
 pub mod client;

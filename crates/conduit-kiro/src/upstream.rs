@@ -1,6 +1,7 @@
 //! [`KiroUpstream`]: the [`conduit_core::Upstream`] for Kiro. Strings the phases together:
 //! resolve the model → estimate input tokens → encode → send (retries, refresh, first-token
-//! watchdog in [`crate::client`]) → decode and assemble the event stream.
+//! watchdog in [`crate::client`]; account choice and failover in [`crate::accounts`]) → decode
+//! and assemble the event stream.
 
 use std::sync::{Arc, Mutex};
 
@@ -8,43 +9,97 @@ use bytes::Bytes;
 use conduit_core::upstream::SendFuture;
 use conduit_core::{Error, ModelInfo, Request, Upstream, UpstreamStatus};
 
+use crate::accounts::{AccountPool, Clock, SystemClock};
 use crate::assemble::{events_from_body, AssembleOptions, Assembler};
 use crate::auth::{Auth, CredentialStatus, Token};
-use crate::client::{build_http, CallContext, KiroClient};
+use crate::client::{build_http, BodyStream, CallContext, KiroClient};
 use crate::config::KiroConfig;
 use crate::convert::{self, EncodeOptions};
 use crate::models;
 
-/// One Kiro account as an upstream.
+/// Kiro as an upstream: one account, or several behind an [`AccountPool`].
 ///
 /// Credentials are loaded eagerly in [`KiroUpstream::new`] when they can be, but a missing or
 /// unreadable token file does not fail construction: the gateway starts, `/health` reports the
 /// problem, and every request retries loading (so `conduit login` needs no restart).
 pub struct KiroUpstream {
     config: Arc<KiroConfig>,
-    auth: Auth,
+    pool: AccountPool,
     client: KiroClient,
+    http: reqwest::Client,
 }
 
 impl KiroUpstream {
     pub fn new(config: KiroConfig) -> Result<Self, Error> {
+        Self::with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// [`KiroUpstream::new`] with the clock account cooldowns are measured by (tests).
+    pub fn with_clock(config: KiroConfig, clock: Arc<dyn Clock>) -> Result<Self, Error> {
         let config = Arc::new(config);
         let http = build_http(&config)?;
         Ok(Self {
-            auth: Auth::new(Arc::clone(&config), http.clone()),
-            client: KiroClient::new(Arc::clone(&config), http),
+            pool: AccountPool::new(&config, &http, clock),
+            client: KiroClient::new(Arc::clone(&config), http.clone()),
+            http,
             config,
         })
     }
 
-    /// The credential's state for `/health` (never contains a token).
+    /// The first account's credential state for `/health` (never contains a token).
     pub fn credential_status(&self) -> CredentialStatus {
-        self.auth.status()
+        self.auth().status()
     }
 
-    /// The credential store, for callers that need a token (e.g. usage-limit queries).
+    /// The first account's credential store, for callers that need a token.
     pub fn auth(&self) -> &Auth {
-        &self.auth
+        &self.pool.accounts()[0].auth
+    }
+
+    /// The accounts and their scheduler.
+    pub fn pool(&self) -> &AccountPool {
+        &self.pool
+    }
+
+    /// Every account's usage and limits (getUsageLimits), for `GET /v1/usage`:
+    /// `{"accounts":[{"id","label","profile_arn","healthy","cooldown_until","reason","usage"|null,"error"?}]}`.
+    pub async fn usage(&self) -> serde_json::Value {
+        self.pool.usage(&self.http).await
+    }
+
+    /// Sends on the session's account, failing over to the next one on quota, throttling, 5xx
+    /// or dead credentials (only before the first event; later errors travel in the stream).
+    async fn send_on_pool(
+        &self,
+        session: Option<&str>,
+        body_for: &(dyn Fn(&Token) -> Result<Bytes, Error> + Send + Sync),
+        ctx: CallContext,
+    ) -> Result<BodyStream, Error> {
+        let mut tried = Vec::new();
+        let mut last = None;
+        while let Some(index) = self.pool.pick(session, &tried) {
+            let Some(account) = self.pool.account(index) else {
+                break;
+            };
+            match self
+                .client
+                .generate_detailed(&account.auth, body_for, ctx)
+                .await
+            {
+                Ok(body) => {
+                    self.pool.succeeded(index);
+                    return Ok(body);
+                }
+                Err(failure) => {
+                    if !self.pool.failed(index, failure.cause) {
+                        return Err(failure.error);
+                    }
+                    tried.push(index);
+                    last = Some(failure.error);
+                }
+            }
+        }
+        Err(self.pool.exhausted(last))
     }
 
     async fn send_request(&self, request: Request) -> Result<conduit_core::EventStream, Error> {
@@ -88,7 +143,9 @@ impl KiroUpstream {
             input_tokens,
             context_window: resolved.context_window,
         };
-        let body = self.client.generate(&self.auth, &body_for, ctx).await?;
+        let body = self
+            .send_on_pool(request.meta.session_id.as_deref(), &body_for, ctx)
+            .await?;
         let assembler = Assembler::new(AssembleOptions {
             message_id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
             model: request.model.clone(),
@@ -115,6 +172,10 @@ impl Upstream for KiroUpstream {
     }
 
     fn status(&self) -> UpstreamStatus {
+        if self.pool.len() > 1 {
+            let (healthy, detail) = self.pool.status();
+            return UpstreamStatus { healthy, detail };
+        }
         let status = self.credential_status();
         UpstreamStatus {
             healthy: status.healthy,

@@ -1,0 +1,389 @@
+//! Which account serves a request: sticky sessions, cooldowns after failover-worthy errors, and
+//! the way back to a session's first account. Pure: time comes in as an argument, IO is elsewhere.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use conduit_core::{Error, ErrorKind};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::auth::format_time;
+use crate::client::FailureCause;
+
+/// How cooldowns are measured and how many sessions are remembered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchedulerConfig {
+    /// First cooldown after a 429 / 5xx / credential failure; doubles per consecutive failure.
+    pub cooldown_base: Duration,
+    /// Longest cooldown for 429 / 5xx / credential failures.
+    pub cooldown_cap: Duration,
+    /// Cooldown after a monthly-quota error when the next reset is not known.
+    pub quota_cooldown: Duration,
+    /// Sessions remembered at most (least recently used are forgotten first).
+    pub max_sessions: usize,
+    /// A session unused this long is forgotten.
+    pub session_ttl: Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            cooldown_base: Duration::from_secs(60),
+            cooldown_cap: Duration::from_secs(3600),
+            quota_cooldown: Duration::from_secs(3600),
+            max_sessions: 10_000,
+            session_ttl: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// Why an account is cooling down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    Quota,
+    Throttled,
+    ServerError,
+    Credentials,
+}
+
+impl Reason {
+    pub fn of(cause: FailureCause) -> Option<Reason> {
+        match cause {
+            FailureCause::Quota => Some(Reason::Quota),
+            FailureCause::Throttled => Some(Reason::Throttled),
+            FailureCause::ServerError => Some(Reason::ServerError),
+            FailureCause::Credentials => Some(Reason::Credentials),
+            FailureCause::Other => None,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Reason::Quota => "monthly quota used up",
+            Reason::Throttled => "throttled",
+            Reason::ServerError => "Kiro failing (5xx)",
+            Reason::Credentials => "credentials refused",
+        }
+    }
+}
+
+/// An account's health as the scheduler sees it (persisted in `state.json`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub cooldown_until: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub reason: Option<Reason>,
+    /// Consecutive failover-worthy failures; reset by a success.
+    #[serde(default)]
+    pub failures: u32,
+    /// The next quota reset, when a usage query told us.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub next_reset: Option<OffsetDateTime>,
+}
+
+/// A session's accounts: where it started (and returns to) and where it is now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sticky {
+    pub home: String,
+    pub current: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_used: OffsetDateTime,
+}
+
+/// Scheduler state for a fixed, ordered list of account ids.
+#[derive(Debug)]
+pub struct Scheduler {
+    config: SchedulerConfig,
+    ids: Vec<String>,
+    health: Vec<Health>,
+    sessions: HashMap<String, Sticky>,
+    /// Something worth persisting changed since the last [`Scheduler::take_dirty`].
+    dirty: bool,
+}
+
+impl Scheduler {
+    pub fn new(config: SchedulerConfig, ids: Vec<String>) -> Self {
+        let health = vec![Health::default(); ids.len()];
+        Self {
+            config,
+            ids,
+            health,
+            sessions: HashMap::new(),
+            dirty: false,
+        }
+    }
+
+    /// Takes over persisted health and sessions of accounts that still exist.
+    pub fn restore(
+        &mut self,
+        health: HashMap<String, Health>,
+        sessions: HashMap<String, Sticky>,
+        now: OffsetDateTime,
+    ) {
+        for (i, id) in self.ids.iter().enumerate() {
+            if let Some(h) = health.get(id) {
+                self.health[i] = h.clone();
+            }
+        }
+        let ttl = self.config.session_ttl;
+        self.sessions = sessions
+            .into_iter()
+            .filter(|(_, s)| {
+                self.ids.contains(&s.home)
+                    && self.ids.contains(&s.current)
+                    && s.last_used + ttl > now
+            })
+            .collect();
+        self.evict();
+    }
+
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
+    pub fn health(&self, index: usize) -> Option<&Health> {
+        self.health.get(index)
+    }
+
+    /// The cooldown end of this account, if it is cooling down at `now`.
+    pub fn cooling_until(&self, index: usize, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        self.health
+            .get(index)
+            .and_then(|h| h.cooldown_until)
+            .filter(|until| *until > now)
+    }
+
+    /// The account to try next, or `None` when every account is tried or cooling down.
+    /// A session goes to its first (home) account whenever that is available, else stays where
+    /// it is, else moves to the next available account after home. A new session goes to the
+    /// available account with the fewest sessions; a request without a session to the first
+    /// available account.
+    pub fn pick(
+        &mut self,
+        now: OffsetDateTime,
+        session: Option<&str>,
+        tried: &[usize],
+    ) -> Option<usize> {
+        let available = |i: usize| !tried.contains(&i) && self.cooling_until(i, now).is_none();
+        let n = self.ids.len();
+        let Some(sid) = session else {
+            return (0..n).find(|&i| available(i));
+        };
+        let known = self.sessions.get(sid).and_then(|s| {
+            let home = self.index_of(&s.home)?;
+            Some((home, self.index_of(&s.current).unwrap_or(home)))
+        });
+        let choice = match known {
+            Some((home, current)) => {
+                if available(home) {
+                    Some(home)
+                } else if available(current) {
+                    Some(current)
+                } else {
+                    (1..n).map(|k| (home + k) % n).find(|&i| available(i))
+                }
+            }
+            None => {
+                let mut load = vec![0usize; n];
+                for s in self.sessions.values() {
+                    if let Some(i) = self.index_of(&s.home) {
+                        load[i] += 1;
+                    }
+                }
+                (0..n)
+                    .filter(|&i| available(i))
+                    .min_by_key(|&i| (load[i], i))
+            }
+        }?;
+        self.assign(sid, known.map(|(home, _)| home), choice, now);
+        Some(choice)
+    }
+
+    fn assign(&mut self, sid: &str, home: Option<usize>, current: usize, now: OffsetDateTime) {
+        let home_id = self.ids[home.unwrap_or(current)].clone();
+        let current_id = self.ids[current].clone();
+        match self.sessions.get_mut(sid) {
+            Some(s) => {
+                if s.current != current_id {
+                    s.current = current_id;
+                    self.dirty = true;
+                }
+                // Touching the time alone is not worth a write.
+                s.last_used = now;
+            }
+            None => {
+                self.sessions.insert(
+                    sid.to_string(),
+                    Sticky {
+                        home: home_id,
+                        current: current_id,
+                        last_used: now,
+                    },
+                );
+                self.dirty = true;
+                self.evict();
+            }
+        }
+    }
+
+    /// Forgets the least recently used sessions beyond the limit (in one sweep of a tenth, so
+    /// the sort is rare).
+    fn evict(&mut self) {
+        let max = self.config.max_sessions.max(1);
+        if self.sessions.len() <= max {
+            return;
+        }
+        let target = max - max / 10;
+        let mut by_age: Vec<(OffsetDateTime, String)> = self
+            .sessions
+            .iter()
+            .map(|(k, s)| (s.last_used, k.clone()))
+            .collect();
+        by_age.sort();
+        let excess = self.sessions.len() - target;
+        for (_, k) in by_age.into_iter().take(excess) {
+            self.sessions.remove(&k);
+        }
+        self.dirty = true;
+    }
+
+    /// A call on this account succeeded: it is healthy again.
+    pub fn succeeded(&mut self, index: usize) {
+        if let Some(h) = self.health.get_mut(index) {
+            if h.failures > 0 || h.cooldown_until.is_some() || h.reason.is_some() {
+                h.failures = 0;
+                h.cooldown_until = None;
+                h.reason = None;
+                self.dirty = true;
+            }
+        }
+    }
+
+    /// A failover-worthy failure on this account: cool it down. Returns the cooldown's end.
+    pub fn failed(&mut self, index: usize, reason: Reason, now: OffsetDateTime) -> OffsetDateTime {
+        let config = self.config.clone();
+        let Some(h) = self.health.get_mut(index) else {
+            return now;
+        };
+        h.failures = h.failures.saturating_add(1);
+        let until = match reason {
+            Reason::Quota => h
+                .next_reset
+                .filter(|r| *r > now)
+                .unwrap_or(now + config.quota_cooldown),
+            _ => {
+                let factor = 2u32.saturating_pow(h.failures.saturating_sub(1).min(20));
+                now + config
+                    .cooldown_base
+                    .saturating_mul(factor)
+                    .min(config.cooldown_cap)
+            }
+        };
+        h.cooldown_until = Some(until);
+        h.reason = Some(reason);
+        self.dirty = true;
+        until
+    }
+
+    /// Remembers when this account's quota resets (from a usage query).
+    pub fn set_next_reset(&mut self, index: usize, reset: Option<OffsetDateTime>) {
+        if let Some(h) = self.health.get_mut(index) {
+            if h.next_reset != reset {
+                h.next_reset = reset;
+                self.dirty = true;
+            }
+        }
+    }
+
+    /// The session's current account id, if the session is known.
+    pub fn session(&self, sid: &str) -> Option<&Sticky> {
+        self.sessions.get(sid)
+    }
+
+    /// Whether something unsaved changed.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Whether state changed since the last call, clearing the flag.
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// Forces the next [`Scheduler::take_dirty`] to report a change (after a failed write).
+    pub fn mark_dirty(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Health by account id and the sessions, for `state.json`.
+    pub fn snapshot(&self) -> (HashMap<String, Health>, HashMap<String, Sticky>) {
+        let health = self
+            .ids
+            .iter()
+            .cloned()
+            .zip(self.health.iter().cloned())
+            .collect();
+        (health, self.sessions.clone())
+    }
+
+    /// The error when no account can take the request: the most relevant kind (quota and 429 →
+    /// rate limited, 5xx → overloaded, else credentials) and when the soonest account is back.
+    pub fn exhausted_error(&self, now: OffsetDateTime, last: Option<&Error>) -> Error {
+        let n = self.ids.len();
+        let mut parts = Vec::new();
+        let mut soonest: Option<OffsetDateTime> = None;
+        let mut reasons = Vec::new();
+        for (i, id) in self.ids.iter().enumerate() {
+            match (self.cooling_until(i, now), self.health[i].reason) {
+                (Some(until), Some(reason)) => {
+                    parts.push(format!(
+                        "{id}: {} until {}",
+                        reason.describe(),
+                        format_time(until)
+                    ));
+                    soonest = Some(soonest.map_or(until, |s| s.min(until)));
+                    reasons.push(reason);
+                }
+                _ => parts.push(format!("{id}: failed just now")),
+            }
+        }
+        let kind = if reasons
+            .iter()
+            .any(|r| matches!(r, Reason::Quota | Reason::Throttled))
+        {
+            ErrorKind::RateLimited
+        } else if reasons.contains(&Reason::ServerError) {
+            ErrorKind::Overloaded
+        } else {
+            ErrorKind::Credentials
+        };
+        let when = match soonest {
+            Some(t) => format!(
+                "; the first is available again at {} (in {} s)",
+                format_time(t),
+                (t - now).whole_seconds().max(1)
+            ),
+            None => String::new(),
+        };
+        let last = last
+            .map(|e| format!(" Last error: {}", e.message))
+            .unwrap_or_default();
+        Error::new(
+            kind,
+            format!(
+                "all {n} Kiro accounts are exhausted or unavailable ({}){when}. Wait, or add an account with `conduit login`.{last}",
+                parts.join("; ")
+            ),
+        )
+    }
+
+    fn index_of(&self, id: &str) -> Option<usize> {
+        self.ids.iter().position(|i| i == id)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,129 @@
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::*;
+
+fn sched(n: usize) -> Scheduler {
+    let ids = (0..n).map(|i| format!("acc_{i}")).collect();
+    Scheduler::new(
+        SchedulerConfig {
+            cooldown_base: Duration::from_secs(60),
+            cooldown_cap: Duration::from_secs(600),
+            quota_cooldown: Duration::from_secs(3600),
+            max_sessions: 10,
+            session_ttl: Duration::from_secs(3600),
+        },
+        ids,
+    )
+}
+
+fn t0() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+#[test]
+fn new_sessions_spread_and_stay() {
+    let mut s = sched(2);
+    let now = t0();
+    assert_eq!(s.pick(now, Some("a"), &[]), Some(0));
+    assert_eq!(s.pick(now, Some("b"), &[]), Some(1));
+    for _ in 0..3 {
+        assert_eq!(s.pick(now, Some("a"), &[]), Some(0));
+        assert_eq!(s.pick(now, Some("b"), &[]), Some(1));
+    }
+    assert_eq!(
+        s.pick(now, None, &[]),
+        Some(0),
+        "no session: first available"
+    );
+}
+
+#[test]
+fn a_session_fails_over_and_returns_home_after_the_cooldown() {
+    let mut s = sched(3);
+    let now = t0();
+    assert_eq!(s.pick(now, Some("a"), &[]), Some(0));
+    let until = s.failed(0, Reason::Throttled, now);
+    assert_eq!(until, now + Duration::from_secs(60));
+    assert_eq!(s.pick(now, Some("a"), &[0]), Some(1));
+    assert_eq!(s.session("a").map(|x| x.current.as_str()), Some("acc_1"));
+    assert_eq!(
+        s.pick(now + Duration::from_secs(59), Some("a"), &[]),
+        Some(1)
+    );
+    assert_eq!(s.pick(until, Some("a"), &[]), Some(0), "home again");
+    assert_eq!(s.session("a").map(|x| x.current.as_str()), Some("acc_0"));
+}
+
+#[test]
+fn cooldowns_double_up_to_the_cap_and_reset_on_success() {
+    let mut s = sched(2);
+    let now = t0();
+    let lengths: Vec<i64> = (0..6)
+        .map(|_| (s.failed(0, Reason::ServerError, now) - now).whole_seconds())
+        .collect();
+    assert_eq!(lengths, vec![60, 120, 240, 480, 600, 600]);
+    s.succeeded(0);
+    assert_eq!(
+        (s.failed(0, Reason::ServerError, now) - now).whole_seconds(),
+        60
+    );
+}
+
+#[test]
+fn quota_cools_until_the_known_reset_or_the_default() {
+    let mut s = sched(2);
+    let now = t0();
+    assert_eq!(
+        s.failed(0, Reason::Quota, now),
+        now + Duration::from_secs(3600)
+    );
+    let reset = now + Duration::from_secs(86_400 * 3);
+    s.set_next_reset(1, Some(reset));
+    assert_eq!(s.failed(1, Reason::Quota, now), reset);
+}
+
+#[test]
+fn all_cooling_gives_one_error_naming_the_soonest() {
+    let mut s = sched(2);
+    let now = t0();
+    s.failed(0, Reason::Quota, now);
+    s.failed(1, Reason::ServerError, now);
+    assert_eq!(s.pick(now, Some("a"), &[]), None);
+    let e = s.exhausted_error(now, None);
+    assert_eq!(e.kind, ErrorKind::RateLimited);
+    assert!(e.message.contains("all 2 Kiro accounts"), "{}", e.message);
+    assert!(e.message.contains("in 60 s"), "{}", e.message);
+
+    let mut s = sched(2);
+    s.failed(0, Reason::ServerError, now);
+    s.failed(1, Reason::ServerError, now);
+    assert_eq!(s.exhausted_error(now, None).kind, ErrorKind::Overloaded);
+}
+
+#[test]
+fn sessions_are_bounded() {
+    let mut s = sched(2);
+    let now = t0();
+    for i in 0..25 {
+        s.pick(now + Duration::from_secs(i), Some(&format!("s{i}")), &[]);
+    }
+    assert!(s.sessions.len() <= 10);
+    assert!(s.session("s24").is_some(), "the newest is kept");
+    assert!(s.session("s0").is_none(), "the oldest is gone");
+}
+
+#[test]
+fn unchanged_successes_are_not_dirty() {
+    let mut s = sched(2);
+    let now = t0();
+    s.pick(now, Some("a"), &[]);
+    assert!(s.take_dirty(), "a new session is worth saving");
+    s.pick(now, Some("a"), &[]);
+    s.succeeded(0);
+    assert!(
+        !s.take_dirty(),
+        "same account, same health: nothing to save"
+    );
+}
