@@ -1,5 +1,9 @@
 //! Chat Completions: fixture bodies → canonical requests, canonical streams → chunk SSE,
 //! responses → `chat.completion` bodies.
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] fns panic on a broken fixture, as tests do"
+)]
 
 mod common;
 
@@ -22,7 +26,9 @@ fn check(name: &str) {
 fn minimal_stream_request() {
     check("minimal_stream");
     assert!(chat::include_usage(&fixture("chat/minimal_stream.json")));
-    assert!(!chat::include_usage(&fixture("chat/tools_and_results.json")));
+    assert!(!chat::include_usage(&fixture(
+        "chat/tools_and_results.json"
+    )));
     assert!(!chat::include_usage(b"not json"));
 }
 
@@ -48,30 +54,96 @@ fn invalid_requests() {
         ("empty body", ""),
         ("malformed json", r#"{"model": "gpt", "#),
         ("not an object", "[1]"),
-        ("missing model", r#"{"messages":[{"role":"user","content":"hi"}]}"#),
+        (
+            "missing model",
+            r#"{"messages":[{"role":"user","content":"hi"}]}"#,
+        ),
         ("missing messages", r#"{"model":"m"}"#),
         ("empty messages", r#"{"model":"m","messages":[]}"#),
-        ("only system", r#"{"model":"m","messages":[{"role":"system","content":"x"}]}"#),
-        ("unknown role", r#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#),
-        ("function role", r#"{"model":"m","messages":[{"role":"function","name":"f","content":"x"}]}"#),
-        ("n above one", r#"{"model":"m","n":2,"messages":[{"role":"user","content":"hi"}]}"#),
-        ("logprobs", r#"{"model":"m","logprobs":true,"messages":[{"role":"user","content":"hi"}]}"#),
-        ("audio output", r#"{"model":"m","modalities":["text","audio"],"messages":[{"role":"user","content":"hi"}]}"#),
-        ("legacy functions", r#"{"model":"m","functions":[{"name":"f"}],"messages":[{"role":"user","content":"hi"}]}"#),
-        ("http image url", r#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/cat.png"}}]}]}"#),
-        ("non-base64 data url", r#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png,abc"}}]}]}"#),
-        ("tiff image", r#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/tiff;base64,AA=="}}]}]}"#),
-        ("audio part", r#"{"model":"m","messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"AA==","format":"wav"}}]}]}"#),
-        ("text part without text", r#"{"model":"m","messages":[{"role":"user","content":[{"type":"text"}]}]}"#),
-        ("unparsable arguments", r#"{"model":"m","messages":[{"role":"user","content":"a"},{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{\"x\":"}}]}]}"#),
-        ("array arguments", r#"{"model":"m","messages":[{"role":"user","content":"a"},{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"[1]"}}]}]}"#),
-        ("tool message without id", r#"{"model":"m","messages":[{"role":"user","content":"a"},{"role":"tool","content":"r"}]}"#),
-        ("image in system", r#"{"model":"m","messages":[{"role":"system","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AA=="}}]},{"role":"user","content":"a"}]}"#),
-        ("function tool without function", r#"{"model":"m","tools":[{"type":"function"}],"messages":[{"role":"user","content":"a"}]}"#),
-        ("unknown tool_choice", r#"{"model":"m","tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"sometimes","messages":[{"role":"user","content":"a"}]}"#),
-        ("unknown response_format", r#"{"model":"m","response_format":{"type":"xml"},"messages":[{"role":"user","content":"a"}]}"#),
-        ("json_schema without schema", r#"{"model":"m","response_format":{"type":"json_schema","json_schema":{"name":"x"}},"messages":[{"role":"user","content":"a"}]}"#),
-        ("max_tokens as string", r#"{"model":"m","max_tokens":"10","messages":[{"role":"user","content":"a"}]}"#),
+        (
+            "only system",
+            r#"{"model":"m","messages":[{"role":"system","content":"x"}]}"#,
+        ),
+        (
+            "unknown role",
+            r#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#,
+        ),
+        (
+            "function role",
+            r#"{"model":"m","messages":[{"role":"function","name":"f","content":"x"}]}"#,
+        ),
+        (
+            "n above one",
+            r#"{"model":"m","n":2,"messages":[{"role":"user","content":"hi"}]}"#,
+        ),
+        (
+            "logprobs",
+            r#"{"model":"m","logprobs":true,"messages":[{"role":"user","content":"hi"}]}"#,
+        ),
+        (
+            "audio output",
+            r#"{"model":"m","modalities":["text","audio"],"messages":[{"role":"user","content":"hi"}]}"#,
+        ),
+        (
+            "legacy functions",
+            r#"{"model":"m","functions":[{"name":"f"}],"messages":[{"role":"user","content":"hi"}]}"#,
+        ),
+        (
+            "http image url",
+            r#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/cat.png"}}]}]}"#,
+        ),
+        (
+            "non-base64 data url",
+            r#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png,abc"}}]}]}"#,
+        ),
+        (
+            "tiff image",
+            r#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/tiff;base64,AA=="}}]}]}"#,
+        ),
+        (
+            "audio part",
+            r#"{"model":"m","messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"AA==","format":"wav"}}]}]}"#,
+        ),
+        (
+            "text part without text",
+            r#"{"model":"m","messages":[{"role":"user","content":[{"type":"text"}]}]}"#,
+        ),
+        (
+            "unparsable arguments",
+            r#"{"model":"m","messages":[{"role":"user","content":"a"},{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{\"x\":"}}]}]}"#,
+        ),
+        (
+            "array arguments",
+            r#"{"model":"m","messages":[{"role":"user","content":"a"},{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"[1]"}}]}]}"#,
+        ),
+        (
+            "tool message without id",
+            r#"{"model":"m","messages":[{"role":"user","content":"a"},{"role":"tool","content":"r"}]}"#,
+        ),
+        (
+            "image in system",
+            r#"{"model":"m","messages":[{"role":"system","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AA=="}}]},{"role":"user","content":"a"}]}"#,
+        ),
+        (
+            "function tool without function",
+            r#"{"model":"m","tools":[{"type":"function"}],"messages":[{"role":"user","content":"a"}]}"#,
+        ),
+        (
+            "unknown tool_choice",
+            r#"{"model":"m","tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"sometimes","messages":[{"role":"user","content":"a"}]}"#,
+        ),
+        (
+            "unknown response_format",
+            r#"{"model":"m","response_format":{"type":"xml"},"messages":[{"role":"user","content":"a"}]}"#,
+        ),
+        (
+            "json_schema without schema",
+            r#"{"model":"m","response_format":{"type":"json_schema","json_schema":{"name":"x"}},"messages":[{"role":"user","content":"a"}]}"#,
+        ),
+        (
+            "max_tokens as string",
+            r#"{"model":"m","max_tokens":"10","messages":[{"role":"user","content":"a"}]}"#,
+        ),
     ];
     let mut table = String::new();
     for (name, body) in cases {

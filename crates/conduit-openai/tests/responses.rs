@@ -1,5 +1,9 @@
 //! Responses: fixture bodies → canonical requests, canonical streams → lifecycle SSE, the
 //! response object, and `previous_response_id` through the store.
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] fns panic on a broken fixture, as tests do"
+)]
 
 mod common;
 
@@ -27,7 +31,11 @@ fn check(name: &str) -> (Request, Context) {
 fn codex_request() {
     let (request, ctx) = check("codex");
     let names: Vec<&str> = request.tools.iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names, ["exec_command", "write_stdin"], "non-function tools dropped");
+    assert_eq!(
+        names,
+        ["exec_command", "write_stdin"],
+        "non-function tools dropped"
+    );
     assert!(!ctx.store);
     assert!(ctx.response_id.starts_with("resp_"));
     assert!(!ctx.echo.parallel_tool_calls);
@@ -42,7 +50,10 @@ fn string_input_with_instructions_and_format() {
 fn items_images_and_tool_outputs() {
     let (_, ctx) = check("items_and_images");
     assert!(ctx.store);
-    assert_eq!(ctx.conversation.system, ["Be precise.", "Keep answers short."]);
+    assert_eq!(
+        ctx.conversation.system,
+        ["Be precise.", "Keep answers short."]
+    );
 }
 
 #[test]
@@ -53,22 +64,70 @@ fn invalid_requests() {
         ("missing model", r#"{"input":"hi"}"#),
         ("missing input", r#"{"model":"m"}"#),
         ("empty input", r#"{"model":"m","input":[]}"#),
-        ("only developer input", r#"{"model":"m","input":[{"role":"developer","content":"x"}]}"#),
-        ("unknown previous response", r#"{"model":"m","previous_response_id":"resp_nope","input":"hi"}"#),
-        ("background", r#"{"model":"m","background":true,"input":"hi"}"#),
-        ("conversation", r#"{"model":"m","conversation":"conv_1","input":"hi"}"#),
-        ("message without role", r#"{"model":"m","input":[{"type":"message","content":"hi"}]}"#),
-        ("unknown role", r#"{"model":"m","input":[{"role":"critic","content":"hi"}]}"#),
-        ("http image", r#"{"model":"m","input":[{"role":"user","content":[{"type":"input_image","image_url":"https://example.com/a.png"}]}]}"#),
-        ("file image", r#"{"model":"m","input":[{"role":"user","content":[{"type":"input_image","file_id":"file_1"}]}]}"#),
-        ("input_file part", r#"{"model":"m","input":[{"role":"user","content":[{"type":"input_file","file_data":"JVBERi0="}]}]}"#),
-        ("function_call without call_id", r#"{"model":"m","input":[{"type":"function_call","name":"f","arguments":"{}"}]}"#),
-        ("unparsable arguments", r#"{"model":"m","input":[{"type":"function_call","call_id":"c","name":"f","arguments":"{oops"}]}"#),
-        ("output without output", r#"{"model":"m","input":[{"type":"function_call_output","call_id":"c"}]}"#),
-        ("item_reference", r#"{"model":"m","input":[{"type":"item_reference","id":"msg_1"}]}"#),
-        ("function tool without name", r#"{"model":"m","input":"hi","tools":[{"type":"function","parameters":{}}]}"#),
-        ("unknown tool_choice", r#"{"model":"m","input":"hi","tools":[{"type":"function","name":"f"}],"tool_choice":"maybe"}"#),
-        ("unknown text format", r#"{"model":"m","input":"hi","text":{"format":{"type":"yaml"}}}"#),
+        (
+            "only developer input",
+            r#"{"model":"m","input":[{"role":"developer","content":"x"}]}"#,
+        ),
+        (
+            "unknown previous response",
+            r#"{"model":"m","previous_response_id":"resp_nope","input":"hi"}"#,
+        ),
+        (
+            "background",
+            r#"{"model":"m","background":true,"input":"hi"}"#,
+        ),
+        (
+            "conversation",
+            r#"{"model":"m","conversation":"conv_1","input":"hi"}"#,
+        ),
+        (
+            "message without role",
+            r#"{"model":"m","input":[{"type":"message","content":"hi"}]}"#,
+        ),
+        (
+            "unknown role",
+            r#"{"model":"m","input":[{"role":"critic","content":"hi"}]}"#,
+        ),
+        (
+            "http image",
+            r#"{"model":"m","input":[{"role":"user","content":[{"type":"input_image","image_url":"https://example.com/a.png"}]}]}"#,
+        ),
+        (
+            "file image",
+            r#"{"model":"m","input":[{"role":"user","content":[{"type":"input_image","file_id":"file_1"}]}]}"#,
+        ),
+        (
+            "input_file part",
+            r#"{"model":"m","input":[{"role":"user","content":[{"type":"input_file","file_data":"JVBERi0="}]}]}"#,
+        ),
+        (
+            "function_call without call_id",
+            r#"{"model":"m","input":[{"type":"function_call","name":"f","arguments":"{}"}]}"#,
+        ),
+        (
+            "unparsable arguments",
+            r#"{"model":"m","input":[{"type":"function_call","call_id":"c","name":"f","arguments":"{oops"}]}"#,
+        ),
+        (
+            "output without output",
+            r#"{"model":"m","input":[{"type":"function_call_output","call_id":"c"}]}"#,
+        ),
+        (
+            "item_reference",
+            r#"{"model":"m","input":[{"type":"item_reference","id":"msg_1"}]}"#,
+        ),
+        (
+            "function tool without name",
+            r#"{"model":"m","input":"hi","tools":[{"type":"function","parameters":{}}]}"#,
+        ),
+        (
+            "unknown tool_choice",
+            r#"{"model":"m","input":"hi","tools":[{"type":"function","name":"f"}],"tool_choice":"maybe"}"#,
+        ),
+        (
+            "unknown text format",
+            r#"{"model":"m","input":"hi","text":{"format":{"type":"yaml"}}}"#,
+        ),
     ];
     let store = ResponseStore::default();
     let mut table = String::new();

@@ -203,11 +203,8 @@ fn assistant_content(m: wire::Message, path: &str) -> Result<Vec<Block>, Error> 
     }
     match m.content {
         None => {}
-        Some(TextOrParts::Text(s)) => {
-            if !s.is_empty() {
-                out.push(Block::Text(s));
-            }
-        }
+        Some(TextOrParts::Text(s)) if s.is_empty() => {}
+        Some(TextOrParts::Text(s)) => out.push(Block::Text(s)),
         Some(TextOrParts::Parts(parts)) => {
             for (i, p) in parts.into_iter().enumerate() {
                 let path = format!("{path}.content.{i}");

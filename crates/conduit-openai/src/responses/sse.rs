@@ -121,7 +121,9 @@ impl ResponsesSseEncoder {
                 self.emit(
                     &mut out,
                     "response.completed",
-                    EventBody::Response { response },
+                    EventBody::Response {
+                        response: Box::new(response),
+                    },
                 );
                 remember(&self.ctx, &self.store, std::mem::take(&mut self.blocks));
                 self.finished = true;
@@ -142,7 +144,9 @@ impl ResponsesSseEncoder {
             self.emit(
                 &mut out,
                 "response.failed",
-                EventBody::Response { response },
+                EventBody::Response {
+                    response: Box::new(response),
+                },
             );
             self.finished = true;
         }
@@ -171,7 +175,13 @@ impl ResponsesSseEncoder {
         }
         for kind in ["response.created", "response.in_progress"] {
             let response = response_object(&self.ctx, &self.model, Status::InProgress, vec![]);
-            self.emit(out, kind, EventBody::Response { response });
+            self.emit(
+                out,
+                kind,
+                EventBody::Response {
+                    response: Box::new(response),
+                },
+            );
         }
     }
 

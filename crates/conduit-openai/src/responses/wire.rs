@@ -222,7 +222,7 @@ pub struct StreamEvent<'a> {
 #[serde(untagged)]
 pub enum EventBody {
     /// `response.created`, `response.in_progress`, `response.completed`, `response.failed`.
-    Response { response: ResponseObject },
+    Response { response: Box<ResponseObject> },
     /// `response.output_item.added` / `.done`.
     Item {
         output_index: usize,

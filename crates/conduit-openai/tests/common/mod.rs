@@ -184,7 +184,10 @@ pub fn scenarios() -> Vec<(&'static str, Vec<Item>)> {
         ),
         (
             "context_overflow_mid_stream",
-            vec![start(10), Item::Err(Error::context_overflow(210_345, 200_000))],
+            vec![
+                start(10),
+                Item::Err(Error::context_overflow(210_345, 200_000)),
+            ],
         ),
         (
             "sloppy_stream_repaired",
