@@ -336,3 +336,13 @@ fn output_items_round_trip_as_input() {
         }]
     );
 }
+
+/// The gateway moves encoders into a spawned body stream and shares the store across requests.
+#[test]
+fn encoders_and_store_can_cross_threads() {
+    fn send<T: Send + 'static>() {}
+    fn sync<T: Send + Sync + 'static>() {}
+    send::<ResponsesSseEncoder>();
+    send::<conduit_openai::chat::ChatSseEncoder>();
+    sync::<ResponseStore>();
+}
