@@ -4,7 +4,9 @@
 //! counts are scaled up by [`CLAUDE_FACTOR`]. Counting high makes clients compact before the
 //! upstream overflows. The tokenizer is loaded lazily, on first use, to keep idle memory low.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Mutex, OnceLock};
 
 use tiktoken_rs::CoreBPE;
 
@@ -25,8 +27,39 @@ fn bpe() -> Option<&'static CoreBPE> {
     BPE.get_or_init(|| tiktoken_rs::cl100k_base().ok()).as_ref()
 }
 
+/// Texts at least this long are memoised: agents resend the same history every turn, so each
+/// system prompt, tool and old message is tokenized once, not once per request.
+const MEMO_MIN_LEN: usize = 256;
+/// Bound on the memo; it is cleared when full (cheap, and the hot set refills in one turn).
+const MEMO_MAX_ENTRIES: usize = 16_384;
+
+fn memo() -> &'static Mutex<HashMap<u64, u32>> {
+    static MEMO: OnceLock<Mutex<HashMap<u64, u32>>> = OnceLock::new();
+    MEMO.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
 /// Raw cl100k token count of `text` (a byte-based estimate if the tokenizer failed to load).
 pub fn raw_count(text: &str) -> u32 {
+    if text.len() < MEMO_MIN_LEN {
+        return tokenize_count(text);
+    }
+    let mut h = DefaultHasher::new();
+    text.hash(&mut h);
+    let key = h.finish();
+    if let Some(n) = memo().lock().ok().and_then(|m| m.get(&key).copied()) {
+        return n;
+    }
+    let n = tokenize_count(text);
+    if let Ok(mut m) = memo().lock() {
+        if m.len() >= MEMO_MAX_ENTRIES {
+            m.clear();
+        }
+        m.insert(key, n);
+    }
+    n
+}
+
+fn tokenize_count(text: &str) -> u32 {
     if text.is_empty() {
         return 0;
     }
@@ -109,6 +142,17 @@ mod tests {
             input_schema: serde_json::json!({"type":"object"}),
         });
         assert!(count_request(&with_tool) > n0);
+    }
+
+    #[test]
+    fn memoised_counts_equal_fresh_counts() {
+        let text = "Some long history text that agents resend on every turn. ".repeat(20);
+        assert!(text.len() >= MEMO_MIN_LEN);
+        let fresh = tokenize_count(&text);
+        assert_eq!(raw_count(&text), fresh);
+        assert_eq!(raw_count(&text), fresh, "second call served from the memo");
+        let other = format!("{text}!");
+        assert_ne!(raw_count(&other), 0);
     }
 
     #[test]
