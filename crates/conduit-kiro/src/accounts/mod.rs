@@ -10,14 +10,14 @@ pub mod scheduler;
 pub mod state;
 pub mod usage;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use conduit_core::Error;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::auth::registry::{AccountEntry, Registry};
 use crate::auth::{format_time, Auth};
 use crate::client::FailureCause;
 use crate::config::KiroConfig;
@@ -83,40 +83,13 @@ impl AccountsConfig {
     }
 }
 
-/// The sign-in registry's file (written by the sign-in half; read-only here).
-const REGISTRY_FILE: &str = "credentials.json";
-
-#[derive(Debug, Deserialize)]
-struct RegistryFile {
-    #[serde(default)]
-    accounts: Vec<RegistryEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-struct RegistryEntry {
-    id: String,
-    #[serde(default)]
-    label: String,
-    token_file: PathBuf,
-    #[serde(default)]
-    profile_arn: Option<String>,
-    #[serde(default = "enabled_default")]
-    enabled: bool,
-}
-
-fn enabled_default() -> bool {
-    true
-}
-
-fn registry_accounts(data_dir: &Path) -> Vec<RegistryEntry> {
-    let path = data_dir.join(REGISTRY_FILE);
-    let Ok(bytes) = std::fs::read(&path) else {
-        return Vec::new();
-    };
-    match serde_json::from_slice::<RegistryFile>(&bytes) {
+/// The registry's enabled accounts (a missing registry has none; an unreadable one is logged
+/// and treated as empty, so the gateway still starts on its default credentials).
+fn registry_accounts(data_dir: &Path) -> Vec<AccountEntry> {
+    match Registry::load(data_dir) {
         Ok(r) => r.accounts.into_iter().filter(|a| a.enabled).collect(),
         Err(e) => {
-            tracing::warn!(path = %path.display(), "ignoring unreadable account registry: {e}");
+            tracing::warn!("ignoring the account registry: {e}");
             Vec::new()
         }
     }
