@@ -38,7 +38,7 @@ pub fn run(paths: &Paths) -> Outcome {
     step("git", &["pull", "--ff-only"], &src)?;
     step(
         "cargo",
-        &["build", "--release", "--locked", "-p", "conduit"],
+        &["build", "--release", "-p", "conduit"],
         &src,
     )?;
     let target = super::env("CARGO_TARGET_DIR")
