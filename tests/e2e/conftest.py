@@ -24,6 +24,7 @@ from pathlib import Path
 
 import anthropic
 import httpx
+import openai
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,6 +195,12 @@ class Gateway:
         kw.setdefault("max_retries", 0)
         kw.setdefault("timeout", 60.0)
         return anthropic.Anthropic(base_url=self.url, **kw)
+
+    def openai(self, **kw) -> openai.OpenAI:
+        kw.setdefault("api_key", self.key)
+        kw.setdefault("max_retries", 0)
+        kw.setdefault("timeout", 60.0)
+        return openai.OpenAI(base_url=self.url + "/v1", **kw)
 
 
 def _start_gateway(sim: Sim, workdir: Path, account: Account, env: dict[str, str]) -> Gateway:
