@@ -278,7 +278,7 @@ impl KiroConfig {
         if let Some(v) = get("KIRO_MACHINE_ID") {
             c.machine_id = v;
         }
-        c.accounts = crate::accounts::AccountsConfig::from_env(&get)?;
+        c.accounts = crate::accounts::AccountsConfig::from_env(get)?;
         if let Some(url) = get("CONDUIT_SSO_START_URL") {
             c.sso_start_url = parse_url("CONDUIT_SSO_START_URL", &url)?;
         }
