@@ -26,6 +26,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Sign in to Kiro through AWS SSO (device flow): shows a code, waits for your approval.
+    Login {
+        /// Do not open a browser; only print the URL and code.
+        #[arg(long)]
+        no_browser: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The Kiro accounts conduit knows: list, import (Kiro IDE, kiro-cli), remove.
+    Accounts {
+        #[command(subcommand)]
+        action: cli::accounts::Action,
+    },
     /// Run the gateway in the foreground (default 127.0.0.1:8765).
     Serve {
         /// Address to listen on; loopback unless you say otherwise.
@@ -220,6 +233,8 @@ fn run(command: Command) -> cli::Outcome {
             )
         }
         Command::Doctor { json } => cli::doctor::run(&paths, json),
+        Command::Login { no_browser, json } => cli::login::run(&paths, no_browser, json),
+        Command::Accounts { action } => cli::accounts::run(&paths, action),
     }
 }
 

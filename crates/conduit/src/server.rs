@@ -59,12 +59,19 @@ pub async fn run(
     grace: std::time::Duration,
 ) {
     let app = routes::router(state);
+    if let Ok(addr) = listener.local_addr() {
+        routes::local_only::allow_port(addr.port());
+    }
     // Small SSE writes stall ~40 ms on delayed ACKs without TCP_NODELAY.
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
     let signal = shutdown.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
         signal.cancelled().await;
     });
     let server = std::pin::pin!(std::future::IntoFuture::into_future(server));

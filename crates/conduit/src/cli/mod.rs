@@ -1,11 +1,13 @@
 //! The `conduit` command line: the daemon's lifecycle, Claude Code's settings, autostart,
 //! diagnostics. `main.rs` parses and dispatches; each command lives in its own file here.
 
+pub mod accounts;
 pub mod api_key;
 pub mod autostart;
 pub mod claude_settings;
 pub mod daemon;
 pub mod doctor;
+pub mod login;
 pub mod logs;
 pub mod output;
 pub mod probe;

@@ -3,6 +3,8 @@
 mod anthropic;
 mod guard;
 mod health;
+pub mod local_only;
+mod login;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -24,6 +26,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(api)
+        .merge(login::router())
         .route("/health", get(health::health))
         .fallback(anthropic::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
