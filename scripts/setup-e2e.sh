@@ -9,9 +9,16 @@ stamp_ok() { [[ -f "$2" ]] && [[ "$(cat "$2")" == "$(sha256sum "$1" | cut -d' ' 
 write_stamp() { sha256sum "$1" | cut -d' ' -f1 >"$2"; }
 
 req=tests/e2e/requirements.txt
-if ! stamp_ok "$req" .venv/.e2e-stamp || ! .venv/bin/python -c "" 2>/dev/null; then
+if ! .venv/bin/python -c "" 2>/dev/null; then
+    echo "setup-e2e: creating .venv" >&2
+    rm -f .venv/.e2e-stamp
+    # Debian's system python lacks ensurepip unless python3-venv is installed; virtualenv
+    # from PyPI does the same job.
+    python3 -m venv --clear .venv 2>/dev/null \
+        || { python3 -m pip install --quiet virtualenv && python3 -m virtualenv --clear .venv; }
+fi
+if ! stamp_ok "$req" .venv/.e2e-stamp; then
     echo "setup-e2e: installing Python test dependencies into .venv" >&2
-    python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check -r "$req"
     write_stamp "$req" .venv/.e2e-stamp
 fi
@@ -24,8 +31,13 @@ if ! stamp_ok "$lock" "$node_dir/node_modules/.e2e-stamp"; then
     write_stamp "$lock" "$node_dir/node_modules/.e2e-stamp"
 fi
 
-# The package's postinstall copies the native binary into place; fail here, not in a test.
-if ! "$node_dir/node_modules/.bin/claude" --version >/dev/null 2>&1; then
+# The package's postinstall copies the native binary into place; if npm skipped install
+# scripts, run it ourselves, and fail here rather than in a test.
+claude="$node_dir/node_modules/.bin/claude"
+if ! "$claude" --version >/dev/null 2>&1; then
+    (cd "$node_dir/node_modules/@anthropic-ai/claude-code" && node install.cjs) >&2 || true
+fi
+if ! "$claude" --version >/dev/null 2>&1; then
     echo "setup-e2e: $node_dir/node_modules/.bin/claude does not run; remove $node_dir/node_modules and retry" >&2
     exit 1
 fi
