@@ -30,6 +30,30 @@ impl SseDialect for conduit_anthropic::SseEncoder {
     }
 }
 
+impl SseDialect for conduit_openai::chat::ChatSseEncoder {
+    fn event(&mut self, event: &Event) -> Bytes {
+        self.encode(event)
+    }
+    fn error(&mut self, error: &Error) -> Bytes {
+        conduit_openai::chat::ChatSseEncoder::error(self, error)
+    }
+    fn done(&mut self) -> Bytes {
+        conduit_openai::chat::ChatSseEncoder::done(self)
+    }
+}
+
+impl SseDialect for conduit_openai::responses::ResponsesSseEncoder {
+    fn event(&mut self, event: &Event) -> Bytes {
+        self.encode(event)
+    }
+    fn error(&mut self, error: &Error) -> Bytes {
+        conduit_openai::responses::ResponsesSseEncoder::error(self, error)
+    }
+    fn done(&mut self) -> Bytes {
+        conduit_openai::responses::ResponsesSseEncoder::done(self)
+    }
+}
+
 /// The SSE body for `stream`. Dropping the body (client gone) drops the upstream stream, which
 /// cancels the upstream call.
 pub fn sse_body<D: SseDialect>(

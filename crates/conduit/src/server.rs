@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::apikey::{self, ApiKey};
 use crate::config::GatewayConfig;
 use crate::routes;
-use crate::state::{Access, AppState, RelaySettings, Upstreams};
+use crate::state::{Access, AppState, KiroAccounts, OpenAiState, RelaySettings, Upstreams};
 
 /// Run `conduit serve` until SIGINT/SIGTERM.
 pub async fn serve(config: GatewayConfig) -> anyhow::Result<()> {
@@ -26,15 +26,17 @@ pub async fn serve(config: GatewayConfig) -> anyhow::Result<()> {
     let key = ApiKey::new(&key).map_err(|e| anyhow!(e))?;
     let kiro = KiroConfig::from_env(|k| std::env::var(k).ok(), config.data_dir())
         .map_err(|e| anyhow!("invalid Kiro configuration: {e}"))?;
-    let upstream: Arc<dyn Upstream> =
-        Arc::new(KiroUpstream::new(kiro).map_err(|e| anyhow!("{e}"))?);
+    let kiro = Arc::new(KiroUpstream::new(kiro).map_err(|e| anyhow!("{e}"))?);
+    let upstream: Arc<dyn Upstream> = kiro.clone();
     let state = AppState {
         upstreams: Upstreams(upstream),
+        kiro: KiroAccounts(Some(kiro)),
         relay: RelaySettings {
             debug_mode: config.debug_mode,
             ping_interval: config.ping_interval,
         },
         access: Access { key: Arc::new(key) },
+        openai: OpenAiState::default(),
     };
     let listener = bind(SocketAddr::new(config.host, config.port)).await?;
     let addr = listener.local_addr()?;

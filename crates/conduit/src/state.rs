@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use axum::extract::FromRef;
 use conduit_core::Upstream;
+use conduit_kiro::upstream::KiroUpstream;
 
 use crate::apikey::ApiKey;
 use crate::config::DebugMode;
@@ -26,9 +27,21 @@ pub struct Access {
     pub key: Arc<ApiKey>,
 }
 
+/// The Kiro accounts, for `GET /v1/usage` (`None` when no Kiro upstream is configured).
+#[derive(Clone, Default)]
+pub struct KiroAccounts(pub Option<Arc<KiroUpstream>>);
+
+/// What the OpenAI Responses dialect keeps between turns (`previous_response_id`).
+#[derive(Clone, Default)]
+pub struct OpenAiState {
+    pub store: Arc<conduit_openai::responses::ResponseStore>,
+}
+
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub upstreams: Upstreams,
+    pub kiro: KiroAccounts,
     pub relay: RelaySettings,
     pub access: Access,
+    pub openai: OpenAiState,
 }

@@ -1,16 +1,30 @@
-//! Anthropic Messages handlers: decode → send upstream → relay. Each stays a few lines; the
-//! work happens in the dialect crate, the upstream and [`crate::relay`].
+//! Anthropic Messages handlers: decode, then the shared phases in [`super::turn`].
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use conduit_anthropic::{RequestHeaders, SseEncoder};
 use conduit_core::{Error, ErrorKind};
 
+use super::turn::{self, Turn};
 use crate::logging::RequestRecord;
-use crate::relay;
 use crate::state::{RelaySettings, Upstreams};
+
+struct Messages;
+
+impl Turn for Messages {
+    type Sse = SseEncoder;
+    fn error(&self, error: &Error) -> Response {
+        error_response(error)
+    }
+    fn body(&self, response: &conduit_core::Response) -> Vec<u8> {
+        conduit_anthropic::response_body(response)
+    }
+    fn into_sse(self) -> SseEncoder {
+        SseEncoder::new()
+    }
+}
 
 pub async fn messages(
     State(upstreams): State<Upstreams>,
@@ -20,28 +34,9 @@ pub async fn messages(
 ) -> Response {
     let mut record = RequestRecord::start("POST", "/v1/messages", relay.debug_mode);
     record.keep_body(&body);
-    let request = match conduit_anthropic::decode_request(&body, &request_headers(&headers)) {
-        Ok(r) => r,
-        Err(e) => return failed(record, &e),
-    };
-    record.set_model(&request.model);
-    let streaming = request.stream;
-    let stream = match upstreams.0.send(request).await {
-        Ok(s) => s,
-        Err(e) => return failed(record, &e),
-    };
-    if streaming {
-        let body = relay::sse_body(stream, SseEncoder::new(), relay.ping_interval, record);
-        return sse_response(body);
-    }
-    match conduit_core::collect(stream).await {
-        Ok(response) => {
-            record.set_usage(response.usage);
-            record.set_status(200);
-            record.finish();
-            json_response(StatusCode::OK, conduit_anthropic::response_body(&response))
-        }
-        Err(e) => failed(record, &e),
+    match conduit_anthropic::decode_request(&body, &request_headers(&headers)) {
+        Ok(request) => turn::run(&upstreams, relay, record, request, Messages).await,
+        Err(e) => turn::failed(record, &e, error_response(&e)),
     }
 }
 
@@ -53,23 +48,17 @@ pub async fn count_tokens(State(relay): State<RelaySettings>, body: Bytes) -> Re
             record.set_model(&request.model);
             record.set_status(200);
             let n = conduit_core::tokens::count_request(&request);
-            json_response(StatusCode::OK, conduit_anthropic::count_tokens_body(n))
+            turn::json_response(StatusCode::OK, conduit_anthropic::count_tokens_body(n))
         }
-        Err(e) => failed(record, &e),
+        Err(e) => turn::failed(record, &e, error_response(&e)),
     }
-}
-
-pub async fn models(State(upstreams): State<Upstreams>) -> Response {
-    json_response(
-        StatusCode::OK,
-        conduit_anthropic::models_body(&upstreams.0.models()),
-    )
 }
 
 pub async fn not_found() -> Response {
     error_response(&Error::new(
         ErrorKind::NotFound,
-        "no such endpoint: conduit serves /v1/messages, /v1/messages/count_tokens, /v1/models and /health",
+        "no such endpoint: conduit serves /v1/messages, /v1/messages/count_tokens, \
+         /v1/chat/completions, /v1/responses, /v1/models and /health",
     ))
 }
 
@@ -82,33 +71,7 @@ fn request_headers(headers: &HeaderMap) -> RequestHeaders {
     }
 }
 
-fn failed(mut record: RequestRecord, error: &Error) -> Response {
-    let response = error_response(error);
-    record.fail(response.status().as_u16(), error);
-    record.finish();
-    response
-}
-
 /// An error in Anthropic's JSON shape with its status code.
 pub fn error_response(error: &Error) -> Response {
-    let (status, body) = conduit_anthropic::error_body(error);
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json_response(status, body)
-}
-
-fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-fn sse_response(body: Body) -> Response {
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "text/event-stream"),
-            (header::CACHE_CONTROL, "no-cache"),
-            (header::HeaderName::from_static("x-accel-buffering"), "no"),
-        ],
-        body,
-    )
-        .into_response()
+    turn::error_with(error, conduit_anthropic::error_body)
 }

@@ -6,7 +6,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use conduit_core::{Error, ErrorKind};
 
-use super::anthropic::error_response;
+use super::models::Dialect;
+use super::{anthropic, openai};
 use crate::state::Access;
 
 /// The key a client presented, from either header.
@@ -22,6 +23,10 @@ pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
 }
 
 pub async fn require_key(State(access): State<Access>, req: Request, next: Next) -> Response {
+    let error_response = match Dialect::of(req.uri().path(), req.headers()) {
+        Dialect::Anthropic => anthropic::error_response,
+        Dialect::OpenAi => openai::error_response,
+    };
     match presented_key(req.headers()) {
         Some(k) if access.key.matches(k) => next.run(req).await,
         Some(_) => error_response(&Error::new(

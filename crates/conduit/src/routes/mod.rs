@@ -5,6 +5,12 @@ mod guard;
 mod health;
 pub mod local_only;
 mod login;
+mod models;
+mod openai;
+mod turn;
+
+pub use models::Dialect;
+mod usage;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -19,7 +25,10 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
-        .route("/v1/models", get(anthropic::models))
+        .route("/v1/models", get(models::models))
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/v1/responses", post(openai::responses))
+        .route("/v1/usage", get(usage::usage))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::require_key,

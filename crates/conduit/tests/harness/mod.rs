@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use conduit::apikey::ApiKey;
 use conduit::config::DebugMode;
-use conduit::state::{Access, AppState, RelaySettings, Upstreams};
+use conduit::state::{Access, AppState, KiroAccounts, OpenAiState, RelaySettings, Upstreams};
 use conduit_kiro::config::KiroConfig;
 use conduit_kiro::upstream::KiroUpstream;
 use serde_json::{json, Value};
@@ -25,6 +25,8 @@ pub struct Gateway {
     pub http: reqwest::Client,
     pub home: PathBuf,
     pub access_token: String,
+    /// Access tokens of `Options::extra_accounts`, in order.
+    pub extra_tokens: Vec<String>,
     _sim: conduit_sim::SimHandle,
     shutdown: CancellationToken,
 }
@@ -41,6 +43,10 @@ pub struct Options {
     pub ping_interval: Duration,
     /// Token expiry written to the creds file, seconds from now (negative: already expired).
     pub expires_in: i64,
+    /// More Kiro accounts: each is registered in the sim (these fields merged into the
+    /// `/_sim/accounts` body) and, with the first, in the account registry, with
+    /// `ACCOUNT_SYSTEM=true`. Their tokens are `Gateway::extra_tokens`.
+    pub extra_accounts: Vec<Value>,
 }
 
 impl Default for Options {
@@ -49,6 +55,7 @@ impl Default for Options {
             env: HashMap::new(),
             ping_interval: Duration::from_secs(5),
             expires_in: 3600,
+            extra_accounts: Vec::new(),
         }
     }
 }
@@ -102,11 +109,17 @@ pub async fn start_with(opts: Options) -> Gateway {
         ("FIRST_TOKEN_TIMEOUT", "2".into()),
         ("FIRST_TOKEN_MAX_RETRIES", "1".into()),
     ]);
+    let extra_tokens =
+        register_extra_accounts(&http, &sim_url, &home, &creds, &opts.extra_accounts).await;
+    if !extra_tokens.is_empty() {
+        env.insert("ACCOUNT_SYSTEM", "true".into());
+    }
     env.extend(opts.env);
     let kiro = KiroConfig::from_env(|k| env.get(k).cloned(), home.join("data")).unwrap();
-    let upstream = KiroUpstream::new(kiro).unwrap();
+    let upstream = Arc::new(KiroUpstream::new(kiro).unwrap());
     let state = AppState {
-        upstreams: Upstreams(Arc::new(upstream)),
+        upstreams: Upstreams(upstream.clone()),
+        kiro: KiroAccounts(Some(upstream)),
         relay: RelaySettings {
             debug_mode: DebugMode::Off,
             ping_interval: opts.ping_interval,
@@ -114,6 +127,7 @@ pub async fn start_with(opts: Options) -> Gateway {
         access: Access {
             key: Arc::new(ApiKey::new(KEY).unwrap()),
         },
+        openai: OpenAiState::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -130,9 +144,71 @@ pub async fn start_with(opts: Options) -> Gateway {
         http,
         home,
         access_token,
+        extra_tokens,
         _sim: sim,
         shutdown,
     }
+}
+
+/// Registers `extra` accounts in the sim, writes their token files and the account registry
+/// (the main account first) in `home/data`. Returns their access tokens.
+async fn register_extra_accounts(
+    http: &reqwest::Client,
+    sim_url: &str,
+    home: &std::path::Path,
+    main_creds: &std::path::Path,
+    extra: &[Value],
+) -> Vec<String> {
+    if extra.is_empty() {
+        return Vec::new();
+    }
+    let data = home.join("data");
+    let mut entries = vec![
+        json!({"id": "acc_00000000", "label": "main", "source": "ide",
+        "token_file": main_creds, "profile_arn": PROFILE_ARN,
+        "added_at": "2026-01-01T00:00:00Z", "enabled": true}),
+    ];
+    let mut tokens = Vec::new();
+    for (i, spec) in extra.iter().enumerate() {
+        let n = i + 1;
+        let access = format!("access-extra{n}-{}", uuid::Uuid::new_v4().simple());
+        let refresh = format!("refresh-extra{n}-{}", "r".repeat(100));
+        let arn = format!("arn:aws:codewhisperer:us-east-1:12345678901{n}:profile/EXTRA{n}");
+        let mut body = json!({"access_token": access, "refresh_token": refresh,
+            "expires_in": 3600, "profile_arn": arn, "kind": "social"});
+        if let (Some(b), Some(s)) = (body.as_object_mut(), spec.as_object()) {
+            b.extend(s.clone());
+        }
+        let r = http
+            .post(format!("{sim_url}/_sim/accounts"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "sim refused the account");
+        let file = data.join(format!("accounts/acc_0000000{n}.json"));
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(
+            &file,
+            json!({"accessToken": access, "refreshToken": refresh,
+                "expiresAt": "2099-01-01T00:00:00.000Z", "profileArn": arn,
+                "authMethod": "social", "region": "us-east-1", "provider": "Github"})
+            .to_string(),
+        )
+        .unwrap();
+        entries.push(
+            json!({"id": format!("acc_0000000{n}"), "label": format!("extra {n}"),
+            "source": "device", "token_file": file, "profile_arn": arn,
+            "added_at": "2026-01-01T00:00:00Z", "enabled": true}),
+        );
+        tokens.push(access);
+    }
+    std::fs::write(
+        data.join("credentials.json"),
+        json!({"version": 1, "accounts": entries}).to_string(),
+    )
+    .unwrap();
+    tokens
 }
 
 impl Gateway {
@@ -184,6 +260,12 @@ impl Gateway {
                         .is_some_and(|t| t.ends_with("GenerateAssistantResponse"))
             })
             .collect()
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .header("x-api-key", KEY)
     }
 
     pub fn post(&self, path: &str) -> reqwest::RequestBuilder {

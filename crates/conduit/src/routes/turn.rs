@@ -1,0 +1,80 @@
+//! The phases every chat-style request shares, whatever its dialect: send the canonical request
+//! upstream, then relay the stream (SSE) or collect it (JSON), logging once at the end. A
+//! dialect plugs in through [`Turn`]; handlers only decode and call [`run`].
+
+use axum::body::Body;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use conduit_core::{Error, Request};
+
+use crate::logging::RequestRecord;
+use crate::relay::{self, SseDialect};
+use crate::state::{RelaySettings, Upstreams};
+
+/// How one dialect renders the outcome of a turn.
+pub trait Turn: Send + 'static {
+    type Sse: SseDialect;
+    fn error(&self, error: &Error) -> Response;
+    fn body(&self, response: &conduit_core::Response) -> Vec<u8>;
+    fn into_sse(self) -> Self::Sse;
+}
+
+/// send → relay or collect → log.
+pub async fn run<T: Turn>(
+    upstreams: &Upstreams,
+    relay: RelaySettings,
+    mut record: RequestRecord,
+    request: Request,
+    turn: T,
+) -> Response {
+    record.set_model(&request.model);
+    let streaming = request.stream;
+    let stream = match upstreams.0.send(request).await {
+        Ok(s) => s,
+        Err(e) => return failed(record, &e, turn.error(&e)),
+    };
+    if streaming {
+        let body = relay::sse_body(stream, turn.into_sse(), relay.ping_interval, record);
+        return sse_response(body);
+    }
+    match conduit_core::collect(stream).await {
+        Ok(response) => {
+            record.set_usage(response.usage);
+            record.set_status(200);
+            record.finish();
+            json_response(StatusCode::OK, turn.body(&response))
+        }
+        Err(e) => failed(record, &e, turn.error(&e)),
+    }
+}
+
+/// Log a failed request once and return its rendered error.
+pub fn failed(mut record: RequestRecord, error: &Error, response: Response) -> Response {
+    record.fail(response.status().as_u16(), error);
+    record.finish();
+    response
+}
+
+pub fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn sse_response(body: Body) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::HeaderName::from_static("x-accel-buffering"), "no"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Render `(status, body)` from a dialect's error function.
+pub fn error_with(error: &Error, render: fn(&Error) -> (u16, Vec<u8>)) -> Response {
+    let (status, body) = render(error);
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(status, body)
+}
