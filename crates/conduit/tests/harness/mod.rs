@@ -1,7 +1,7 @@
 //! A small harness for gateway stories: a simulator on port 0, a gateway on port 0 pointed at
 //! it, and a typed way to script the simulator and call the gateway.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::path::PathBuf;
