@@ -23,6 +23,14 @@ if ! stamp_ok "$req" .venv/.e2e-stamp; then
     write_stamp "$req" .venv/.e2e-stamp
 fi
 
+# The /login page test drives Debian's chromium through playwright-core (no browser download).
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "setup-e2e: installing chromium (apt)" >&2
+    if ! apt-get install -y --no-install-recommends chromium >/dev/null; then
+        apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null
+    fi
+fi
+
 lock=tests/e2e/node/package-lock.json
 node_dir=tests/e2e/node
 if ! stamp_ok "$lock" "$node_dir/node_modules/.e2e-stamp"; then

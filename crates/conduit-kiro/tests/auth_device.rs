@@ -3,6 +3,12 @@
 //! cached client registration; refresh of the signed-in IdC account with rotation, and a dead
 //! refresh token reported once without a storm.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a panic is the failure report"
+)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

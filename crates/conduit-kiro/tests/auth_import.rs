@@ -2,6 +2,12 @@
 //! `auth_kv` and `state` tables of spec §1.3) and from a Kiro IDE token file with its
 //! `{clientIdHash}.json` client; and taking the origin's tokens when it rotated first.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a panic is the failure report"
+)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -4,6 +4,12 @@
 //! token or client secret appears in the gateway log or the CLI output. A denied sign-in ends
 //! with one clear message. `/login` refuses foreign Host headers and non-loopback peers.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a panic is the failure report"
+)]
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
