@@ -45,14 +45,21 @@ fn configure_claude_merges_keeps_everything_else_and_is_idempotent() {
     let second = env.ok(&["configure-claude", "--json"]);
     let v: Value = serde_json::from_str(&second.stdout).unwrap();
     assert_eq!(v["changed"], false, "{second}");
-    assert_eq!(std::fs::read(env.settings_path()).unwrap(), bytes, "an idempotent run writes nothing");
+    assert_eq!(
+        std::fs::read(env.settings_path()).unwrap(),
+        bytes,
+        "an idempotent run writes nothing"
+    );
 
     // A later change (another port) rewrites the settings but never the backup.
     let moved = env_on_port("18766");
     std::fs::remove_dir_all(&moved.home).unwrap();
     std::fs::rename(&env.home, &moved.home).unwrap();
     moved.ok(&["configure-claude"]);
-    assert_eq!(moved.settings()["env"]["ANTHROPIC_BASE_URL"], "http://127.0.0.1:18766");
+    assert_eq!(
+        moved.settings()["env"]["ANTHROPIC_BASE_URL"],
+        "http://127.0.0.1:18766"
+    );
     assert_eq!(std::fs::read_to_string(backup(&moved)).unwrap(), original);
 }
 
@@ -62,8 +69,14 @@ fn settings_that_are_not_json_are_never_clobbered() {
     write_settings(&env, "{ \"theme\": \"dark\", oops }");
     let r = env.run(&["configure-claude"]);
     assert_eq!(r.code, 1, "{r}");
-    assert!(r.stderr.contains("is not valid JSON") && r.stderr.contains("will not overwrite"), "{r}");
-    assert_eq!(std::fs::read_to_string(env.settings_path()).unwrap(), "{ \"theme\": \"dark\", oops }");
+    assert!(
+        r.stderr.contains("is not valid JSON") && r.stderr.contains("will not overwrite"),
+        "{r}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.settings_path()).unwrap(),
+        "{ \"theme\": \"dark\", oops }"
+    );
     assert!(!backup(&env).exists());
 }
 
@@ -75,10 +88,25 @@ fn conflicts_in_the_shell_and_in_settings_are_reported() {
     env.set("CLAUDE_CODE_USE_VERTEX", "0");
     write_settings(&env, r#"{"env":{"CLAUDE_CODE_USE_VERTEX":"1"}}"#);
     let r = env.ok(&["configure-claude"]);
-    assert!(r.stderr.contains("warning: ANTHROPIC_AUTH_TOKEN is set in your shell environment"), "{r}");
-    assert!(r.stderr.contains("warning: CLAUDE_CODE_USE_BEDROCK is set in your shell environment"), "{r}");
-    assert!(r.stderr.contains("CLAUDE_CODE_USE_VERTEX is set in ~/.claude/settings.json"), "{r}");
-    let shell_vertex = r.stderr.lines().any(|l| l.contains("CLAUDE_CODE_USE_VERTEX is set in your shell"));
+    assert!(
+        r.stderr
+            .contains("warning: ANTHROPIC_AUTH_TOKEN is set in your shell environment"),
+        "{r}"
+    );
+    assert!(
+        r.stderr
+            .contains("warning: CLAUDE_CODE_USE_BEDROCK is set in your shell environment"),
+        "{r}"
+    );
+    assert!(
+        r.stderr
+            .contains("CLAUDE_CODE_USE_VERTEX is set in ~/.claude/settings.json"),
+        "{r}"
+    );
+    let shell_vertex = r
+        .stderr
+        .lines()
+        .any(|l| l.contains("CLAUDE_CODE_USE_VERTEX is set in your shell"));
     assert!(!shell_vertex, "a variable set to 0 is not a conflict: {r}");
 
     let clean = env_on_port("18765");
@@ -97,11 +125,17 @@ fn api_key_raw_prints_exactly_the_key_and_changes_nothing() {
 
     let mut fixed = env_on_port("18765");
     fixed.set("PROXY_API_KEY", "sk-my-own-key-0123456789");
-    assert_eq!(fixed.ok(&["api-key", "--raw"]).stdout, "sk-my-own-key-0123456789\n");
+    assert_eq!(
+        fixed.ok(&["api-key", "--raw"]).stdout,
+        "sk-my-own-key-0123456789\n"
+    );
 
     // Without --raw (and without a terminal) it configures Claude Code and summarises.
     let r = env.ok(&["api-key"]);
-    assert!(r.stdout.contains(&env.key()) && r.stdout.contains("Claude Code: wrote"), "{r}");
+    assert!(
+        r.stdout.contains(&env.key()) && r.stdout.contains("Claude Code: wrote"),
+        "{r}"
+    );
     assert_eq!(env.settings()["env"]["ANTHROPIC_API_KEY"], env.key());
 }
 
@@ -116,10 +150,18 @@ fn uninstall_purge_leaves_nothing_and_restores_the_backup() {
     std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
     std::fs::write(&bin, "#!/bin/sh\n").unwrap();
 
-    let r = env.ok(&["uninstall", "--purge", "--restore-settings", "--no-activate"]);
+    let r = env.ok(&[
+        "uninstall",
+        "--purge",
+        "--restore-settings",
+        "--no-activate",
+    ]);
     assert!(r.stdout.contains("conduit is uninstalled"), "{r}");
     assert!(!env.conduit_home.exists());
-    assert_eq!(std::fs::read_to_string(env.settings_path()).unwrap(), original);
+    assert_eq!(
+        std::fs::read_to_string(env.settings_path()).unwrap(),
+        original
+    );
     assert_eq!(files_under(&env.home), vec![env.settings_path()], "{r}");
 }
 
@@ -129,7 +171,11 @@ fn uninstall_purge_without_earlier_settings_removes_what_conduit_wrote() {
     env.ok(&["configure-claude"]);
     assert!(!backup(&env).exists(), "there was nothing to back up");
     let r = env.ok(&["uninstall", "--purge", "--no-activate"]);
-    assert!(files_under(&env.home).is_empty(), "{r}\n{:?}", files_under(&env.home));
+    assert!(
+        files_under(&env.home).is_empty(),
+        "{r}\n{:?}",
+        files_under(&env.home)
+    );
 }
 
 #[test]
@@ -154,7 +200,16 @@ fn completions_and_help() {
     }
     let help = env.ok(&["--help"]);
     assert!(help.stdout.contains("Exit codes"), "{help}");
-    for cmd in ["start", "stop", "status", "logs", "api-key", "doctor", "uninstall", "update"] {
+    for cmd in [
+        "start",
+        "stop",
+        "status",
+        "logs",
+        "api-key",
+        "doctor",
+        "uninstall",
+        "update",
+    ] {
         env.ok(&[cmd, "--help"]);
     }
 }
@@ -173,5 +228,8 @@ fn logs_show_the_last_lines() {
     std::fs::create_dir_all(env.conduit_home.join("logs")).unwrap();
     let text: String = (1..=10).map(|i| format!("line {i}\n")).collect();
     std::fs::write(env.conduit_home.join("logs/gateway.log"), text).unwrap();
-    assert_eq!(env.ok(&["logs", "-n", "3"]).stdout, "line 8\nline 9\nline 10\n");
+    assert_eq!(
+        env.ok(&["logs", "-n", "3"]).stdout,
+        "line 8\nline 9\nline 10\n"
+    );
 }

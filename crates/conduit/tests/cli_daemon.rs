@@ -17,7 +17,10 @@ async fn start_status_configure_stop() {
     std::fs::write(env.settings_path(), original).unwrap();
 
     let r = env.ok(&["start"]);
-    assert!(r.stdout.contains("conduit started: http://127.0.0.1:"), "{r}");
+    assert!(
+        r.stdout.contains("conduit started: http://127.0.0.1:"),
+        "{r}"
+    );
     let (port, pid) = (env.port().unwrap(), env.pid().unwrap());
     assert!(alive(pid));
 
@@ -25,14 +28,23 @@ async fn start_status_configure_stop() {
     assert_eq!(code, 0, "{status}");
     assert_eq!(status["healthy"], true);
     assert_eq!(status["port"], port);
-    assert_eq!(status["health"]["upstream"]["profile_arn"], cli_support::PROFILE_ARN);
+    assert_eq!(
+        status["health"]["upstream"]["profile_arn"],
+        cli_support::PROFILE_ARN
+    );
     let human = env.ok(&["status"]);
     assert!(human.stdout.contains("account 123456789012"), "{human}");
-    assert!(human.stdout.contains(&format!("running (pid {pid})")), "{human}");
+    assert!(
+        human.stdout.contains(&format!("running (pid {pid})")),
+        "{human}"
+    );
 
     // Claude Code's settings point at the daemon; everything else is kept.
     let s = env.settings();
-    assert_eq!(s["env"]["ANTHROPIC_BASE_URL"], format!("http://127.0.0.1:{port}"));
+    assert_eq!(
+        s["env"]["ANTHROPIC_BASE_URL"],
+        format!("http://127.0.0.1:{port}")
+    );
     assert_eq!(s["env"]["ANTHROPIC_API_KEY"], env.key());
     assert_eq!(s["env"]["FOO"], "bar");
     assert_eq!(s["model"], "opus");
@@ -56,7 +68,11 @@ async fn start_status_configure_stop() {
     assert_eq!(std::fs::read_to_string(&backup).unwrap(), original);
 
     let stop = env.ok(&["stop"]);
-    assert!(stop.stdout.contains(&format!("conduit stopped (pid {pid})")), "{stop}");
+    assert!(
+        stop.stdout
+            .contains(&format!("conduit stopped (pid {pid})")),
+        "{stop}"
+    );
     wait_dead(pid);
     let (code, status) = env.status_json();
     assert_eq!(code, 3, "{status}");
@@ -73,7 +89,10 @@ async fn start_recovers_from_a_stale_pid_after_kill_9() {
     let env = CliEnv::with_kiro().await;
     env.ok(&["start", "--no-configure-claude"]);
     let pid = env.pid().unwrap();
-    std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
     wait_dead(pid);
 
     let status = env.run(&["status"]);
@@ -81,7 +100,11 @@ async fn start_recovers_from_a_stale_pid_after_kill_9() {
     assert!(status.stdout.contains("stale PID file"), "{status}");
 
     let r = env.ok(&["start", "--no-configure-claude"]);
-    assert!(r.stderr.contains(&format!("stale PID file: process {pid} is gone")), "{r}");
+    assert!(
+        r.stderr
+            .contains(&format!("stale PID file: process {pid} is gone")),
+        "{r}"
+    );
     let new_pid = env.pid().unwrap();
     assert_ne!(new_pid, pid);
     assert_eq!(env.status_json().0, 0);
@@ -95,8 +118,15 @@ async fn a_busy_port_is_explained_and_its_holder_named() {
     let port = holder.local_addr().unwrap().port().to_string();
     let r = env.run(&["start", "--port", &port, "--no-configure-claude"]);
     assert_eq!(r.code, 1, "{r}");
-    assert!(r.stderr.contains(&format!("port {port} on 127.0.0.1 is already in use")), "{r}");
-    assert!(r.stderr.contains(&format!("pid {}", std::process::id())), "{r}");
+    assert!(
+        r.stderr
+            .contains(&format!("port {port} on 127.0.0.1 is already in use")),
+        "{r}"
+    );
+    assert!(
+        r.stderr.contains(&format!("pid {}", std::process::id())),
+        "{r}"
+    );
     assert!(r.stderr.contains("--port"), "{r}");
     assert!(env.pid().is_none(), "no daemon may be left behind");
 }
@@ -104,8 +134,12 @@ async fn a_busy_port_is_explained_and_its_holder_named() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_starts_at_once_give_one_daemon() {
     let env = CliEnv::with_kiro().await;
-    let a = env.cmd(&["start", "--no-configure-claude", "--json"]).spawn_output();
-    let b = env.cmd(&["start", "--no-configure-claude", "--json"]).spawn_output();
+    let a = env
+        .cmd(&["start", "--no-configure-claude", "--json"])
+        .spawn_output();
+    let b = env
+        .cmd(&["start", "--no-configure-claude", "--json"])
+        .spawn_output();
     let (a, b) = (a.join().unwrap(), b.join().unwrap());
     let parse = |r: &cli_support::Run| -> serde_json::Value {
         assert_eq!(r.code, 0, "{r}");
@@ -139,7 +173,10 @@ fn start_without_credentials_says_how_to_sign_in() {
     let r = env.ok(&["start", "--no-configure-claude"]);
     assert!(r.stderr.contains("no Kiro credentials"), "{r}");
     assert!(r.stderr.contains("/login"), "{r}");
-    assert!(!r.stderr.contains("opened"), "CONDUIT_NO_BROWSER must keep the browser shut: {r}");
+    assert!(
+        !r.stderr.contains("opened"),
+        "CONDUIT_NO_BROWSER must keep the browser shut: {r}"
+    );
     let status = env.run(&["status"]);
     assert_eq!(status.code, 4, "{status}");
     assert!(status.stdout.contains("conduit login"), "{status}");

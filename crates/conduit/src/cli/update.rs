@@ -36,11 +36,7 @@ pub fn run(paths: &Paths) -> Outcome {
     }
     line(format!("updating conduit from {}", paths.show(&src)));
     step("git", &["pull", "--ff-only"], &src)?;
-    step(
-        "cargo",
-        &["build", "--release", "-p", "conduit"],
-        &src,
-    )?;
+    step("cargo", &["build", "--release", "-p", "conduit"], &src)?;
     let target = super::env("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| src.join("target"));

@@ -42,28 +42,46 @@ pub struct CliEnv {
 impl CliEnv {
     /// A temporary HOME with no credentials.
     pub fn new() -> Self {
-        let root = std::env::temp_dir().join(format!("conduit-cli-{}", uuid::Uuid::new_v4().simple()));
+        let root =
+            std::env::temp_dir().join(format!("conduit-cli-{}", uuid::Uuid::new_v4().simple()));
         let home = root.join("home");
         std::fs::create_dir_all(&home).unwrap();
         let conduit_home = home.join(".conduit");
-        Self { root, home, conduit_home, extra: vec![("CONDUIT_SHUTDOWN_GRACE".into(), "2".into())], _sim: None }
+        Self {
+            root,
+            home,
+            conduit_home,
+            extra: vec![("CONDUIT_SHUTDOWN_GRACE".into(), "2".into())],
+            _sim: None,
+        }
     }
 
     /// A temporary HOME whose gateway will find a healthy simulated Kiro account.
     pub async fn with_kiro() -> Self {
         let mut env = Self::new();
-        let sim = conduit_sim::Sim::start(conduit_sim::SimConfig::default()).await.unwrap();
+        let sim = conduit_sim::Sim::start(conduit_sim::SimConfig::default())
+            .await
+            .unwrap();
         let base = sim.base_url().to_string();
         let n = uuid::Uuid::new_v4().simple().to_string();
-        let (access, refresh) = (format!("access-{n}"), format!("refresh-{n}-{}", "r".repeat(100)));
+        let (access, refresh) = (
+            format!("access-{n}"),
+            format!("refresh-{n}-{}", "r".repeat(100)),
+        );
         let r = reqwest::Client::new()
             .post(format!("{base}/_sim/accounts"))
-            .json(&json!({"access_token": access, "refresh_token": refresh, "expires_in": 3600,
-                "profile_arn": PROFILE_ARN, "kind": "social"}))
+            .json(
+                &json!({"access_token": access, "refresh_token": refresh, "expires_in": 3600,
+                "profile_arn": PROFILE_ARN, "kind": "social"}),
+            )
             .send()
             .await
             .unwrap();
-        assert!(r.status().is_success(), "sim refused the account: {}", r.status());
+        assert!(
+            r.status().is_success(),
+            "sim refused the account: {}",
+            r.status()
+        );
         let expires = (time::OffsetDateTime::now_utc() + time::Duration::hours(1))
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap();
@@ -128,11 +146,15 @@ impl CliEnv {
     }
 
     pub fn pid(&self) -> Option<i32> {
-        read_trimmed(&self.conduit_home.join("run/pid"))?.parse().ok()
+        read_trimmed(&self.conduit_home.join("run/pid"))?
+            .parse()
+            .ok()
     }
 
     pub fn port(&self) -> Option<u16> {
-        read_trimmed(&self.conduit_home.join("run/port"))?.parse().ok()
+        read_trimmed(&self.conduit_home.join("run/port"))?
+            .parse()
+            .ok()
     }
 
     pub fn key(&self) -> String {
@@ -141,7 +163,10 @@ impl CliEnv {
 
     pub fn status_json(&self) -> (i32, Value) {
         let r = self.run(&["status", "--json"]);
-        (r.code, serde_json::from_str(&r.stdout).unwrap_or(Value::Null))
+        (
+            r.code,
+            serde_json::from_str(&r.stdout).unwrap_or(Value::Null),
+        )
     }
 }
 
@@ -156,7 +181,9 @@ impl Drop for CliEnv {
 }
 
 fn read_trimmed(p: &Path) -> Option<String> {
-    std::fs::read_to_string(p).ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string(p)
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 pub struct Run {
@@ -177,14 +204,20 @@ impl From<Output> for Run {
 
 impl std::fmt::Display for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
 /// Is `pid` a live (non-zombie) process?
 pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')),
+        Ok(stat) => !stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, r)| r.starts_with('Z')),
         Err(_) => false,
     }
 }
