@@ -13,7 +13,12 @@ try {
   await page.goto(url);
   await page.waitForFunction(() => document.getElementById("code").textContent.length > 0, null, { timeout: 20000 });
   console.log("CODE " + (await page.textContent("#code")));
-  await page.getByText("Signed in.", { exact: true }).waitFor({ timeout: 30000 });
+  try {
+    await page.getByText("Signed in.", { exact: true }).waitFor({ timeout: 30000 });
+  } catch (e) {
+    console.error("the page says: " + (await page.textContent("body")));
+    throw e;
+  }
   console.log("SIGNED_IN");
 } finally {
   await browser.close();
