@@ -194,3 +194,67 @@ impl SpawnOutput for std::process::Command {
         std::thread::spawn(move || cli_support::Run::from(self.output().unwrap()))
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_lets_an_in_flight_stream_finish() {
+    let env = CliEnv::with_kiro().await;
+    env.ok(&["start", "--no-configure-claude"]);
+    let port = env.port().unwrap();
+    let sim = env
+        .extra
+        .iter()
+        .find(|(k, _)| k == "CONDUIT_KIRO_API_URL")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    let http = reqwest::Client::new();
+    let rule = json!({"match": {"contains": "slow"}, "reply": [
+        {"text": "Hello", "chunk": 5}, {"delay_ms": 1500}, {"text": " world", "chunk": 6}]});
+    let r = http
+        .post(format!("{sim}/_sim/rules"))
+        .json(&rule)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+
+    let mut resp = http
+        .post(format!("http://127.0.0.1:{port}/v1/messages"))
+        .header("x-api-key", env.key())
+        .header("anthropic-version", "2023-06-01")
+        .json(
+            &json!({"model": "claude-sonnet-4-5", "max_tokens": 100, "stream": true,
+            "messages": [{"role": "user", "content": "be slow"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut body = String::new();
+    while !body.contains("Hello") {
+        let chunk = resp
+            .chunk()
+            .await
+            .unwrap()
+            .expect("stream ended before the first text");
+        body.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    // SIGTERM while the stream is mid-way; the daemon must finish it before exiting.
+    let stopper = {
+        let cmd = env.cmd(&["stop", "--json"]);
+        std::thread::spawn(move || {
+            let mut cmd = cmd;
+            cli_support::Run::from(cmd.output().unwrap())
+        })
+    };
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        body.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(
+        body.contains(" world") && body.contains("message_stop"),
+        "{body}"
+    );
+    let stopped = stopper.join().unwrap();
+    assert_eq!(stopped.code, 0, "{stopped}");
+    let v: serde_json::Value = serde_json::from_str(&stopped.stdout).unwrap();
+    assert_eq!(v["forced"], false, "{stopped}");
+}

@@ -20,7 +20,12 @@ impl std::fmt::Display for ProcInfo {
 }
 
 fn pid(raw: i32) -> Option<Pid> {
-    Pid::from_raw(raw).filter(|_| raw > 0)
+    // `Pid::from_raw` asserts on negatives; a PID file may hold anything.
+    if raw > 0 {
+        Pid::from_raw(raw)
+    } else {
+        None
+    }
 }
 
 /// The process exists and is not a zombie waiting to be reaped.
