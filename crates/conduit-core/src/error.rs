@@ -10,7 +10,10 @@ pub enum ErrorKind {
     /// The client's request is malformed or unsupported.
     InvalidRequest,
     /// The prompt does not fit the model's context window.
-    ContextOverflow { tokens: u64, max: u64 },
+    ContextOverflow {
+        tokens: u64,
+        max: u64,
+    },
     /// The client's key to the gateway is missing or wrong.
     Authentication,
     /// The client may not do this (e.g. a refused Host or Origin).

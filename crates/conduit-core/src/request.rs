@@ -201,7 +201,10 @@ mod tests {
             ],
         };
         let json = serde_json::to_value(&message).unwrap();
-        assert_eq!(json["content"][0], serde_json::json!({"type": "text", "text": "hi"}));
+        assert_eq!(
+            json["content"][0],
+            serde_json::json!({"type": "text", "text": "hi"})
+        );
         assert_eq!(
             json["content"][1]["content"][0],
             serde_json::json!({"type": "text", "text": "ok"})

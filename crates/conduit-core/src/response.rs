@@ -3,7 +3,9 @@
 use futures::StreamExt;
 use serde::Serialize;
 
-use crate::{Block, BlockDelta, BlockStart, Error, ErrorKind, Event, EventStream, StopReason, Usage};
+use crate::{
+    Block, BlockDelta, BlockStart, Error, ErrorKind, Event, EventStream, StopReason, Usage,
+};
 
 /// A complete assistant message.
 #[derive(Debug, Clone, PartialEq, Serialize)]

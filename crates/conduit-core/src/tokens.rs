@@ -132,7 +132,9 @@ mod tests {
         assert!(n0 > 0);
 
         let mut with_system = base.clone();
-        with_system.system.push("You are a careful assistant.".into());
+        with_system
+            .system
+            .push("You are a careful assistant.".into());
         assert!(count_request(&with_system) > n0);
 
         let mut with_tool = base.clone();

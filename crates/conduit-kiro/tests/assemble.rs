@@ -5,7 +5,10 @@
 //! {"exception": type, "payload": {...}}], "chunk_size": n?, "truncate_bytes": n?,
 //! "body_error": "text"?}`.
 
-#![allow(clippy::unwrap_used, reason = "test helpers: a panic is the failure report")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a panic is the failure report"
+)]
 
 use std::collections::HashMap;
 use std::path::Path;

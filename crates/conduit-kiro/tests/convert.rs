@@ -4,7 +4,10 @@
 //! A fixture is `{"request": <partial canonical Request>, "options": {...}?}`; fields missing
 //! from the request take their defaults.
 
-#![allow(clippy::unwrap_used, reason = "test helpers: a panic is the failure report")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a panic is the failure report"
+)]
 
 use std::path::Path;
 

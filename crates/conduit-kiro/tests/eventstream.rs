@@ -1,7 +1,10 @@
 //! Event-stream decoding: any chunking of the bytes gives the same events; corrupt and cut
 //! streams are errors.
 
-#![allow(clippy::unwrap_used, reason = "test helpers: a panic is the failure report")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a panic is the failure report"
+)]
 
 use conduit_kiro::eventstream::{encode_event, FrameDecoder};
 use conduit_kiro::wire::{KiroEvent, TokenUsage};

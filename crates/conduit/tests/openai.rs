@@ -6,9 +6,7 @@ use harness::{parse_sse, KEY};
 use serde_json::{json, Value};
 
 fn openai_post(gw: &harness::Gateway, path: &str) -> reqwest::RequestBuilder {
-    gw.http
-        .post(format!("{}{path}", gw.url))
-        .bearer_auth(KEY)
+    gw.http.post(format!("{}{path}", gw.url)).bearer_auth(KEY)
 }
 
 #[tokio::test]
@@ -50,7 +48,12 @@ async fn chat_completion_text_and_stream() {
         .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
         .collect();
     assert_eq!(content, "Hi from Kiro.");
-    assert!(chunks.last().unwrap()["usage"]["total_tokens"].as_u64().unwrap() > 0);
+    assert!(
+        chunks.last().unwrap()["usage"]["total_tokens"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
 }
 
 #[tokio::test]
@@ -78,7 +81,8 @@ async fn chat_streaming_tool_call_joins_to_the_simulators_object() {
             continue;
         }
         let c: Value = serde_json::from_str(d).unwrap();
-        if let Some(a) = c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str() {
+        if let Some(a) = c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str()
+        {
             joined.push_str(a);
         }
         if let Some(f) = c["choices"][0]["finish_reason"].as_str() {
@@ -113,7 +117,11 @@ async fn responses_stream_with_function_call_and_output_turn() {
         .unwrap();
     let events = parse_sse(&text);
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(&names[..2], &["response.created", "response.in_progress"], "{names:?}");
+    assert_eq!(
+        &names[..2],
+        &["response.created", "response.in_progress"],
+        "{names:?}"
+    );
     assert_eq!(names.last(), Some(&"response.completed"));
     assert!(names.contains(&"response.function_call_arguments.delta"));
     let done = events

@@ -12,8 +12,8 @@ use conduit_kiro::auth::profiles::{self, Choice, Profile};
 use conduit_kiro::config::{region_of_profile_arn, KiroConfig};
 use serde_json::json;
 
-use super::output::{self, note};
 use super::accounts::data_dir;
+use super::output::{self, note};
 use super::{ok, Outcome, Paths};
 
 pub fn run(paths: &Paths, no_browser: bool, json_out: bool) -> Outcome {
