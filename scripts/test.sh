@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The one test command: build, unit and integration tests, then the end-to-end suite
-# (tests/e2e: the anthropic SDK and the real Claude Code against conduit + the Kiro simulator).
+# (tests/e2e: the anthropic and openai SDKs and the real Claude Code against conduit + the Kiro
+# simulator).
 #
-#   scripts/test.sh                 everything
-#   scripts/test.sh --e2e-only ...  skip the cargo steps; further arguments go to pytest
+#   scripts/test.sh                   everything
+#   scripts/test.sh --e2e-only ...    skip the cargo steps; further arguments go to pytest
 #
-# Exits non-zero if any step fails.
+# A failed build stops at once; failed test steps are reported at the end, after every test step
+# has run, and make the script exit non-zero.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,31 +15,41 @@ e2e_only=0
 if [[ "${1:-}" == "--e2e-only" ]]; then e2e_only=1; shift; fi
 
 started=$SECONDS
+failed=()
 step() {
     local name=$1; shift
-    local t=$SECONDS
+    local t=$SECONDS status=0
     echo "==> $name" >&2
-    "$@"
-    echo "==> $name: ok ($((SECONDS - t)) s)" >&2
+    "$@" || status=$?
+    if [[ $status == 0 ]]; then
+        echo "==> $name: ok ($((SECONDS - t)) s)" >&2
+    else
+        echo "==> $name: FAILED, exit $status ($((SECONDS - t)) s)" >&2
+        failed+=("$name")
+    fi
+    return 0
 }
 
 if [[ $e2e_only == 0 ]]; then
-    # Debug builds: `cargo test` needs the debug profile anyway, so a release build would only
-    # add a second full compile.
-    step "cargo build" cargo build --workspace --all-targets
+    # Debug builds: the tests need the debug profile anyway, so a release build would only add
+    # a second full compile. --all-targets compiles the test binaries here, once.
+    echo "==> cargo build" >&2
+    cargo build --workspace --all-targets
     if cargo nextest --version >/dev/null 2>&1; then
-        step "cargo nextest" cargo nextest run --workspace --no-tests=pass
+        step "cargo nextest" cargo nextest run --workspace --no-fail-fast --no-tests=pass
         step "cargo doctests" cargo test --workspace --doc
     else
-        step "cargo test" cargo test --workspace
+        step "cargo test" cargo test --workspace --no-fail-fast
     fi
 fi
 
-step "e2e setup" scripts/setup-e2e.sh
+echo "==> e2e setup" >&2
+scripts/setup-e2e.sh
+step "pytest tests/e2e" .venv/bin/python -m pytest tests/e2e "$@"
 
-echo "==> pytest tests/e2e" >&2
-t=$SECONDS
-status=0
-.venv/bin/python -m pytest tests/e2e "$@" || status=$?
-echo "==> pytest tests/e2e: exit $status ($((SECONDS - t)) s); total $((SECONDS - started)) s" >&2
-exit $status
+echo "==> total $((SECONDS - started)) s" >&2
+if (( ${#failed[@]} )); then
+    echo "==> FAILED: ${failed[*]}" >&2
+    exit 1
+fi
+echo "==> all passed" >&2
