@@ -186,8 +186,8 @@ def test_expired_token_is_refreshed_transparently(sim, workdir, start_gateway, c
 
 
 def test_slow_first_token_is_retried(sim, start_gateway):
-    gw = start_gateway({"FIRST_TOKEN_TIMEOUT": "1", "FIRST_TOKEN_MAX_RETRIES": "1"})
-    sim.rule({"delay_ms": 4000}, {"text": "too late"}, times=1)
+    gw = start_gateway({"FIRST_TOKEN_TIMEOUT": "2", "FIRST_TOKEN_MAX_RETRIES": "1"})
+    sim.rule({"delay_ms": 8000}, {"text": "too late"}, times=1)
     sim.rule({"text": "second try"})
 
     msg = ask(gw.anthropic(), True, messages=user("Hi"))
