@@ -62,3 +62,15 @@ def test_claude_code_writes_a_file_through_conduit(sim, gateway, tmp_path):
     assert rules.count("write") == 1 and rules.count("answer") == 1, rules
     answered = next(r for r in sim.chat_requests() if r.get("rule") == "answer")
     assert "File created successfully" in str(tool_results(answered))
+
+
+def test_claude_code_answers_after_thinking(sim, gateway, tmp_path):
+    """Claude Code asks for adaptive thinking with display omitted; the thinking must not leak."""
+    cwd = tmp_path / "project"
+    cwd.mkdir()
+    sim.rule({"thinking": "Two plus two is four.", "chunk": 6}, {"text": "4"}, match={"contains": "What is 2+2"})
+
+    done = run_claude(gateway, cwd, "What is 2+2? Answer with the number only.")
+
+    assert done.returncode == 0, f"claude failed:\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    assert done.stdout.strip() == "4"
