@@ -196,15 +196,22 @@ def test_slow_first_token_is_retried(sim, start_gateway):
     assert len(sim.chat_requests()) == 2
 
 
-def test_cut_stream_ends_in_an_error_event(sim, client):
-    sim.rule({"text": "partial answer"}, {"cut": True})
+@pytest.mark.parametrize("breakage, etype", [
+    pytest.param({"cut": True}, "api_error", id="cut"),
+    pytest.param({"exception": {"type": "ThrottlingException", "message": "Too many requests, please wait."}},
+                 "rate_limit_error", id="throttled-mid-stream"),
+])
+def test_broken_stream_ends_in_an_error_event(sim, client, breakage, etype):
+    sim.rule({"text": "partial answer"}, breakage)
 
     started = time.monotonic()
-    with pytest.raises(anthropic.APIError):
+    with pytest.raises(anthropic.APIStatusError) as err:
         with client.messages.stream(model=MODEL, max_tokens=64, messages=user("Hi"), timeout=30) as s:
             for _ in s:
                 pass
-    assert time.monotonic() - started < 25, "the gateway should notice the cut, not wait for a timeout"
+
+    assert time.monotonic() - started < 25, "the gateway should notice the break, not wait for a timeout"
+    assert err.value.body["error"]["type"] == etype, err.value.body
 
 
 def test_pings_while_upstream_is_silent(sim, gateway):
