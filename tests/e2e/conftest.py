@@ -35,6 +35,11 @@ SIM_BIN = Path(os.environ.get("CONDUIT_SIM_BIN", BIN_DIR / "conduit-sim"))
 PROFILE_ARN = "arn:aws:codewhisperer:us-east-1:123456789012:profile/E2ETESTPROFILE"
 START_TIMEOUT = 30.0
 
+# The SDKs read these from the environment; ambient values must not steer a test anywhere else.
+for _var in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY",
+             "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
+    os.environ.pop(_var, None)
+
 # Every process the harness started, so a failing test can show their logs.
 _PROCS: list["Proc"] = []
 

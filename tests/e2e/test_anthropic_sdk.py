@@ -157,6 +157,13 @@ def test_upstream_error_mapping(sim, client, stream, upstream, exc, status, etyp
     assert fragment in err.value.body["error"]["message"]
 
 
+def test_key_as_bearer_token_is_accepted(sim, gateway):
+    """`ANTHROPIC_AUTH_TOKEN` makes clients send `Authorization: Bearer` instead of `x-api-key`."""
+    bearer = gateway.anthropic(api_key=None, auth_token=gateway.key)
+
+    assert text_of(ask(bearer, False, messages=user("Hi")))
+
+
 def test_wrong_api_key_is_401(sim, gateway):
     with pytest.raises(anthropic.AuthenticationError) as err:
         ask(gateway.anthropic(api_key="not-the-key"), False, messages=user("Hi"))
