@@ -70,6 +70,11 @@ pub struct SimConfig {
     /// Window used to compute `contextUsagePercentage` (request bytes / 4 as tokens).
     pub context_window_tokens: u64,
     pub models: Vec<ModelInfo>,
+    /// While true, `POST /refreshToken` and the `refresh_token` grant of `POST /token` answer
+    /// 500 (the token service is down); chat and the rest keep working.
+    pub refresh_outage: bool,
+    /// Keep only about this many request-log entries (the newest); `None` keeps all.
+    pub log_limit: Option<usize>,
 }
 
 /// Models served by default (dot-form ids, spec §5.1).
@@ -99,6 +104,8 @@ impl Default for SimConfig {
             max_payload_bytes: 615_000,
             context_window_tokens: 200_000,
             models: DEFAULT_MODELS.iter().map(|m| ModelInfo::new(m)).collect(),
+            refresh_outage: false,
+            log_limit: None,
         }
     }
 }
@@ -118,6 +125,10 @@ pub struct ConfigPatch {
     pub profile_arn_policy: Option<ProfileArnPolicy>,
     #[serde(default)]
     pub max_payload_bytes: Option<usize>,
+    #[serde(default)]
+    pub refresh_outage: Option<bool>,
+    #[serde(default)]
+    pub log_limit: Option<usize>,
 }
 
 impl SimConfig {
@@ -139,6 +150,12 @@ impl SimConfig {
         }
         if let Some(v) = patch.max_payload_bytes {
             self.max_payload_bytes = v;
+        }
+        if let Some(v) = patch.refresh_outage {
+            self.refresh_outage = v;
+        }
+        if let Some(v) = patch.log_limit {
+            self.log_limit = (v > 0).then_some(v);
         }
     }
 

@@ -73,6 +73,10 @@ pub(crate) async fn log(State(shared): Sim) -> Response {
     Json(shared.with(|s| s.log_sorted())).into_response()
 }
 
+pub(crate) async fn stats(State(shared): Sim) -> Response {
+    Json(shared.stats.snapshot()).into_response()
+}
+
 pub(crate) async fn config(State(shared): Sim, Json(patch): Json<ConfigPatch>) -> Response {
     let config = shared.with(|s| {
         s.config.apply(patch);

@@ -169,6 +169,17 @@ pub fn service_unavailable() -> HttpError {
     )
 }
 
+/// 500 from a token endpoint while `refresh_outage` is on (the service is down, the
+/// refresh token is fine).
+pub fn token_service_down() -> HttpError {
+    HttpError::new(
+        500,
+        json!({"error": "server_error",
+               "error_description": "The token service is temporarily unavailable."}),
+        "InternalServerException",
+    )
+}
+
 /// 400 for an `x-amz-target` the sim does not serve.
 pub fn unknown_operation(target: &str) -> HttpError {
     HttpError::new(

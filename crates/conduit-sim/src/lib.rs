@@ -13,6 +13,7 @@ mod oidc;
 mod rules;
 mod server;
 mod state;
+mod stats;
 mod validate;
 
 use std::net::SocketAddr;
@@ -30,6 +31,7 @@ pub use model::{
 };
 pub use oidc::BUILDER_ID_START_URL;
 pub use rules::DEFAULT_TEXT;
+pub use stats::SimStats;
 
 use state::{DeviceStatus, Shared};
 
@@ -51,6 +53,10 @@ impl Sim {
                 tracing::warn!("conduit-sim: cannot set TCP_NODELAY: {e}");
             }
         });
+        let listener = stats::CountingListener {
+            inner: listener,
+            stats: shared.stats.clone(),
+        };
         // Owned by the handle: dropping or shutting down the handle stops the server.
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -126,6 +132,11 @@ impl SimHandle {
                         == Some("AmazonCodeWhispererStreamingService.GenerateAssistantResponse")
             })
             .count()
+    }
+
+    /// Open connections, in-flight responses and refresh calls (`GET /_sim/stats`).
+    pub fn stats(&self) -> SimStats {
+        self.shared.stats.snapshot()
     }
 
     /// Clear rules, log and counters; accounts are kept.

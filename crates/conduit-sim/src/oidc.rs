@@ -175,6 +175,9 @@ pub(crate) async fn create_token(State(shared): State<Arc<Shared>>, body: Bytes)
                     let code = req.device_code.as_deref().unwrap_or_default();
                     device_grant(s, id, code).map(|t| token_json(&t))
                 }
+                Some("refresh_token") if s.config.refresh_outage => {
+                    Err(errors::token_service_down())
+                }
                 Some("refresh_token") => {
                     let rt = req.refresh_token.as_deref().unwrap_or_default();
                     refresh_grant(s, id, rt).map(|t| token_json(&t))
@@ -291,6 +294,9 @@ pub(crate) async fn desktop_refresh(State(shared): State<Arc<Shared>>, body: Byt
             .refresh_token
             .ok_or_else(|| errors::oidc_invalid_request("refreshToken is required"))?;
         shared.with(|s| {
+            if s.config.refresh_outage {
+                return Err(errors::token_service_down());
+            }
             let account = s
                 .live_refresh(&token)
                 .filter(|a| s.accounts.get(*a).is_some_and(|a| !a.spec.kind.uses_oidc()))

@@ -35,6 +35,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/accounts/revoke", post(control::revoke))
         .route("/rules", post(control::add_rule).get(control::list_rules))
         .route("/log", get(control::log))
+        .route("/stats", get(control::stats))
         .route("/config", post(control::config))
         .route("/device", get(control::device_page))
         .route("/device/approve", post(control::approve))
@@ -120,6 +121,7 @@ async fn log_layer(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
         s.next_seq += 1;
         s.next_seq
     });
+    shared.stats.request(req.uri().path());
     let (parts, body) = req.into_parts();
     let bytes = match to_bytes(body, BODY_LIMIT).await {
         Ok(b) => b,
@@ -140,9 +142,11 @@ async fn log_layer(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
     let mut resp = next.run(req).await;
     entry.status = resp.status().as_u16();
     entry.rule = resp.extensions().get::<MatchedRule>().map(|r| r.0.clone());
-    shared.with(|s| s.log.push(entry));
+    shared.with(|s| s.push_log(entry));
     if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
         resp.headers_mut().insert("x-amzn-requestid", v);
     }
-    resp
+    let (parts, body) = resp.into_parts();
+    let body = crate::stats::CountedBody::wrap(body, shared.stats.clone());
+    Response::from_parts(parts, body)
 }

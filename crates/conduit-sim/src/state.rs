@@ -126,6 +126,19 @@ impl State {
         id
     }
 
+    /// Append to the request log, dropping the oldest entries once it holds twice
+    /// `config.log_limit` (so it keeps at least the newest `log_limit`).
+    pub fn push_log(&mut self, entry: LogEntry) {
+        self.log.push(entry);
+        if let Some(limit) = self.config.log_limit {
+            if self.log.len() >= limit.saturating_mul(2).max(1) {
+                self.log.sort_by_key(|e| e.seq);
+                let excess = self.log.len() - limit;
+                self.log.drain(..excess);
+            }
+        }
+    }
+
     pub fn log_sorted(&self) -> Vec<LogEntry> {
         let mut out = self.log.clone();
         out.sort_by_key(|e| e.seq);
@@ -137,12 +150,14 @@ impl State {
 #[derive(Debug)]
 pub(crate) struct Shared {
     state: Mutex<State>,
+    pub stats: std::sync::Arc<crate::stats::Stats>,
 }
 
 impl Shared {
     pub fn new(config: SimConfig) -> Self {
         Shared {
             state: Mutex::new(State::new(config)),
+            stats: std::sync::Arc::default(),
         }
     }
 
