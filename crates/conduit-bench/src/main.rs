@@ -1,222 +1,311 @@
-//! `cargo run --release -p conduit-bench`: starts `conduit-sim` and `conduit` (release binaries
-//! beside this one), drives the same streamed, Claude-Code-sized request directly at the
-//! simulator and through conduit, and reports the latency conduit adds and its memory.
-//! Reports only; nothing here asserts a target.
+//! `cargo run --release -p conduit-bench [-- --scenario streamed|small|openai|all] [--quick]`:
+//! starts `conduit-sim` and `conduit` (release binaries beside this one, built first under
+//! `cargo run`), drives each scenario at the same load directly at the simulator and through
+//! conduit, and reports the latency conduit adds, throughput at saturation, CPU per request,
+//! memory idle and with many open streams, and cold start. Writes `bench-results/latest.json`
+//! and `bench-results/latest.md`. Reports only; nothing here asserts a target.
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
+mod load;
 mod procs;
+mod report;
+mod stats;
+mod streams;
 mod workload;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use futures::StreamExt;
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 
+use load::Target;
 use procs::Procs;
 
-const WARMUP: usize = 30;
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    Streamed,
+    Small,
+    OpenAi,
+}
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> anyhow::Result<()> {
-    let iterations: usize = std::env::var("BENCH_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(400);
-    let procs = Procs::start().await?;
-    let idle_rss_kb = procs.conduit_rss_kb()?;
-    let client = reqwest::Client::builder().tcp_nodelay(true).build()?;
-
-    let anthropic_body = workload::claude_code_request();
-    let kiro_body = workload::kiro_request(&anthropic_body)?;
-    procs.add_bench_rule(&client).await?;
-
-    let direct = |c: reqwest::Client, body: Vec<u8>, url: String, token: String| async move {
-        let t = Instant::now();
-        let resp = c
-            .post(url)
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {token}"))
-            .body(body)
-            .send()
-            .await?;
-        if !resp.status().is_success() {
-            bail!(
-                "direct call failed: {} {}",
-                resp.status(),
-                resp.text().await?
-            );
-        }
-        let bytes = drain(resp).await?;
-        Ok::<_, anyhow::Error>((t.elapsed(), bytes))
-    };
-    let via = |c: reqwest::Client, body: Vec<u8>, url: String, key: String| async move {
-        let t = Instant::now();
-        let resp = c
-            .post(url)
-            .header("content-type", "application/json")
-            .header("x-api-key", key)
-            .header("anthropic-version", "2023-06-01")
-            .body(body)
-            .send()
-            .await?;
-        if !resp.status().is_success() {
-            bail!(
-                "conduit call failed: {} {}",
-                resp.status(),
-                resp.text().await?
-            );
-        }
-        let bytes = drain(resp).await?;
-        Ok::<_, anyhow::Error>((t.elapsed(), bytes))
-    };
-
-    let direct_url = format!("{}/generateAssistantResponse", procs.sim_url);
-    let via_url = format!("{}/v1/messages", procs.conduit_url);
-    let mut d = Vec::with_capacity(iterations);
-    let mut v = Vec::with_capacity(iterations);
-    let mut sse_bytes = 0;
-    for i in 0..WARMUP + iterations {
-        // Alternate so drift in machine load hits both sides alike.
-        let (dt, _) = direct(
-            client.clone(),
-            kiro_body.clone(),
-            direct_url.clone(),
-            procs.access_token.clone(),
-        )
-        .await?;
-        let (vt, n) = via(
-            client.clone(),
-            anthropic_body.clone(),
-            via_url.clone(),
-            procs.api_key.clone(),
-        )
-        .await?;
-        if i >= WARMUP {
-            d.push(dt);
-            v.push(vt);
-            sse_bytes = n;
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Streamed => "streamed",
+            Kind::Small => "small",
+            Kind::OpenAi => "openai",
         }
     }
-    let busy_rss_kb = procs.conduit_rss_kb()?;
-    let events = procs
-        .sse_event_count(&client, &via_url, &anthropic_body)
-        .await?;
+}
 
-    let report = Report {
-        iterations,
-        request_bytes: anthropic_body.len(),
-        sse_events: events,
-        sse_bytes,
-        direct: Percentiles::of(&mut d),
-        via: Percentiles::of(&mut v),
-        idle_rss_kb,
-        busy_rss_kb,
+struct Options {
+    kinds: Vec<Kind>,
+    quick: bool,
+    soak: Option<u64>,
+    extras: bool,
+}
+
+fn options() -> anyhow::Result<Options> {
+    let mut o = Options {
+        kinds: vec![Kind::Streamed, Kind::Small, Kind::OpenAi],
+        quick: false,
+        soak: None,
+        extras: true,
     };
-    report.print();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--quick" => o.quick = true,
+            "--scenario" => {
+                let v = args.next().context("--scenario needs a value")?;
+                (o.kinds, o.extras) = match v.as_str() {
+                    "streamed" => (vec![Kind::Streamed], false),
+                    "small" => (vec![Kind::Small], false),
+                    "openai" => (vec![Kind::OpenAi], false),
+                    "all" => (o.kinds, true),
+                    other => bail!("unknown scenario `{other}`: streamed, small, openai or all"),
+                };
+            }
+            "--soak" => {
+                let v = args.next().context("--soak needs seconds")?;
+                o.soak = Some(v.parse().context("--soak needs whole seconds")?);
+            }
+            "-h" | "--help" => {
+                println!(
+                    "conduit-bench [--scenario streamed|small|openai|all] [--quick] [--soak SECS]\n\
+                     --soak SECS: only drive the streamed scenario through conduit for SECS \
+                     (attach a profiler to the printed pid)"
+                );
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument `{other}` (try --help)"),
+        }
+    }
+    Ok(o)
+}
+
+/// How hard and how long one scenario is driven.
+pub struct Plan {
+    pub warmup: usize,
+    pub sequential: usize,
+    pub rate: f64,
+    pub fixed: usize,
+    pub clients: usize,
+    pub saturate_for: Duration,
+}
+
+fn plan(kind: Kind, quick: bool) -> Plan {
+    let (rate, clients) = match kind {
+        Kind::Small => (1000.0, 64),
+        Kind::Streamed | Kind::OpenAi => (500.0, 32),
+    };
+    if quick {
+        return Plan {
+            warmup: 5,
+            sequential: 20,
+            rate,
+            fixed: (rate / 2.0) as usize,
+            clients,
+            saturate_for: Duration::from_millis(700),
+        };
+    }
+    Plan {
+        warmup: 30,
+        sequential: 300,
+        rate,
+        fixed: match kind {
+            Kind::Streamed => 5000,
+            Kind::Small => 5000,
+            Kind::OpenAi => 3000,
+        },
+        clients,
+        saturate_for: Duration::from_secs(8),
+    }
+}
+
+/// The direct and through-conduit targets of a scenario.
+fn targets(kind: Kind, procs: &Procs) -> anyhow::Result<(Target, Target)> {
+    let (client_body, kiro_body, path) = match kind {
+        Kind::Streamed => {
+            let b = workload::claude_code_request();
+            let k = workload::kiro_request(&b)?;
+            (b, k, "/v1/messages")
+        }
+        Kind::Small => {
+            let b = workload::small_request();
+            let k = workload::kiro_request(&b)?;
+            (b, k, "/v1/messages")
+        }
+        Kind::OpenAi => {
+            let b = workload::openai_chat_request();
+            let k = workload::kiro_request_from_openai(&b)?;
+            (b, k, "/v1/chat/completions")
+        }
+    };
+    let mut dh = HeaderMap::new();
+    dh.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    dh.insert(
+        AUTHORIZATION,
+        HeaderValue::from_str(&format!("Bearer {}", procs.access_token))?,
+    );
+    let direct = Target {
+        name: "simulator",
+        url: format!("{}/generateAssistantResponse", procs.sim_url),
+        headers: dh,
+        body: Bytes::from(kiro_body),
+    };
+    Ok((direct, via_target(kind, procs, path, client_body)?))
+}
+
+fn via_target(kind: Kind, procs: &Procs, path: &str, body: Vec<u8>) -> anyhow::Result<Target> {
+    let mut vh = HeaderMap::new();
+    vh.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if kind == Kind::OpenAi {
+        vh.insert(
+            AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {}", procs.api_key))?,
+        );
+    } else {
+        vh.insert("x-api-key", HeaderValue::from_str(&procs.api_key)?);
+        vh.insert("anthropic-version", HeaderValue::from_static("2023-06-01"));
+    }
+    Ok(Target {
+        name: "conduit",
+        url: format!("{}{path}", procs.conduit_url),
+        headers: vh,
+        body: Bytes::from(body),
+    })
+}
+
+/// Everything measured for one scenario.
+pub struct ScenarioResult {
+    pub kind: Kind,
+    pub request_bytes: usize,
+    pub kiro_request_bytes: usize,
+    pub plan: Plan,
+    pub sequential: (load::Latency, load::Latency),
+    pub fixed: (load::Latency, load::Latency),
+    pub saturation: (load::Saturation, load::Saturation),
+}
+
+async fn scenario(
+    client: &reqwest::Client,
+    procs: &Procs,
+    kind: Kind,
+    quick: bool,
+) -> anyhow::Result<ScenarioResult> {
+    let plan = plan(kind, quick);
+    let (direct, via) = targets(kind, procs)?;
+    let (request_bytes, kiro_request_bytes) = (via.body.len(), direct.body.len());
+    eprintln!("[{}] sequential ×{}", kind.name(), plan.sequential);
+    let sequential = load::sequential(client, &direct, &via, plan.warmup, plan.sequential).await?;
+    let (direct, via) = (Arc::new(direct), Arc::new(via));
+    let cap = Duration::from_secs_f64(plan.fixed as f64 / plan.rate + 1.0);
+    eprintln!(
+        "[{}] open loop {} rps ×{}",
+        kind.name(),
+        plan.rate,
+        plan.fixed
+    );
+    let fd = load::open_loop(client, direct.clone(), plan.rate, plan.fixed, cap).await?;
+    let fv = load::open_loop(client, via.clone(), plan.rate, plan.fixed, cap).await?;
+    eprintln!("[{}] saturation, {} clients", kind.name(), plan.clients);
+    let sim = ("simulator", procs.sim_pid());
+    let conduit = ("conduit", procs.conduit_pid());
+    let sd = load::saturate(client, direct, plan.clients, plan.saturate_for, &[sim]).await?;
+    let sv = load::saturate(
+        client,
+        via,
+        plan.clients,
+        plan.saturate_for,
+        &[conduit, sim],
+    )
+    .await?;
+    Ok(ScenarioResult {
+        kind,
+        request_bytes,
+        kiro_request_bytes,
+        plan,
+        sequential,
+        fixed: (fd, fv),
+        saturation: (sd, sv),
+    })
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let opts = options()?;
+    let began = Instant::now();
+    let fd_limit = stats::raise_fd_limit();
+    procs::build_servers()?;
+    let load_before = stats::load_avg();
+    let procs = Procs::start().await?;
+    eprintln!(
+        "conduit pid {} at {}, simulator pid {} at {}",
+        procs.conduit_pid(),
+        procs.conduit_url,
+        procs.sim_pid(),
+        procs.sim_url
+    );
+    let client = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(2048)
+        .build()?;
+    let idle_rss_kb = stats::rss_kb(procs.conduit_pid())?;
+    if let Some(secs) = opts.soak {
+        let (_, via) = targets(Kind::Streamed, &procs)?;
+        let watch = [("conduit", procs.conduit_pid())];
+        let s =
+            load::saturate(&client, Arc::new(via), 8, Duration::from_secs(secs), &watch).await?;
+        println!(
+            "soak: {} requests in {:.1} s ({:.0} rps), conduit {:.3} ms CPU per request",
+            s.requests, s.secs, s.rps, s.cpu_ms_per_req[0].1
+        );
+        return Ok(());
+    }
+    let mut scenarios = Vec::new();
+    for kind in &opts.kinds {
+        scenarios.push(scenario(&client, &procs, *kind, opts.quick).await?);
+    }
+    let (mut streams, mut cold) = (None, Vec::new());
+    if opts.extras {
+        let n = if opts.quick { 100 } else { 1000 };
+        eprintln!("[memory] {n} open streams");
+        let hold = via_target(
+            Kind::Streamed,
+            &procs,
+            "/v1/messages",
+            workload::hold_request(),
+        )?;
+        let (cp, sp) = (procs.conduit_pid(), procs.sim_pid());
+        streams = Some(streams::hold(&client, Arc::new(hold), n, cp, sp).await?);
+        eprintln!("[cold start]");
+        cold = procs.cold_starts(if opts.quick { 3 } else { 9 })?;
+    }
+    let run = report::Run {
+        quick: opts.quick,
+        fd_limit,
+        load_before,
+        load_after: stats::load_avg(),
+        idle_rss_kb,
+        scenarios,
+        streams,
+        cold,
+        elapsed: began.elapsed(),
+    };
+    let md = run.markdown();
+    println!("{md}");
     let out = std::path::Path::new("bench-results");
     std::fs::create_dir_all(out)?;
-    std::fs::write(out.join("streamed.json"), report.json().to_string())
-        .context("cannot write bench-results/streamed.json")?;
+    std::fs::write(
+        out.join("latest.json"),
+        serde_json::to_string_pretty(&run.json())?,
+    )
+    .context("cannot write bench-results/latest.json")?;
+    std::fs::write(out.join("latest.md"), md).context("cannot write bench-results/latest.md")?;
+    eprintln!("wrote bench-results/latest.json and bench-results/latest.md");
     Ok(())
-}
-
-async fn drain(resp: reqwest::Response) -> anyhow::Result<usize> {
-    let mut n = 0;
-    let mut s = resp.bytes_stream();
-    while let Some(chunk) = s.next().await {
-        n += chunk?.len();
-    }
-    Ok(n)
-}
-
-struct Percentiles {
-    p50: Duration,
-    p90: Duration,
-    p99: Duration,
-    max: Duration,
-}
-
-impl Percentiles {
-    fn of(samples: &mut [Duration]) -> Self {
-        samples.sort();
-        let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
-        Self {
-            p50: at(0.50),
-            p90: at(0.90),
-            p99: at(0.99),
-            max: at(1.0),
-        }
-    }
-}
-
-struct Report {
-    iterations: usize,
-    request_bytes: usize,
-    sse_events: usize,
-    sse_bytes: usize,
-    direct: Percentiles,
-    via: Percentiles,
-    idle_rss_kb: u64,
-    busy_rss_kb: u64,
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-impl Report {
-    fn rows(&self) -> Vec<(&'static str, Duration, Duration)> {
-        vec![
-            ("p50", self.direct.p50, self.via.p50),
-            ("p90", self.direct.p90, self.via.p90),
-            ("p99", self.direct.p99, self.via.p99),
-            ("max", self.direct.max, self.via.max),
-        ]
-    }
-
-    fn print(&self) {
-        println!(
-            "streamed Claude-Code-sized request: {} bytes in, {} SSE events ({} bytes) out, {} iterations",
-            self.request_bytes, self.sse_events, self.sse_bytes, self.iterations
-        );
-        println!(
-            "| percentile | direct to simulator (ms) | through conduit (ms) | added (ms) | ratio |"
-        );
-        println!("|---|---|---|---|---|");
-        for (name, d, v) in self.rows() {
-            println!(
-                "| {name} | {:.3} | {:.3} | {:.3} | {:.3} |",
-                ms(d),
-                ms(v),
-                ms(v) - ms(d),
-                ms(v) / ms(d).max(1e-9)
-            );
-        }
-        println!(
-            "conduit RSS: idle {:.1} MB, after the run {:.1} MB",
-            self.idle_rss_kb as f64 / 1024.0,
-            self.busy_rss_kb as f64 / 1024.0
-        );
-    }
-
-    fn json(&self) -> serde_json::Value {
-        let rows: Vec<_> = self
-            .rows()
-            .into_iter()
-            .map(|(name, d, v)| {
-                serde_json::json!({"percentile": name, "direct_ms": ms(d), "conduit_ms": ms(v),
-                    "added_ms": ms(v) - ms(d), "ratio": ms(v) / ms(d).max(1e-9)})
-            })
-            .collect();
-        serde_json::json!({
-            "scenario": "streamed_claude_code",
-            "iterations": self.iterations,
-            "request_bytes": self.request_bytes,
-            "sse_events": self.sse_events,
-            "latency": rows,
-            "idle_rss_kb": self.idle_rss_kb,
-            "busy_rss_kb": self.busy_rss_kb,
-        })
-    }
 }

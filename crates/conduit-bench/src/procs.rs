@@ -1,10 +1,13 @@
-//! Starting and stopping the simulator and the gateway as real processes for the benchmark.
+//! Starting and stopping the simulator and the gateway as real processes for the benchmark,
+//! the simulator's scripted replies, and conduit's cold start.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+
+const PROFILE_ARN: &str = "arn:aws:codewhisperer:us-east-1:123456789012:profile/BENCH";
 
 pub struct Procs {
     sim: Child,
@@ -13,7 +16,8 @@ pub struct Procs {
     pub conduit_url: String,
     pub api_key: String,
     pub access_token: String,
-    _home: TempDir,
+    creds: PathBuf,
+    home: TempDir,
 }
 
 struct TempDir(PathBuf);
@@ -37,7 +41,39 @@ fn bin(name: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-async fn wait_for_file(path: &std::path::Path) -> anyhow::Result<String> {
+/// Under `cargo run --release -p conduit-bench`, build the two servers beside this binary first
+/// (a no-op when they are up to date), so the one command is enough.
+pub fn build_servers() -> anyhow::Result<()> {
+    let Ok(cargo) = std::env::var("CARGO") else {
+        return Ok(());
+    };
+    let exe = std::env::current_exe()?;
+    let profile = exe
+        .parent()
+        .and_then(|d| d.file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "-q", "-p", "conduit", "-p", "conduit-sim"]);
+    match profile {
+        "release" => {
+            cmd.arg("--release");
+        }
+        "debug" => eprintln!("warning: a debug build gives meaningless figures; use --release"),
+        other => {
+            cmd.args(["--profile", other]);
+        }
+    }
+    let status = cmd
+        .status()
+        .context("cannot run cargo to build the servers")?;
+    if !status.success() {
+        bail!("building conduit and conduit-sim failed");
+    }
+    Ok(())
+}
+
+async fn wait_for_file(path: &Path) -> anyhow::Result<String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(s) = std::fs::read_to_string(path) {
@@ -68,39 +104,28 @@ impl Procs {
 
         let access_token = format!("bench-access-{}", uuid::Uuid::new_v4());
         let refresh_token = format!("bench-refresh-{}", uuid::Uuid::new_v4());
-        let profile_arn = "arn:aws:codewhisperer:us-east-1:123456789012:profile/BENCH";
         let client = reqwest::Client::new();
         let resp = client
             .post(format!("{sim_url}/_sim/accounts"))
             .json(&serde_json::json!({
                 "access_token": access_token, "refresh_token": refresh_token,
-                "expires_in": 36000, "profile_arn": profile_arn, "kind": "social"}))
+                "expires_in": 36000, "profile_arn": PROFILE_ARN, "kind": "social"}))
             .send()
             .await?;
         if !resp.status().is_success() {
             bail!("simulator refused the bench account: {}", resp.status());
         }
-        let expires = "2099-01-01T00:00:00Z";
         let creds = home.0.join("kiro-auth-token.json");
         std::fs::write(
             &creds,
             serde_json::json!({"accessToken": access_token, "refreshToken": refresh_token,
-                "expiresAt": expires, "profileArn": profile_arn, "authMethod": "social",
-                "region": "us-east-1"})
+                "expiresAt": "2099-01-01T00:00:00Z", "profileArn": PROFILE_ARN,
+                "authMethod": "social", "region": "us-east-1"})
             .to_string(),
         )?;
-        let conduit_home = home.0.join("conduit");
         let api_key = format!("sk-bench-{}", uuid::Uuid::new_v4());
-        let conduit = Command::new(bin("conduit")?)
-            .args(["serve", "--port", "0"])
-            .env("CONDUIT_HOME", &conduit_home)
-            .env("PROXY_API_KEY", &api_key)
-            .env("CONDUIT_KIRO_API_URL", &sim_url)
-            .env("CONDUIT_KIRO_AUTH_URL", &sim_url)
-            .env("CONDUIT_SSO_OIDC_URL", &sim_url)
-            .env("KIRO_CREDS_FILE", &creds)
-            .env("CONDUIT_LOG", "warn")
-            .stderr(Stdio::null())
+        let conduit_home = home.0.join("conduit");
+        let conduit = conduit_command(&conduit_home, &api_key, &sim_url, &creds, "0")?
             .spawn()
             .context("cannot start conduit")?;
         let port = wait_for_file(&conduit_home.join("run").join("port")).await?;
@@ -112,10 +137,20 @@ impl Procs {
             conduit_url,
             api_key,
             access_token,
-            _home: home,
+            creds,
+            home,
         };
         procs.wait_healthy(&client).await?;
+        procs.add_rules(&client).await?;
         Ok(procs)
+    }
+
+    pub fn conduit_pid(&self) -> u32 {
+        self.conduit.id()
+    }
+
+    pub fn sim_pid(&self) -> u32 {
+        self.sim.id()
     }
 
     async fn wait_healthy(&self, client: &reqwest::Client) -> anyhow::Result<()> {
@@ -135,53 +170,103 @@ impl Procs {
         bail!("conduit did not become healthy")
     }
 
-    /// The scripted reply: 200 text events of 20 characters each.
-    pub async fn add_bench_rule(&self, client: &reqwest::Client) -> anyhow::Result<()> {
+    /// The scripted replies: `BENCH` → 200 text events of 20 characters; `SMALL` → one short
+    /// text event; `HOLD` → one event, then 20 s of silence, then one more.
+    async fn add_rules(&self, client: &reqwest::Client) -> anyhow::Result<()> {
         let text: String = (0..200)
             .map(|i| format!("chunk {i:>5} of reply."))
             .collect();
-        let resp = client
-            .post(format!("{}/_sim/rules", self.sim_url))
-            .json(
-                &serde_json::json!({"id": "bench", "match": {"contains": "BENCH"},
+        let rules = [
+            serde_json::json!({"id": "bench", "match": {"contains": "BENCH"},
                 "reply": [{"text": text, "chunk": 20}]}),
-            )
-            .send()
-            .await?;
-        if !resp.status().is_success() {
-            bail!("simulator refused the bench rule: {}", resp.status());
+            serde_json::json!({"id": "small", "match": {"contains": "SMALL"},
+                "reply": [{"text": "Hello! How can I help you today?"}]}),
+            serde_json::json!({"id": "hold", "match": {"contains": "HOLD"},
+                "reply": [{"text": "held"}, {"delay_ms": 20000}, {"text": " released"}]}),
+        ];
+        for rule in rules {
+            let resp = client
+                .post(format!("{}/_sim/rules", self.sim_url))
+                .json(&rule)
+                .send()
+                .await?;
+            if !resp.status().is_success() {
+                bail!("simulator refused a bench rule: {}", resp.status());
+            }
         }
         Ok(())
     }
 
-    /// How many SSE events conduit sends for one request.
-    pub async fn sse_event_count(
-        &self,
-        client: &reqwest::Client,
-        url: &str,
-        body: &[u8],
-    ) -> anyhow::Result<usize> {
-        let text = client
-            .post(url)
-            .header("x-api-key", &self.api_key)
-            .header("content-type", "application/json")
-            .body(body.to_vec())
-            .send()
-            .await?
-            .text()
-            .await?;
-        Ok(text.matches("\nevent: ").count() + usize::from(text.starts_with("event: ")))
+    /// Time from spawning `conduit serve` to its first 200 on /health, for `runs` fresh starts
+    /// (each with an empty CONDUIT_HOME), sorted.
+    pub fn cold_starts(&self, runs: usize) -> anyhow::Result<Vec<Duration>> {
+        let mut times = Vec::with_capacity(runs);
+        for i in 0..runs {
+            let port = free_port()?;
+            let home = self.home.0.join(format!("cold-{i}"));
+            let mut cmd = conduit_command(&home, &self.api_key, &self.sim_url, &self.creds, &port)?;
+            let start = Instant::now();
+            let mut child = cmd.spawn().context("cannot start conduit")?;
+            let healthy = wait_health_200(&port, start + Duration::from_secs(10));
+            let elapsed = start.elapsed();
+            let _ = child.kill();
+            let _ = child.wait();
+            if !healthy {
+                bail!("conduit (cold start {i}) did not answer /health with 200 within 10 s");
+            }
+            times.push(elapsed);
+        }
+        times.sort();
+        Ok(times)
     }
+}
 
-    pub fn conduit_rss_kb(&self) -> anyhow::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.conduit.id()))
-            .context("cannot read /proc (Linux only)")?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("no VmRSS line")
+fn conduit_command(
+    home: &Path,
+    api_key: &str,
+    sim_url: &str,
+    creds: &Path,
+    port: &str,
+) -> anyhow::Result<Command> {
+    let mut cmd = Command::new(bin("conduit")?);
+    // Default log level (info): one access line per request, as users run it.
+    cmd.args(["serve", "--port", port])
+        .env("CONDUIT_HOME", home)
+        .env("PROXY_API_KEY", api_key)
+        .env("CONDUIT_KIRO_API_URL", sim_url)
+        .env("CONDUIT_KIRO_AUTH_URL", sim_url)
+        .env("CONDUIT_SSO_OIDC_URL", sim_url)
+        .env("KIRO_CREDS_FILE", creds)
+        .env_remove("CONDUIT_LOG")
+        .env_remove("DEBUG_MODE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    Ok(cmd)
+}
+
+fn free_port() -> anyhow::Result<String> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port().to_string())
+}
+
+/// Poll `GET /health` with plain blocking sockets (no runtime in the way) every 0.5 ms.
+fn wait_health_200(port: &str, deadline: Instant) -> bool {
+    use std::io::{Read, Write};
+    let request =
+        format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    while Instant::now() < deadline {
+        if let Ok(mut s) = std::net::TcpStream::connect(format!("127.0.0.1:{port}")) {
+            let mut head = [0u8; 12];
+            if s.write_all(request.as_bytes()).is_ok()
+                && s.read_exact(&mut head).is_ok()
+                && &head[9..12] == b"200"
+            {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_micros(500));
     }
+    false
 }
 
 impl Drop for Procs {

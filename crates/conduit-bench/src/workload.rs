@@ -1,5 +1,6 @@
-//! The benchmark's request: shaped like what Claude Code sends (system blocks, 12 tools, a long
-//! history), about 100 KB, streaming.
+//! The benchmark's requests: a streamed Claude-Code-sized one (system blocks, 12 tools, a long
+//! history, about 100 KB), a small non-streaming one, an OpenAI Chat streaming one, and the one
+//! that holds a stream open; each with the equivalent Kiro request for the direct call.
 
 use serde_json::{json, Value};
 
@@ -72,6 +73,62 @@ pub fn claude_code_request() -> Vec<u8> {
     body.to_string().into_bytes()
 }
 
+/// A small, non-streaming Anthropic request (answered by the `SMALL` rule).
+pub fn small_request() -> Vec<u8> {
+    serde_json::json!({
+        "model": "claude-opus-5-5",
+        "max_tokens": 256,
+        "messages": [{"role": "user", "content": "SMALL: say hello."}]
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// A small streamed Anthropic request the `HOLD` rule keeps open after its first event.
+pub fn hold_request() -> Vec<u8> {
+    serde_json::json!({
+        "model": "claude-opus-5-5",
+        "max_tokens": 256,
+        "stream": true,
+        "messages": [{"role": "user", "content": "HOLD: wait with me."}]
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// An OpenAI Chat Completions streaming request: system prompt, four tools, a short history
+/// (about 25 KB), answered with the same 200 events as the streamed Anthropic one.
+pub fn openai_chat_request() -> Vec<u8> {
+    let tools: Vec<Value> = (0..4)
+        .map(|i| {
+            let t = tool(i);
+            json!({"type": "function", "function": {"name": t["name"], "description": t["description"],
+                "parameters": t["input_schema"]}})
+        })
+        .collect();
+    let mut messages = vec![json!({"role": "system", "content": filler(1200, 9)})];
+    for turn in 0..3 {
+        messages.push(json!({"role": "user", "content": filler(600, turn)}));
+        messages.push(json!({"role": "assistant", "content": filler(200, turn + 3)}));
+    }
+    messages.push(json!({"role": "user", "content": "BENCH: summarise the repository layout."}));
+    json!({
+        "model": "claude-opus-5-5",
+        "stream": true,
+        "max_tokens": 32000,
+        "messages": messages,
+        "tools": tools,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// The Kiro request conduit sends for an OpenAI Chat body, for the direct call.
+pub fn kiro_request_from_openai(body: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let request = conduit_openai::chat::decode_request(body).map_err(|e| anyhow::anyhow!("{e}"))?;
+    kiro_body(&request)
+}
+
 /// The same conversation as the Kiro request conduit would send, for the direct call.
 pub fn kiro_request(anthropic_body: &[u8]) -> anyhow::Result<Vec<u8>> {
     let request = conduit_anthropic::decode_request(
@@ -79,6 +136,10 @@ pub fn kiro_request(anthropic_body: &[u8]) -> anyhow::Result<Vec<u8>> {
         &conduit_anthropic::RequestHeaders { session_id: None },
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
+    kiro_body(&request)
+}
+
+fn kiro_body(request: &conduit_core::Request) -> anyhow::Result<Vec<u8>> {
     let model = conduit_kiro::models::resolve_model(&request.model, &Default::default());
     let opts = conduit_kiro::convert::EncodeOptions {
         model_id: model.kiro_id,
@@ -87,7 +148,7 @@ pub fn kiro_request(anthropic_body: &[u8]) -> anyhow::Result<Vec<u8>> {
         tool_description_max: 10_000,
         max_payload_bytes: 600_000,
     };
-    let kiro = conduit_kiro::convert::encode_request(&request, &opts)
+    let kiro = conduit_kiro::convert::encode_request(request, &opts)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(serde_json::to_vec(&kiro)?)
 }
