@@ -20,6 +20,9 @@ pub enum DebugMode {
 pub struct GatewayConfig {
     pub host: IpAddr,
     pub port: u16,
+    /// `CONDUIT_ALLOWED_HOSTS`: Host header names (`name` or `name:port`, lower-case) accepted
+    /// besides loopback and `host`, e.g. a reverse proxy's public name.
+    pub allowed_hosts: Vec<String>,
     /// `CONDUIT_HOME`: all state lives below it.
     pub home: PathBuf,
     /// `PROXY_API_KEY`: overrides the key file.
@@ -93,17 +96,38 @@ pub fn from_env(
             other => return Err(format!("DEBUG_MODE `{other}` must be off, errors or all")),
         },
     };
+    let allowed_hosts = allowed_hosts(env("CONDUIT_ALLOWED_HOSTS").as_deref().unwrap_or(""))?;
     let ping_ms = parse_num(env, "CONDUIT_PING_INTERVAL_MS", 5_000)?;
     let grace_s = parse_num(env, "CONDUIT_SHUTDOWN_GRACE", 10)?;
     Ok(GatewayConfig {
         host,
         port,
+        allowed_hosts,
         home,
         api_key_override: env("PROXY_API_KEY").filter(|k| !k.is_empty()),
         debug_mode,
         ping_interval: Duration::from_millis(ping_ms.max(50)),
         shutdown_grace: Duration::from_secs(grace_s),
     })
+}
+
+/// `gw.example.com, gw.example.com:8443`: names as they appear in a Host header.
+fn allowed_hosts(raw: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let valid = entry
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.:[]_".contains(c));
+        if !valid || entry.starts_with(':') {
+            return Err(format!(
+                "CONDUIT_ALLOWED_HOSTS entry `{entry}` is not a host name: give names as clients \
+                 send them in the Host header (`gw.example.com` or `gw.example.com:8443`), \
+                 without a scheme or path"
+            ));
+        }
+        out.push(entry.to_ascii_lowercase());
+    }
+    Ok(out)
 }
 
 fn parse_num(env: &dyn Fn(&str) -> Option<String>, key: &str, default: u64) -> Result<u64, String> {
@@ -135,6 +159,20 @@ mod tests {
         assert_eq!(c.port, 8765);
         assert_eq!(c.home, PathBuf::from("/h/.conduit"));
         assert_eq!(c.debug_mode, DebugMode::Off);
+        assert!(c.allowed_hosts.is_empty());
+    }
+
+    #[test]
+    fn allowed_hosts_are_a_list_of_names() {
+        let c = cfg(&[
+            ("HOME", "/h"),
+            (
+                "CONDUIT_ALLOWED_HOSTS",
+                " GW.example.com, gw.example.com:8443 ,,",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(c.allowed_hosts, ["gw.example.com", "gw.example.com:8443"]);
     }
 
     #[test]
@@ -143,6 +181,7 @@ mod tests {
             ("CONDUIT_PORT", "http"),
             ("CONDUIT_HOST", "example"),
             ("DEBUG_MODE", "verbose"),
+            ("CONDUIT_ALLOWED_HOSTS", "https://gw.example.com/"),
         ] {
             let e = cfg(&[("HOME", "/h"), (k, v)]).unwrap_err();
             assert!(e.contains(k), "{e}");

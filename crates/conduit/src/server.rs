@@ -38,6 +38,7 @@ pub async fn serve(config: GatewayConfig) -> anyhow::Result<()> {
         access: Access { key: Arc::new(key) },
         openai: OpenAiState::default(),
     };
+    routes::host::configure(config.host, &config.allowed_hosts);
     let listener = bind(SocketAddr::new(config.host, config.port)).await?;
     let addr = listener.local_addr()?;
     write_run_files(&config, addr.port())?;

@@ -1,7 +1,9 @@
 //! A guard for routes only the person at this machine may use (`/login`): the peer must be a
 //! loopback address, and the `Host` header must name loopback (`127.0.0.1`, `localhost`,
 //! `[::1]`) with a port this process listens on, so a web page whose DNS name was rebound to
-//! 127.0.0.1 cannot reach it either. Needs the router served with `ConnectInfo<SocketAddr>`.
+//! 127.0.0.1 cannot reach it either; a request carrying `Origin` must come from the page
+//! itself. Needs the router served with `ConnectInfo<SocketAddr>`. The Host rules here are
+//! also the base of the guard on every route (`host.rs`).
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -19,7 +21,7 @@ pub fn allow_port(port: u16) {
     PORTS.lock().unwrap_or_else(|p| p.into_inner()).insert(port);
 }
 
-fn port_allowed(port: u16) -> bool {
+pub fn port_allowed(port: u16) -> bool {
     PORTS
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -33,23 +35,46 @@ pub fn refusal(peer: Option<SocketAddr>, host: Option<&str>) -> Option<&'static 
         Some(_) => return Some("this page is only served to this machine (loopback connections)"),
         None => return Some("the connection's address is unknown"),
     }
-    let Some(host) = host else {
-        return Some("a Host header is required");
-    };
+    loopback_host_refusal(host)
+}
+
+/// A Host header split into its lower-cased name and port: `[::1]:80` → (`[::1]`, `Some(80)`);
+/// the port is `None` when absent or not a number.
+pub fn split_host(host: &str) -> (String, Option<u16>) {
     let (name, port) = match host.rsplit_once(':') {
         Some((n, p)) if !n.is_empty() && !p.contains(']') => (n, p.parse::<u16>().ok()),
         _ => (host, None),
     };
-    let loopback = matches!(
-        name.to_ascii_lowercase().as_str(),
-        "127.0.0.1" | "localhost" | "[::1]"
-    );
-    if !loopback {
+    (name.to_ascii_lowercase(), port)
+}
+
+/// `127.0.0.1`, `localhost` or `[::1]` (a Host name, lower-cased).
+pub fn is_loopback_name(name: &str) -> bool {
+    matches!(name, "127.0.0.1" | "localhost" | "[::1]")
+}
+
+/// Why a Host header does not name loopback with a port this process listens on.
+pub fn loopback_host_refusal(host: Option<&str>) -> Option<&'static str> {
+    let Some(host) = host else {
+        return Some("a Host header is required");
+    };
+    let (name, port) = split_host(host);
+    if !is_loopback_name(&name) {
         return Some("the Host header must be 127.0.0.1, localhost or [::1] (DNS rebinding guard)");
     }
     match port {
         Some(p) if port_allowed(p) => None,
         _ => Some("the Host header must carry the port conduit listens on"),
+    }
+}
+
+/// A request a web page sent (it carries `Origin`) must come from the page we served: its
+/// origin is `http://` + the Host it was sent to. Stops other sites from starting sign-ins.
+fn foreign_origin(origin: Option<&str>, host: Option<&str>) -> bool {
+    match (origin, host) {
+        (None, _) => false,
+        (Some(o), Some(h)) => !o.eq_ignore_ascii_case(&format!("http://{h}")),
+        (Some(_), None) => true,
     }
 }
 
@@ -63,7 +88,15 @@ pub async fn require_local(req: Request, next: Next) -> Response {
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok());
-    match refusal(peer, host) {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .map(|o| o.to_str().unwrap_or("?"));
+    let why = refusal(peer, host).or_else(|| {
+        foreign_origin(origin, host)
+            .then_some("this page only answers requests from itself (Origin)")
+    });
+    match why {
         None => next.run(req).await,
         Some(why) => {
             tracing::warn!(peer = ?peer, reason = why, "refused a local-only request");
@@ -91,5 +124,16 @@ mod tests {
         assert!(refusal(Some(local), Some("127.0.0.1")).is_some());
         assert!(refusal(Some(local), None).is_some());
         assert!(refusal(None, Some("127.0.0.1:41234")).is_some());
+        assert!(refusal(Some(local), Some("LOCALHOST:41234")).is_none());
+    }
+
+    #[test]
+    fn only_our_own_page_may_send_an_origin() {
+        let host = Some("127.0.0.1:41234");
+        assert!(!foreign_origin(None, host));
+        assert!(!foreign_origin(Some("http://127.0.0.1:41234"), host));
+        assert!(foreign_origin(Some("https://evil.example"), host));
+        assert!(foreign_origin(Some("null"), host));
+        assert!(foreign_origin(Some("http://127.0.0.1:41234"), None));
     }
 }

@@ -1,8 +1,10 @@
-//! The HTTP surface: which path goes to which handler, and the API-key guard in front of `/v1`.
+//! The HTTP surface: which path goes to which handler, the Host/Origin guard in front of every
+//! route (`host.rs`) and the API-key guard in front of `/v1`.
 
 mod anthropic;
 mod guard;
 mod health;
+pub mod host;
 pub mod local_only;
 mod login;
 mod models;
@@ -38,6 +40,8 @@ pub fn router(state: AppState) -> Router {
         .merge(login::router())
         .route("/health", get(health::health))
         .fallback(anthropic::not_found)
+        // Outermost, so a foreign Host or a browser Origin is refused before anything else.
+        .layer(axum::middleware::from_fn(host::require_host))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

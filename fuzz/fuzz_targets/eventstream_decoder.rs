@@ -1,0 +1,68 @@
+//! Arbitrary bytes, split into arbitrary chunks, through `FrameDecoder` and `Assembler`: never a
+//! panic, and the chunking never changes the events (or whether the stream is an error).
+//!
+//! Input layout: byte 0 seeds the chunk sizes, byte 1 picks the assembler options, the rest is
+//! the response body.
+#![no_main]
+
+use conduit_kiro::assemble::{AssembleOptions, Assembler};
+use conduit_kiro::eventstream::FrameDecoder;
+use conduit_kiro::wire::KiroEvent;
+use libfuzzer_sys::fuzz_target;
+
+/// Decodes `body` in chunks whose sizes come from `seed` (0: one chunk).
+fn decode(body: &[u8], seed: u8) -> (Vec<KiroEvent>, bool) {
+    let mut decoder = FrameDecoder::new();
+    let mut events = Vec::new();
+    let mut state = u32::from(seed);
+    let mut rest = body;
+    while !rest.is_empty() {
+        let len = if seed == 0 {
+            rest.len()
+        } else {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            1 + (state >> 16) as usize % 64
+        };
+        let (chunk, tail) = rest.split_at(len.min(rest.len()));
+        rest = tail;
+        match decoder.push(chunk) {
+            Ok(more) => events.extend(more),
+            Err(_) => return (events, true),
+        }
+    }
+    (events, decoder.finish().is_err())
+}
+
+fuzz_target!(|data: &[u8]| {
+    let [seed, flags, body @ ..] = data else {
+        return;
+    };
+    let (whole, whole_failed) = decode(body, 0);
+    let (chunked, chunked_failed) = decode(body, *seed);
+    assert_eq!(whole_failed, chunked_failed, "chunking changed whether the stream fails");
+    if !whole_failed {
+        // (After an error, `push` drops the events of its own chunk, so only whole successes
+        // are compared.)
+        assert_eq!(whole, chunked, "chunking changed the events");
+    }
+
+    let mut tool_names = std::collections::HashMap::new();
+    if flags & 2 != 0 {
+        tool_names.insert("get_weather".to_string(), "mcp__weather__get_weather".to_string());
+    }
+    let mut assembler = Assembler::new(AssembleOptions {
+        message_id: "msg_fuzz".into(),
+        model: "claude-sonnet-4-5".into(),
+        input_tokens: u32::from(flags >> 3),
+        context_window: if flags & 4 != 0 { 0 } else { 200_000 },
+        thinking: flags & 1 != 0,
+        tool_names,
+    });
+    let _ = assembler.start();
+    for event in whole {
+        if assembler.push(event).is_err() {
+            return;
+        }
+    }
+    let _ = assembler.finish();
+});

@@ -1,0 +1,31 @@
+//! What every request fuzz target does with a decoded request: convert it to the Kiro body,
+//! serialise that, count its tokens. None of it may panic, whatever the client sent.
+
+use conduit_core::Request;
+use conduit_kiro::convert::{encode_request, thinking_requested, tool_name_map, EncodeOptions};
+
+/// The phases after decoding, as the gateway runs them on a client's request.
+pub fn exercise(request: &Request) {
+    let _ = conduit_core::tokens::count_request(request);
+    let _ = thinking_requested(request);
+    let _ = tool_name_map(request);
+    for max_payload_bytes in [600_000, 2_000] {
+        let opts = EncodeOptions {
+            model_id: "claude-sonnet-4.5".into(),
+            profile_arn: Some("arn:aws:codewhisperer:us-east-1:123456789012:profile/FUZZ".into()),
+            conversation_id: "00000000-0000-4000-8000-000000000000".into(),
+            tool_description_max: 10_000,
+            max_payload_bytes,
+        };
+        if let Ok(body) = encode_request(request, &opts) {
+            let bytes = serde_json::to_vec(&body).unwrap_or_default();
+            // The converter promises the body fits; a body over the limit would be refused
+            // upstream with an opaque 400.
+            assert!(
+                bytes.len() <= max_payload_bytes,
+                "encoded body is {} bytes, over the {max_payload_bytes}-byte limit",
+                bytes.len()
+            );
+        }
+    }
+}
