@@ -125,6 +125,32 @@ async fn a_dead_refresh_token_is_tried_again_after_the_backoff() {
 }
 
 #[tokio::test]
+async fn rejected_tokens_while_the_token_service_is_down_cause_one_refresh_per_backoff() {
+    let h = Harness::start(Token::Valid).await;
+    let mut config = h.config();
+    config.refresh_retry_backoff = std::time::Duration::from_millis(300);
+    let upstream = conduit_kiro::upstream::KiroUpstream::new(config).unwrap();
+    assert!(h.sim.expire_access_token(ACCESS));
+    h.sim.configure(conduit_sim::ConfigPatch {
+        refresh_outage: Some(true),
+        ..Default::default()
+    });
+    for _ in 0..5 {
+        let err = ask(&upstream, "hello").await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Overloaded, "{}", err.message);
+        assert!(err.message.contains("could not refresh"), "{}", err.message);
+    }
+    assert_eq!(h.refreshes(), 1, "one refresh call, not one per request");
+    h.sim.configure(conduit_sim::ConfigPatch {
+        refresh_outage: Some(false),
+        ..Default::default()
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+    assert_eq!(ask(&upstream, "hello").await.unwrap(), DEFAULT_TEXT);
+    assert_eq!(h.refreshes(), 2);
+}
+
+#[tokio::test]
 async fn an_env_refresh_token_is_refreshed_and_its_rotation_kept_in_the_data_dir() {
     let h = Harness::start(Token::Valid).await;
     let mut config = h.config();

@@ -194,14 +194,31 @@ impl Auth {
             if st.generation != rejected.generation {
                 return Ok(token_of(creds, st.generation));
             }
+            // Within the backoff of a failed refresh, dead or transient: a token service that
+            // is down must not get one more refresh call per rejected request.
             if let Some(b) = &st.blocked {
-                if Instant::now() < b.until && b.dead {
+                if Instant::now() < b.until {
                     return Err(b.error.clone());
                 }
             }
             self.inner.start_or_join(&mut st)
         };
-        pending.await
+        match pending.await {
+            // The refresh failed and handed back the token still held, which the upstream
+            // just rejected: resending it would only earn another 403.
+            Ok(token) if token.generation == rejected.generation => {
+                Err(self.inner.lock().blocked.as_ref().map_or_else(
+                    || {
+                        Error::new(
+                            ErrorKind::Overloaded,
+                            "could not refresh the Kiro access token; try again shortly",
+                        )
+                    },
+                    |b| b.error.clone(),
+                ))
+            }
+            other => other,
+        }
     }
 
     pub fn status(&self) -> CredentialStatus {
