@@ -47,6 +47,9 @@ pub struct Options {
     /// `/_sim/accounts` body) and, with the first, in the account registry, with
     /// `ACCOUNT_SYSTEM=true`. Their tokens are `Gateway::extra_tokens`.
     pub extra_accounts: Vec<Value>,
+    /// Adjusts the Kiro config after the environment is read (settings with no env key,
+    /// like the retry policy or refresh backoffs).
+    pub kiro: Option<fn(&mut KiroConfig)>,
 }
 
 impl Default for Options {
@@ -56,6 +59,7 @@ impl Default for Options {
             ping_interval: Duration::from_secs(5),
             expires_in: 3600,
             extra_accounts: Vec::new(),
+            kiro: None,
         }
     }
 }
@@ -115,7 +119,10 @@ pub async fn start_with(opts: Options) -> Gateway {
         env.insert("ACCOUNT_SYSTEM", "true".into());
     }
     env.extend(opts.env);
-    let kiro = KiroConfig::from_env(|k| env.get(k).cloned(), home.join("data")).unwrap();
+    let mut kiro = KiroConfig::from_env(|k| env.get(k).cloned(), home.join("data")).unwrap();
+    if let Some(adjust) = opts.kiro {
+        adjust(&mut kiro);
+    }
     let upstream = Arc::new(KiroUpstream::new(kiro).unwrap());
     let state = AppState {
         upstreams: Upstreams(upstream.clone()),
@@ -212,6 +219,11 @@ async fn register_extra_accounts(
 }
 
 impl Gateway {
+    /// The in-process simulator, for its typed handle (`stats()`, `configure(..)`, ...).
+    pub fn sim(&self) -> &conduit_sim::SimHandle {
+        &self._sim
+    }
+
     /// Add a simulator rule (docs/simulator.md).
     pub async fn rule(&self, rule: Value) {
         let r = self
