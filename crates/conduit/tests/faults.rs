@@ -3,6 +3,7 @@
 //! takes the refresh endpoint down, and clients hang up mid-stream. Then kill -9 during token
 //! writes, and a read-only data directory. `FAULT_SEED` replays a run; `FAULT_N` sets its size.
 
+mod cli_support;
 mod fault_support;
 mod harness;
 
@@ -309,4 +310,163 @@ fn kill_9_during_token_writes_never_leaves_a_torn_file() {
 #[test]
 fn kill9_writer_child() {
     kill9::child_main();
+}
+
+/// Makes `dir` read-only for this process: a read-only bind mount as root (root ignores
+/// permission bits), else mode 0555. Undone on drop.
+struct ReadOnly(std::path::PathBuf, bool);
+
+impl ReadOnly {
+    fn make(dir: &std::path::Path) -> ReadOnly {
+        let root = rustix::process::geteuid().is_root();
+        if root {
+            let mount = |args: &[&str]| {
+                let out = std::process::Command::new("mount")
+                    .args(args)
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "mount {args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            };
+            let d = dir.to_str().unwrap();
+            mount(&["--bind", d, d]);
+            mount(&["-o", "remount,bind,ro", d]);
+        } else {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+        }
+        assert!(
+            std::fs::write(dir.join("probe"), b"x").is_err(),
+            "{} is still writable",
+            dir.display()
+        );
+        ReadOnly(dir.to_path_buf(), root)
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        if self.1 {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        } else {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o755));
+        }
+    }
+}
+
+#[test]
+fn serve_on_a_read_only_conduit_home_exits_with_a_clear_error() {
+    let env = cli_support::CliEnv::new();
+    std::fs::create_dir_all(&env.conduit_home).unwrap();
+    let _ro = ReadOnly::make(&env.conduit_home);
+    let stderr = serve_must_fail(&env);
+    assert!(
+        stderr.contains("Read-only file system") || stderr.contains("Permission denied"),
+        "says why: {stderr}"
+    );
+}
+
+/// A 64 KiB tmpfs, filled up, as CONDUIT_HOME. Mounting needs root; as another user the
+/// story cannot be set up and says so.
+#[test]
+fn serve_on_a_full_conduit_home_exits_with_a_clear_error() {
+    if !rustix::process::geteuid().is_root() {
+        println!("skipped: mounting a tiny tmpfs needs root");
+        return;
+    }
+    let env = cli_support::CliEnv::new();
+    std::fs::create_dir_all(&env.conduit_home).unwrap();
+    let home = env.conduit_home.to_str().unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs", home])
+        .status()
+        .unwrap();
+    assert!(mounted.success());
+    struct Unmount<'a>(&'a str);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(home);
+    for dir in ["logs", "data", "run"] {
+        std::fs::create_dir_all(env.conduit_home.join(dir)).unwrap();
+    }
+    let _ = std::fs::write(env.conduit_home.join("filler"), vec![0u8; 1 << 20]);
+    let stderr = serve_must_fail(&env);
+    assert!(
+        stderr.contains("No space left on device"),
+        "says why: {stderr}"
+    );
+}
+
+/// Run `conduit serve`; insist it exits (no hang, no panic) with a message naming
+/// CONDUIT_HOME. Returns its stderr.
+fn serve_must_fail(env: &cli_support::CliEnv) -> String {
+    let mut child = env
+        .cmd(&["serve"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("conduit serve kept running on a read-only CONDUIT_HOME");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stderr}");
+    assert!(!out.status.success(), "exit status {:?}", out.status);
+    assert_ne!(
+        out.status.code(),
+        Some(101),
+        "a panic's exit code:\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains(&env.conduit_home.display().to_string()),
+        "names the path: {stderr}"
+    );
+    stderr.into_owned()
+}
+
+#[tokio::test]
+async fn a_refresh_that_cannot_save_its_token_still_serves_and_says_so() {
+    let gw = harness::start().await;
+    let _ro = ReadOnly::make(&gw.home);
+    assert!(gw.sim().expire_access_token(&gw.access_token));
+    for _ in 0..3 {
+        let (status, body) = gw.messages(harness::user("hello")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(
+        gw.sim().stats().refresh_calls,
+        1,
+        "the refreshed token is kept in memory"
+    );
+    let health: serde_json::Value = gw
+        .get("/health")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let shown = health.to_string();
+    assert!(
+        shown.contains("could not save the refreshed token"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Read-only file system") || shown.contains("Permission denied"),
+        "{shown}"
+    );
 }
