@@ -3,6 +3,8 @@
 //! takes the refresh endpoint down, and clients hang up mid-stream. Then kill -9 during token
 //! writes, and a read-only data directory. `FAULT_SEED` replays a run; `FAULT_N` sets its size.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
 mod cli_support;
 mod fault_support;
 mod harness;
@@ -263,7 +265,7 @@ async fn chaos(
             outages
                 .lock()
                 .unwrap()
-                .push((began, Instant::now() + Duration::from_secs(2)));
+                .push((began, Instant::now() + Duration::from_millis(500)));
         }
     }
 }

@@ -1,7 +1,12 @@
 //! Support for the fault-injection suite (`tests/faults.rs`): per-request fault scenarios,
 //! dialect grammar checks, process probes (panics, RSS), and the kill -9 token writer.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout
+)]
 
 pub mod kill9;
 pub mod scenario;
