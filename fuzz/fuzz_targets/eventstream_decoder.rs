@@ -1,8 +1,9 @@
 //! Arbitrary bytes, split into arbitrary chunks, through `FrameDecoder` and `Assembler`: never a
 //! panic, and the chunking never changes the events (or whether the stream is an error).
 //!
-//! Input layout: byte 0 seeds the chunk sizes, byte 1 picks the assembler options, the rest is
-//! the response body.
+//! Input layout: byte 0 seeds the chunk sizes, byte 1 picks the assembler options (and whether
+//! the frames' checksums are repaired first, so mutated headers and payloads get past the CRC
+//! checks and reach the event parsing and the assembler), the rest is the response body.
 #![no_main]
 
 use conduit_kiro::assemble::{AssembleOptions, Assembler};
@@ -33,9 +34,34 @@ fn decode(body: &[u8], seed: u8) -> (Vec<KiroEvent>, bool) {
     (events, decoder.finish().is_err())
 }
 
+/// Rewrites both CRCs of every frame whose lengths are plausible, in place.
+fn repair_checksums(body: &mut [u8]) {
+    let mut at = 0;
+    while body.len() - at >= 16 {
+        let frame = &mut body[at..];
+        let total = u32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
+        if total < 16 || total > frame.len() {
+            return;
+        }
+        let prelude = crc32fast::hash(&frame[..8]);
+        frame[8..12].copy_from_slice(&prelude.to_be_bytes());
+        let message = crc32fast::hash(&frame[..total - 4]);
+        frame[total - 4..total].copy_from_slice(&message.to_be_bytes());
+        at += total;
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let [seed, flags, body @ ..] = data else {
         return;
+    };
+    let mut owned;
+    let body = if flags & 0x80 != 0 {
+        owned = body.to_vec();
+        repair_checksums(&mut owned);
+        &owned[..]
+    } else {
+        body
     };
     let (whole, whole_failed) = decode(body, 0);
     let (chunked, chunked_failed) = decode(body, *seed);
@@ -53,7 +79,7 @@ fuzz_target!(|data: &[u8]| {
     let mut assembler = Assembler::new(AssembleOptions {
         message_id: "msg_fuzz".into(),
         model: "claude-sonnet-4-5".into(),
-        input_tokens: u32::from(flags >> 3),
+        input_tokens: u32::from(flags & 0x78) * 100,
         context_window: if flags & 4 != 0 { 0 } else { 200_000 },
         thinking: flags & 1 != 0,
         tool_names,

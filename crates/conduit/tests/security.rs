@@ -281,16 +281,17 @@ impl Serve {
         let _ = std::fs::remove_file(env.conduit_home.join("run/port"));
         let mut all = vec!["serve", "--port", "0"];
         all.extend_from_slice(args);
-        let child = env
-            .cmd(&all)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let serve = Self(
+            env.cmd(&all)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Some(port) = env.port() {
-                return (Self(child), port);
+                return (serve, port);
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -575,11 +576,8 @@ async fn login(env: &CliEnv, sim: &str, arn: &str) {
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let err = reader.join().unwrap();
+    assert!(out.status.success(), "conduit login failed:\n{err}");
 }
 
 #[tokio::test]

@@ -54,9 +54,8 @@ fn refusal_by(host: Option<&str>, policy: Option<&Policy>) -> Option<&'static st
     let Some(host) = host else {
         return Some("a Host header is required");
     };
-    if local_only::loopback_host_refusal(Some(host)).is_none() {
-        return None;
-    }
+    // Loopback with our port passes (no refusal: `None`); anything else is up to the policy.
+    local_only::loopback_host_refusal(Some(host))?;
     let (name, port) = split_host(host);
     if let Some(policy) = policy {
         if policy
