@@ -49,3 +49,16 @@ if ! "$claude" --version >/dev/null 2>&1; then
     echo "setup-e2e: $node_dir/node_modules/.bin/claude does not run; remove $node_dir/node_modules and retry" >&2
     exit 1
 fi
+
+# Codex ships its native binary as an optional dependency (@openai/codex-linux-x64); npm skips
+# it under --omit=optional or on another platform.
+# A throwaway CODEX_HOME: even --version writes helper files there.
+codex="$node_dir/node_modules/.bin/codex"
+codex_home=$(mktemp -d)
+codex_ok=0
+CODEX_HOME="$codex_home" "$codex" --version >/dev/null 2>&1 && codex_ok=1
+rm -rf "$codex_home"
+if [[ $codex_ok == 0 ]]; then
+    echo "setup-e2e: $codex does not run (missing optional dependency @openai/codex-<platform>?); remove $node_dir/node_modules and retry" >&2
+    exit 1
+fi
