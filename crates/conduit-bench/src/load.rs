@@ -12,7 +12,7 @@ use reqwest::header::HeaderMap;
 use crate::stats::{cpu_ticks, ticks_to_ms, Percentiles};
 
 /// No single call may take longer than this.
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// One endpoint with its request: the simulator with the Kiro body, or conduit with the
 /// client's body.

@@ -91,23 +91,28 @@ fn options() -> anyhow::Result<Options> {
 pub struct Plan {
     pub warmup: usize,
     pub sequential: usize,
-    pub rate: f64,
-    pub fixed: usize,
+    /// Open-loop runs: (requests per second, requests).
+    pub rates: Vec<(f64, usize)>,
     pub clients: usize,
     pub saturate_for: Duration,
 }
 
 fn plan(kind: Kind, quick: bool) -> Plan {
-    let (rate, clients) = match kind {
-        Kind::Small => (1000.0, 64),
-        Kind::Streamed | Kind::OpenAi => (500.0, 32),
+    // The target rate, and for the streamed scenarios also a rate this shared 2-core machine
+    // sustains, so the added latency below saturation is visible too.
+    let (rates, clients): (Vec<(f64, usize)>, usize) = match kind {
+        Kind::Small => (vec![(1000.0, 5000)], 64),
+        Kind::Streamed => (vec![(500.0, 2500), (100.0, 1000)], 32),
+        Kind::OpenAi => (vec![(500.0, 1500), (100.0, 1000)], 32),
     };
     if quick {
         return Plan {
             warmup: 5,
             sequential: 20,
-            rate,
-            fixed: (rate / 2.0) as usize,
+            rates: rates
+                .into_iter()
+                .map(|(r, _)| (r, (r / 4.0) as usize))
+                .collect(),
             clients,
             saturate_for: Duration::from_millis(700),
         };
@@ -115,12 +120,7 @@ fn plan(kind: Kind, quick: bool) -> Plan {
     Plan {
         warmup: 30,
         sequential: 300,
-        rate,
-        fixed: match kind {
-            Kind::Streamed => 5000,
-            Kind::Small => 5000,
-            Kind::OpenAi => 3000,
-        },
+        rates,
         clients,
         saturate_for: Duration::from_secs(8),
     }
@@ -187,7 +187,8 @@ pub struct ScenarioResult {
     pub kiro_request_bytes: usize,
     pub plan: Plan,
     pub sequential: (load::Latency, load::Latency),
-    pub fixed: (load::Latency, load::Latency),
+    /// Per open-loop rate: (rate, (direct, conduit)).
+    pub fixed: Vec<(f64, (load::Latency, load::Latency))>,
     pub saturation: (load::Saturation, load::Saturation),
 }
 
@@ -203,15 +204,16 @@ async fn scenario(
     eprintln!("[{}] sequential ×{}", kind.name(), plan.sequential);
     let sequential = load::sequential(client, &direct, &via, plan.warmup, plan.sequential).await?;
     let (direct, via) = (Arc::new(direct), Arc::new(via));
-    let cap = Duration::from_secs_f64(plan.fixed as f64 / plan.rate + 1.0);
-    eprintln!(
-        "[{}] open loop {} rps ×{}",
-        kind.name(),
-        plan.rate,
-        plan.fixed
-    );
-    let fd = load::open_loop(client, direct.clone(), plan.rate, plan.fixed, cap).await?;
-    let fv = load::open_loop(client, via.clone(), plan.rate, plan.fixed, cap).await?;
+    let mut fixed = Vec::new();
+    for &(rate, n) in &plan.rates {
+        let cap = Duration::from_secs_f64(n as f64 / rate + 1.0);
+        eprintln!("[{}] open loop {rate} rps ×{n}", kind.name());
+        let fd = load::open_loop(client, direct.clone(), rate, n, cap).await?;
+        let fv = load::open_loop(client, via.clone(), rate, n, cap).await?;
+        fixed.push((rate, (fd, fv)));
+        // Let an overloaded run drain before the next measurement.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     eprintln!("[{}] saturation, {} clients", kind.name(), plan.clients);
     let sim = ("simulator", procs.sim_pid());
     let conduit = ("conduit", procs.conduit_pid());
@@ -230,7 +232,7 @@ async fn scenario(
         kiro_request_bytes,
         plan,
         sequential,
-        fixed: (fd, fv),
+        fixed,
         saturation: (sd, sv),
     })
 }
@@ -266,11 +268,8 @@ async fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let mut scenarios = Vec::new();
-    for kind in &opts.kinds {
-        scenarios.push(scenario(&client, &procs, *kind, opts.quick).await?);
-    }
-    let (mut streams, mut cold) = (None, Vec::new());
+    // Memory first, before load has grown the heap: the streams' RSS is then theirs.
+    let mut streams = None;
     if opts.extras {
         let n = if opts.quick { 100 } else { 1000 };
         eprintln!("[memory] {n} open streams");
@@ -282,6 +281,14 @@ async fn main() -> anyhow::Result<()> {
         )?;
         let (cp, sp) = (procs.conduit_pid(), procs.sim_pid());
         streams = Some(streams::hold(&client, Arc::new(hold), n, cp, sp).await?);
+    }
+    let mut scenarios = Vec::new();
+    for kind in &opts.kinds {
+        scenarios.push(scenario(&client, &procs, *kind, opts.quick).await?);
+    }
+    let busy_rss_kb = stats::rss_kb(procs.conduit_pid())?;
+    let mut cold = Vec::new();
+    if opts.extras {
         eprintln!("[cold start]");
         cold = procs.cold_starts(if opts.quick { 3 } else { 9 })?;
     }
@@ -291,6 +298,7 @@ async fn main() -> anyhow::Result<()> {
         load_before,
         load_after: stats::load_avg(),
         idle_rss_kb,
+        busy_rss_kb,
         scenarios,
         streams,
         cold,

@@ -176,6 +176,16 @@ impl Procs {
         let text: String = (0..200)
             .map(|i| format!("chunk {i:>5} of reply."))
             .collect();
+        // Keep the simulator's request log short: it holds every body, and a long run would
+        // grow it by gigabytes.
+        let resp = client
+            .post(format!("{}/_sim/config", self.sim_url))
+            .json(&serde_json::json!({"log_limit": 64}))
+            .send()
+            .await?;
+        if !resp.status().is_success() {
+            eprintln!("warning: the simulator refused log_limit; its memory will grow");
+        }
         let rules = [
             serde_json::json!({"id": "bench", "match": {"contains": "BENCH"},
                 "reply": [{"text": text, "chunk": 20}]}),
@@ -228,7 +238,16 @@ fn conduit_command(
     creds: &Path,
     port: &str,
 ) -> anyhow::Result<Command> {
-    let mut cmd = Command::new(bin("conduit")?);
+    // A/B knobs for profiling work: another conduit binary, or an allocator preloaded into
+    // conduit only (e.g. /usr/lib/x86_64-linux-gnu/libmimalloc.so.2).
+    let exe = match std::env::var_os("BENCH_CONDUIT_BIN") {
+        Some(p) => PathBuf::from(p),
+        None => bin("conduit")?,
+    };
+    let mut cmd = Command::new(exe);
+    if let Some(preload) = std::env::var_os("BENCH_CONDUIT_LD_PRELOAD") {
+        cmd.env("LD_PRELOAD", preload);
+    }
     // Default log level (info): one access line per request, as users run it.
     cmd.args(["serve", "--port", port])
         .env("CONDUIT_HOME", home)

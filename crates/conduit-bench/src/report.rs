@@ -16,6 +16,8 @@ pub struct Run {
     pub load_before: f64,
     pub load_after: f64,
     pub idle_rss_kb: u64,
+    /// After all scenarios (the heap keeps what the busiest moment needed).
+    pub busy_rss_kb: u64,
     pub scenarios: Vec<ScenarioResult>,
     pub streams: Option<OpenStreams>,
     /// Sorted cold-start times.
@@ -100,7 +102,8 @@ impl Run {
                     "request_bytes": s.request_bytes,
                     "kiro_request_bytes": s.kiro_request_bytes,
                     "sequential": latency_json(&s.sequential),
-                    "fixed_rate": {"target_rps": s.plan.rate, "latency": latency_json(&s.fixed)},
+                    "fixed_rate": s.fixed.iter().map(|(rate, l)| json!({"target_rps": rate,
+                        "latency": latency_json(l)})).collect::<Vec<_>>(),
                     "saturation": {"direct": saturation_json(&s.saturation.0),
                                    "conduit": saturation_json(&s.saturation.1)},
                 })
@@ -115,6 +118,7 @@ impl Run {
             "scenarios": scenarios,
             "memory": {
                 "idle_rss_kb": self.idle_rss_kb,
+                "after_scenarios_rss_kb": self.busy_rss_kb,
                 "open_streams": self.streams.as_ref().map(|o| json!({
                     "streams": o.streams, "open_secs": o.open_secs,
                     "conduit_rss_kb": o.conduit_rss_kb, "simulator_rss_kb": o.sim_rss_kb,
@@ -146,7 +150,6 @@ impl Run {
 
     fn scenario_md(&self, o: &mut String, s: &ScenarioResult) {
         let (sd, sv) = &s.sequential;
-        let (fd, fv) = &s.fixed;
         let _ = writeln!(
             o,
             "### {}\n\nRequest {} B to conduit ({} B as the Kiro request), response {} B from the simulator, {} B of SSE/JSON from conduit.\n",
@@ -154,45 +157,40 @@ impl Run {
         );
         let _ = writeln!(
             o,
-            "| whole response, ms | direct, sequential | conduit, sequential | added | direct @{r} rps | conduit @{r} rps | added @{r} rps |\n|---|---|---|---|---|---|---|",
-            r = s.plan.rate
+            "| whole response, ms | | p50 | p90 | p99 | p99.9 | max | first byte p50 |\n|---|---|---|---|---|---|---|---|"
         );
-        let rows = sd
-            .total
-            .named()
-            .into_iter()
-            .zip(sv.total.named())
-            .zip(fd.total.named().into_iter().zip(fv.total.named()));
-        for (((name, a), (_, b)), ((_, c), (_, d))) in rows {
-            let _ = writeln!(
-                o,
-                "| {name} | {:.3} | {:.3} | {:+.3} | {:.3} | {:.3} | {:+.3} |",
-                ms(a),
-                ms(b),
-                ms(b) - ms(a),
-                ms(c),
-                ms(d),
-                ms(d) - ms(c)
-            );
+        let mut shapes = vec![(format!("sequential ({})", sd.n), &s.sequential)];
+        for (rate, l) in &s.fixed {
+            shapes.push((
+                format!(
+                    "open loop {rate:.0} rps ({} + {} calls, errors {} / {})",
+                    l.0.n + l.0.errors,
+                    l.1.n + l.1.errors,
+                    l.0.errors,
+                    l.1.errors
+                ),
+                l,
+            ));
         }
-        let _ = writeln!(
-            o,
-            "| first byte p50 | {:.3} | {:.3} | {:+.3} | {:.3} | {:.3} | {:+.3} |",
-            ms(sd.ttfb.p50),
-            ms(sv.ttfb.p50),
-            ms(sv.ttfb.p50) - ms(sd.ttfb.p50),
-            ms(fd.ttfb.p50),
-            ms(fv.ttfb.p50),
-            ms(fv.ttfb.p50) - ms(fd.ttfb.p50)
-        );
+        for (shape, (d, v)) in shapes {
+            let row = |o: &mut String, side: &str, f: &dyn Fn(Duration, Duration) -> f64| {
+                let _ = write!(o, "| {shape} | {side} |");
+                for ((_, a), (_, b)) in d.total.named().into_iter().zip(v.total.named()) {
+                    let _ = write!(o, " {:.3} |", f(a, b));
+                }
+                let _ = writeln!(o, " {:.3} |", f(d.ttfb.p50, v.ttfb.p50));
+            };
+            row(o, "direct", &|a, _| ms(a));
+            row(o, "conduit", &|_, b| ms(b));
+            row(o, "**added**", &|a, b| ms(b) - ms(a));
+        }
         let (a, b) = &s.saturation;
         let _ = writeln!(
             o,
-            "\nRatio to a direct call (p50, sequential): {:.2}×. Open loop: {} + {} calls, offered {:.0} / {:.0} rps, errors {} / {}.\n\
+            "\nRatio to a direct call (p50, sequential): {:.2}×.\n\
              Saturation ({} closed-loop clients, {:.0} s each): direct **{:.0} rps**, through conduit **{:.0} rps** (errors {} / {}).\n\
              CPU per request: conduit **{:.3} ms**; simulator {:.3} ms direct, {:.3} ms behind conduit; load generator {:.3} ms direct, {:.3} ms through conduit.\n",
             ms(sv.total.p50) / ms(sd.total.p50).max(1e-9),
-            fd.n, fv.n, fd.rate, fv.rate, fd.errors, fv.errors,
             a.clients, a.secs, a.rps, b.rps, a.errors, b.errors,
             cpu_of(b, "conduit"), cpu_of(a, "simulator"), cpu_of(b, "simulator"),
             cpu_of(a, "bench"), cpu_of(b, "bench"),
@@ -227,8 +225,8 @@ impl Run {
     fn targets_md(&self, o: &mut String) {
         let mut rows: Vec<(String, String, bool)> = Vec::new();
         let find = |k: Kind| self.scenarios.iter().find(|s| s.kind == k);
-        if let Some(s) = find(Kind::Streamed) {
-            let (d, v) = (&s.fixed.0.total, &s.fixed.1.total);
+        if let Some((_, (d, v))) = find(Kind::Streamed).and_then(|s| s.fixed.first()) {
+            let (d, v) = (&d.total, &v.total);
             let p50 = ms(v.p50) - ms(d.p50);
             let p99 = ms(v.p99) - ms(d.p99);
             rows.push((
