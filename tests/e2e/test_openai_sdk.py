@@ -87,6 +87,35 @@ def test_responses_text(sim, gateway, stream):
     assert response.status == "completed"
 
 
+def test_responses_stream_function_call_and_output_turn(sim, gateway):
+    weather = {"city": "Paris", "units": "metric"}
+    sim.rule({"text": "Let me check."}, {"tool_use": {"name": "get_weather", "input": weather, "fragments": 4}},
+             match={"contains": "weather in Paris", "has_tool_results": False})
+    sim.rule({"text": "18C and sunny."}, match={"tool_result_contains": "18C"})
+    oa = gateway.openai()
+    tool = {"type": "function", "name": WEATHER_TOOL["name"], "description": WEATHER_TOOL["description"],
+            "parameters": WEATHER_TOOL["input_schema"]}
+    question = [{"role": "user", "content": "What is the weather in Paris?"}]
+
+    arg_deltas = []
+    with oa.responses.stream(model=MODEL, input=question, tools=[tool]) as s:
+        for event in s:
+            if event.type == "response.function_call_arguments.delta":
+                arg_deltas.append(event.delta)
+        first = s.get_final_response()
+    [call] = [item for item in first.output if item.type == "function_call"]
+    assert call.name == "get_weather" and json.loads(call.arguments) == weather
+    assert json.loads("".join(arg_deltas)) == weather
+
+    with oa.responses.stream(model=MODEL, tools=[tool], previous_response_id=first.id, input=[
+            {"type": "function_call_output", "call_id": call.call_id, "output": "18C, sunny"}]) as s:
+        final = s.get_final_response()
+
+    assert final.output_text == "18C and sunny."
+    results = tool_results(sim.chat_requests()[-1])
+    assert results and "18C" in str(results)
+
+
 @pytest.mark.parametrize("upstream, exc, status", [
     pytest.param(CONTEXT_OVERFLOW, openai.BadRequestError, 400, id="context-overflow"),
     pytest.param(THROTTLED, openai.RateLimitError, 429, id="429-storm"),
