@@ -68,6 +68,9 @@ pub fn run(paths: &Paths, json_out: bool) -> Outcome {
             ("health", health_line),
             ("credentials", credentials_line(&upstream)),
         ];
+        if let Some(store) = upstream["secret_store"].as_str() {
+            rows.push(("secrets", secret_store_line(store)));
+        }
         if let Some(v) = health.as_ref().and_then(|h| h.body["version"].as_str()) {
             if v != version {
                 rows.push(("server version", format!("{v} (restart to run {version})")));
@@ -117,6 +120,15 @@ pub fn credentials_line(upstream: &Value) -> String {
         parts.push(expiry(exp));
     }
     parts.join(", ")
+}
+
+/// Where refresh tokens and client secrets are kept (`CONDUIT_SECRET_STORE`).
+fn secret_store_line(store: &str) -> String {
+    match store {
+        "keychain" => "OS keychain (refresh tokens and client secrets)".into(),
+        "file" => "0600 files under $CONDUIT_HOME/data (no keychain in use)".into(),
+        other => other.to_string(),
+    }
 }
 
 /// The AWS account id in `arn:aws:codewhisperer:REGION:ACCOUNT:profile/ID`.
