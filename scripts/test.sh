@@ -34,7 +34,9 @@ if [[ $e2e_only == 0 ]]; then
     # Debug builds: the tests need the debug profile anyway, so a release build would only add
     # a second full compile. --all-targets compiles the test binaries here, once.
     echo "==> cargo build" >&2
+    t=$SECONDS
     cargo build --workspace --all-targets
+    echo "==> cargo build: ok ($((SECONDS - t)) s)" >&2
     if cargo nextest --version >/dev/null 2>&1; then
         step "cargo nextest" cargo nextest run --workspace --no-fail-fast --no-tests=pass
         step "cargo doctests" cargo test --workspace --doc
