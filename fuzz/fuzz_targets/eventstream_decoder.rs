@@ -65,7 +65,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let (whole, whole_failed) = decode(body, 0);
     let (chunked, chunked_failed) = decode(body, *seed);
-    assert_eq!(whole_failed, chunked_failed, "chunking changed whether the stream fails");
+    assert_eq!(
+        whole_failed, chunked_failed,
+        "chunking changed whether the stream fails"
+    );
     if !whole_failed {
         // (After an error, `push` drops the events of its own chunk, so only whole successes
         // are compared.)
@@ -74,7 +77,10 @@ fuzz_target!(|data: &[u8]| {
 
     let mut tool_names = std::collections::HashMap::new();
     if flags & 2 != 0 {
-        tool_names.insert("get_weather".to_string(), "mcp__weather__get_weather".to_string());
+        tool_names.insert(
+            "get_weather".to_string(),
+            "mcp__weather__get_weather".to_string(),
+        );
     }
     let mut assembler = Assembler::new(AssembleOptions {
         message_id: "msg_fuzz".into(),
