@@ -24,8 +24,12 @@ pub fn init(logs_dir: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let filter =
         || EnvFilter::try_from_env("CONDUIT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colour only for a person at a terminal; never into files or pipes (or with NO_COLOR).
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
     let stderr = fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_target(false)
         .with_filter(filter());
     let file = fmt::layer()

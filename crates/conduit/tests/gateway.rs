@@ -232,3 +232,17 @@ async fn unknown_route_is_an_anthropic_404() {
     assert_eq!(body["type"], "error");
     let _ = parse_sse("");
 }
+
+#[tokio::test]
+async fn exception_before_any_content_is_an_http_429() {
+    let gw = harness::start().await;
+    gw.rule(json!({"match": {"contains": "busy"}, "reply": [{"exception": {"type": "ThrottlingException",
+        "message": "Too many requests, please wait."}}]}))
+        .await;
+    let mut body = user("busy now?");
+    body["stream"] = json!(true);
+    let r = gw.post("/v1/messages").json(&body).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "rate_limit_error");
+}

@@ -5,7 +5,8 @@
 use axum::body::Body;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use conduit_core::{Error, Request};
+use conduit_core::{Error, Event, EventStream, Request};
+use futures::StreamExt;
 
 use crate::logging::RequestRecord;
 use crate::relay::{self, SseDialect};
@@ -33,6 +34,10 @@ pub async fn run<T: Turn>(
         Ok(s) => s,
         Err(e) => return failed(record, &e, turn.error(&e)),
     };
+    let stream = match until_content(stream).await {
+        Ok(s) => s,
+        Err(e) => return failed(record, &e, turn.error(&e)),
+    };
     if streaming {
         let body = relay::sse_body(stream, turn.into_sse(), relay.ping_interval, record);
         return sse_response(body);
@@ -46,6 +51,26 @@ pub async fn run<T: Turn>(
         }
         Err(e) => failed(record, &e, turn.error(&e)),
     }
+}
+
+/// Hold the stream until its first content event, so that an error the upstream reports before
+/// any content (a throttling exception as the first frame, say) reaches the client as an HTTP
+/// error with its real status (429, 529 ...) — which clients retry — rather than as a 200 whose
+/// stream then fails.
+async fn until_content(mut stream: EventStream) -> Result<EventStream, Error> {
+    let mut held = Vec::new();
+    loop {
+        match stream.next().await {
+            Some(Ok(event @ (Event::MessageStart { .. } | Event::Ping))) => held.push(Ok(event)),
+            Some(Ok(event)) => {
+                held.push(Ok(event));
+                break;
+            }
+            Some(Err(e)) => return Err(e),
+            None => break,
+        }
+    }
+    Ok(Box::pin(futures::stream::iter(held).chain(stream)))
 }
 
 /// Log a failed request once and return its rendered error.
