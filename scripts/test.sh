@@ -3,7 +3,7 @@
 # (tests/e2e: the anthropic and openai SDKs and the real Claude Code against conduit + the Kiro
 # simulator).
 #
-#   scripts/test.sh                   everything
+#   scripts/test.sh                   everything (cargo tests, fuzz smoke, e2e)
 #   scripts/test.sh --e2e-only ...    skip the cargo steps; further arguments go to pytest
 #
 # A failed build stops at once; failed test steps are reported at the end, after every test step
@@ -43,6 +43,8 @@ if [[ $e2e_only == 0 ]]; then
     else
         step "cargo test" cargo test --workspace --no-fail-fast
     fi
+    # A short coverage-guided run of every fuzz target (docs/fuzzing.md has the long run).
+    step "fuzz smoke" env FUZZ_SECONDS="${FUZZ_SECONDS:-20}" bash scripts/fuzz-smoke.sh
 fi
 
 echo "==> e2e setup" >&2
