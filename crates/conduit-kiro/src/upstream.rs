@@ -132,10 +132,7 @@ impl KiroUpstream {
                 profile_arn: token.profile_arn.clone(),
                 ..base_opts.clone()
             };
-            let wire = convert::encode_request(&request, &opts)?;
-            let body = Bytes::from(serde_json::to_vec(&wire).map_err(|e| {
-                Error::internal(format!("could not serialise the Kiro request: {e}"))
-            })?);
+            let body = Bytes::from(convert::encode_request_json(&request, &opts)?);
             *cached = Some((token.profile_arn.clone(), body.clone()));
             Ok(body)
         };

@@ -73,6 +73,19 @@ pub fn encode_request(
     req: &Request,
     opts: &EncodeOptions,
 ) -> Result<GenerateAssistantResponseRequest, Error> {
+    encode(req, opts).map(|(body, _)| body)
+}
+
+/// [`encode_request`] as the JSON bytes to send. The size check already serialises the body,
+/// so those bytes are returned instead of serialising the ~100 KB body a second time.
+pub fn encode_request_json(req: &Request, opts: &EncodeOptions) -> Result<Vec<u8>, Error> {
+    encode(req, opts).map(|(_, json)| json)
+}
+
+fn encode(
+    req: &Request,
+    opts: &EncodeOptions,
+) -> Result<(GenerateAssistantResponseRequest, Vec<u8>), Error> {
     let tools_defined = !req.tools.is_empty();
     let specs = tools::tool_specs(req, opts.tool_description_max);
     let mut turns = history::normalize(&req.messages, tools_defined);
@@ -81,8 +94,9 @@ pub fn encode_request(
     let system = system_block(req, &specs.docs);
 
     let mut body = build(&turns, &system, &tool_list, opts);
-    let mut size = json_len(&body)?;
-    while size > opts.max_payload_bytes && turns.len() > 1 {
+    let mut json = to_json(&body)?;
+    while json.len() > opts.max_payload_bytes && turns.len() > 1 {
+        let size = json.len();
         // Drop whole (user, assistant) pairs from the front, enough to cover the excess.
         let excess = size - opts.max_payload_bytes;
         let mut dropped = 0;
@@ -100,12 +114,12 @@ pub fn encode_request(
             "dropped oldest history to fit the Kiro payload limit"
         );
         body = build(&turns, &system, &tool_list, opts);
-        size = json_len(&body)?;
+        json = to_json(&body)?;
     }
-    if size > opts.max_payload_bytes {
-        return Err(too_large(req, size, opts.max_payload_bytes));
+    if json.len() > opts.max_payload_bytes {
+        return Err(too_large(req, json.len(), opts.max_payload_bytes));
     }
-    Ok(body)
+    Ok((body, json))
 }
 
 fn too_large(req: &Request, size: usize, limit: usize) -> Error {
@@ -122,10 +136,13 @@ fn too_large(req: &Request, size: usize, limit: usize) -> Error {
     )
 }
 
-fn json_len<T: serde::Serialize>(value: &T) -> Result<usize, Error> {
+fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, Error> {
     serde_json::to_vec(value)
-        .map(|v| v.len())
         .map_err(|e| Error::internal(format!("cannot serialise the Kiro request: {e}")))
+}
+
+fn json_len<T: serde::Serialize>(value: &T) -> Result<usize, Error> {
+    to_json(value).map(|v| v.len())
 }
 
 fn turn_len(turn: &Turn, opts: &EncodeOptions) -> Result<usize, Error> {
