@@ -1,4 +1,4 @@
-//! `cargo run --release -p conduit-bench [-- --scenario streamed|small|openai|all] [--quick]`:
+//! `cargo run --release -p conduit-bench [-- --scenario streamed|small|openai|memory|all] [--quick]`:
 //! starts `conduit-sim` and `conduit` (release binaries beside this one, built first under
 //! `cargo run`), drives each scenario at the same load directly at the simulator and through
 //! conduit, and reports the latency conduit adds, throughput at saturation, CPU per request,
@@ -65,8 +65,11 @@ fn options() -> anyhow::Result<Options> {
                     "streamed" => (vec![Kind::Streamed], false),
                     "small" => (vec![Kind::Small], false),
                     "openai" => (vec![Kind::OpenAi], false),
+                    "memory" => (vec![], true),
                     "all" => (o.kinds, true),
-                    other => bail!("unknown scenario `{other}`: streamed, small, openai or all"),
+                    other => {
+                        bail!("unknown scenario `{other}`: streamed, small, openai, memory or all")
+                    }
                 };
             }
             "--soak" => {
@@ -75,7 +78,8 @@ fn options() -> anyhow::Result<Options> {
             }
             "-h" | "--help" => {
                 println!(
-                    "conduit-bench [--scenario streamed|small|openai|all] [--quick] [--soak SECS]\n\
+                    "conduit-bench [--scenario streamed|small|openai|memory|all] [--quick] [--soak SECS]\n\
+                     memory: only the open streams and cold start\n\
                      --soak SECS: only drive the streamed scenario through conduit for SECS \
                      (attach a profiler to the printed pid)"
                 );

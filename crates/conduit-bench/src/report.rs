@@ -204,6 +204,11 @@ impl Run {
             "| conduit RSS, idle after start | {:.1} MB |",
             mb(self.idle_rss_kb)
         );
+        let _ = writeln!(
+            o,
+            "| conduit RSS after the scenarios | {:.1} MB |",
+            mb(self.busy_rss_kb)
+        );
         if let Some(s) = &self.streams {
             let _ = writeln!(
                 o,
