@@ -167,6 +167,8 @@ impl KiroClient {
         let max_attempts = policy.max_attempts.max(1);
         let mut backoff_retries = 0u32;
         let mut first_token_timeouts = 0u32;
+        // True while the token in hand comes from a forced refresh and Kiro has not accepted it
+        // yet; a second rejection then means refreshing does not help.
         let mut refreshed = false;
         let mut sent = 0u32;
         let mut token = auth.access_token().await.map_err(CallFailure::of)?;
@@ -176,6 +178,8 @@ impl KiroClient {
             let error = match self.attempt(&token, body, sent, max_attempts).await {
                 Attempt::Stream(s) => return Ok(s),
                 Attempt::Silent => {
+                    // Kiro accepted the token (200, no body yet): a later 403 is a new expiry.
+                    refreshed = false;
                     first_token_timeouts += 1;
                     if first_token_timeouts > self.config.first_token_max_retries {
                         return Err(CallFailure::of(Error::new(
@@ -219,10 +223,14 @@ impl KiroClient {
                         token = auth.force_refresh(&token).await.map_err(CallFailure::of)?;
                         continue;
                     }
-                    Verdict::Backoff(e) => CallFailure {
-                        error: e,
-                        cause: failure_cause(status, &text),
-                    },
+                    Verdict::Backoff(e) => {
+                        // Throttling and 5xx come after the token check: it was accepted.
+                        refreshed = false;
+                        CallFailure {
+                            error: e,
+                            cause: failure_cause(status, &text),
+                        }
+                    }
                 },
             };
             if backoff_retries + 1 >= max_attempts {

@@ -182,6 +182,21 @@ async fn an_invalid_bearer_forces_one_refresh_then_succeeds() {
 }
 
 #[tokio::test]
+async fn a_token_that_expires_again_after_being_accepted_is_refreshed_again() {
+    // 403 → refresh → the new token is accepted (a slow 200) → resend → 403 again (it expired
+    // meanwhile) → a second refresh, not "run conduit login".
+    let h = Harness::start(Token::Valid).await;
+    h.sim
+        .add_rule(Rule::error(errors::invalid_bearer()).times(1));
+    h.sim
+        .add_rule(Rule::reply(vec![Step::delay_ms(5_000), Step::text("too late")]).times(1));
+    h.sim
+        .add_rule(Rule::error(errors::invalid_bearer()).times(1));
+    assert_eq!(ask(&h.upstream(), "hello").await.unwrap(), DEFAULT_TEXT);
+    assert_eq!((h.refreshes(), h.chats()), (2, 4));
+}
+
+#[tokio::test]
 async fn a_bearer_rejected_even_after_refresh_is_a_credentials_error() {
     let h = Harness::start(Token::Valid).await;
     h.sim.add_rule(Rule::error(errors::invalid_bearer()));

@@ -120,7 +120,7 @@ pub fn standing_rules() -> Vec<Value> {
             "reply": [{"text": text, "chunk": 16},
                 {"exception": {"type": "ThrottlingException", "message": "Too many requests, please wait."}}]}),
         json!({"id": "slowalways", "match": {"contains": "fault-slowalways"},
-            "reply": [{"delay_ms": 700}, {"text": "too late"}]}),
+            "reply": [{"delay_ms": 3500}, {"text": "too late"}]}),
         json!({"id": "slowstream", "match": {"contains": "fault-slowstream"},
             "reply": [{"thinking": "let me see", "chunk": 4}, {"text": "slow "}, {"delay_ms": 120},
                 {"text": "but "}, {"delay_ms": 120}, {"text": "steady"}]}),
@@ -161,7 +161,7 @@ fn script(gw: &Gateway, plan: &Plan) -> String {
             "fault-once"
         }
         Fault::SlowFirstTokenOnce => {
-            once(json!({"reply": [{"delay_ms": 700}, {"text": "late"}]}));
+            once(json!({"reply": [{"delay_ms": 3500}, {"text": "late"}]}));
             "fault-once"
         }
         Fault::Storm429 => "fault-storm429",
