@@ -130,7 +130,7 @@ fn messages(wire: Vec<wire::Message>, system: &mut Vec<String>) -> Result<Vec<Me
 fn system_texts(content: TextOrBlocks<ContentBlock>, path: &str) -> Result<Vec<String>, Error> {
     match content {
         TextOrBlocks::Text(s) => Ok(if s.is_empty() { vec![] } else { vec![s] }),
-        TextOrBlocks::Blocks(blocks) => {
+        TextOrBlocks::Items(blocks) => {
             let mut out = Vec::with_capacity(blocks.len());
             for (i, b) in blocks.into_iter().enumerate() {
                 match b {
@@ -152,7 +152,7 @@ fn system_texts(content: TextOrBlocks<ContentBlock>, path: &str) -> Result<Vec<S
 fn content(content: TextOrBlocks<ContentBlock>, path: &str) -> Result<Vec<Block>, Error> {
     match content {
         TextOrBlocks::Text(s) => Ok(vec![Block::Text(s)]),
-        TextOrBlocks::Blocks(blocks) => blocks
+        TextOrBlocks::Items(blocks) => blocks
             .into_iter()
             .enumerate()
             .map(|(i, b)| block(b, &format!("{path}.{i}")))
@@ -192,7 +192,7 @@ fn tool_result_content(
         None => return Ok(vec![]),
         Some(TextOrBlocks::Text(s)) if s.is_empty() => return Ok(vec![]),
         Some(TextOrBlocks::Text(s)) => return Ok(vec![ToolResultContent::Text(s)]),
-        Some(TextOrBlocks::Blocks(blocks)) => blocks,
+        Some(TextOrBlocks::Items(blocks)) => blocks,
     };
     let mut out = Vec::with_capacity(blocks.len());
     for (i, b) in blocks.into_iter().enumerate() {
@@ -252,7 +252,7 @@ fn document_text(d: wire::DocumentBlock, path: &str) -> Result<String, Error> {
         wire::DocumentSource::Text { data, .. } => data,
         wire::DocumentSource::Content { content } => match content {
             TextOrBlocks::Text(s) => s,
-            TextOrBlocks::Blocks(blocks) => {
+            TextOrBlocks::Items(blocks) => {
                 let mut texts = Vec::with_capacity(blocks.len());
                 for (i, b) in blocks.into_iter().enumerate() {
                     match b {

@@ -6,10 +6,7 @@
 //! Anthropic's own wording (`max_tokens: Field required`). Response and stream types serialize in
 //! the key order Anthropic uses.
 
-use std::fmt;
-use std::marker::PhantomData;
-
-use serde::de::{self, DeserializeOwned, Deserializer, SeqAccess, Visitor};
+use serde::de::{self, DeserializeOwned, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -65,47 +62,13 @@ pub struct Message {
 }
 
 /// A field that is either a plain string or an array of content blocks.
-///
-/// Deserialized with a visitor rather than `#[serde(untagged)]` so that an error inside a block
-/// keeps its path and message instead of "did not match any variant".
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum TextOrBlocks<B> {
-    Text(String),
-    Blocks(Vec<B>),
-}
+pub use conduit_core::wire_util::TextOr as TextOrBlocks;
 
 pub type MessageContent = TextOrBlocks<ContentBlock>;
 /// `system`: a string, or an array of text blocks (with `cache_control`, ignored).
 pub type SystemPrompt = TextOrBlocks<ContentBlock>;
 /// `tool_result.content`: a string, or an array of text and image blocks.
 pub type ToolResultContent = TextOrBlocks<ContentBlock>;
-
-impl<'de, B: Deserialize<'de>> Deserialize<'de> for TextOrBlocks<B> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<B>(PhantomData<B>);
-        impl<'de, B: Deserialize<'de>> Visitor<'de> for V<B> {
-            type Value = TextOrBlocks<B>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string or an array of content blocks")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-                Ok(TextOrBlocks::Text(s.to_owned()))
-            }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
-                Ok(TextOrBlocks::Text(s))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut blocks = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(b) = seq.next_element()? {
-                    blocks.push(b);
-                }
-                Ok(TextOrBlocks::Blocks(blocks))
-            }
-        }
-        d.deserialize_any(V(PhantomData))
-    }
-}
 
 /// A content block, in requests and responses.
 ///

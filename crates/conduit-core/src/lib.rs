@@ -11,6 +11,7 @@ pub mod request;
 pub mod response;
 pub mod tokens;
 pub mod upstream;
+pub mod wire_util;
 
 pub use error::{Error, ErrorKind, Fault};
 pub use event::{BlockDelta, BlockStart, Event, EventStream, StopReason, Usage};

@@ -1,14 +1,12 @@
 //! Pieces both OpenAI dialects share: body parsing with JSON paths in errors, the error table,
 //! data-URL images, reasoning effort, `response_format` / `text.format` instructions, SSE framing.
 
-use std::fmt;
-use std::marker::PhantomData;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{BufMut, BytesMut};
 use conduit_core::{Effort, Error, ErrorKind, Image, Thinking};
-use serde::de::{self, DeserializeOwned, Deserializer, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 
 /// Image media types the upstream (Kiro, like Anthropic) accepts.
@@ -59,40 +57,7 @@ fn dotted(path: &serde_path_to_error::Path) -> String {
 }
 
 /// A field that is either a plain string or an array of content parts.
-///
-/// Deserialized with a visitor rather than `#[serde(untagged)]` so that an error inside a part
-/// keeps its path and message instead of "did not match any variant".
-#[derive(Debug, Clone, PartialEq)]
-pub enum TextOrParts<P> {
-    Text(String),
-    Parts(Vec<P>),
-}
-
-impl<'de, P: Deserialize<'de>> Deserialize<'de> for TextOrParts<P> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<P>(PhantomData<P>);
-        impl<'de, P: Deserialize<'de>> Visitor<'de> for V<P> {
-            type Value = TextOrParts<P>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string or an array of content parts")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-                Ok(TextOrParts::Text(s.to_owned()))
-            }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
-                Ok(TextOrParts::Text(s))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut parts = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(p) = seq.next_element()? {
-                    parts.push(p);
-                }
-                Ok(TextOrParts::Parts(parts))
-            }
-        }
-        d.deserialize_any(V(PhantomData))
-    }
-}
+pub use conduit_core::wire_util::TextOr as TextOrParts;
 
 /// HTTP status, OpenAI error `type` and `code` for an error kind.
 pub fn error_parts(kind: &ErrorKind) -> (u16, &'static str, Option<&'static str>) {

@@ -145,7 +145,7 @@ fn texts(content: Option<TextOrParts<ContentPart>>, path: &str) -> Result<Vec<St
     match content {
         None => Ok(vec![]),
         Some(TextOrParts::Text(s)) => Ok(if s.is_empty() { vec![] } else { vec![s] }),
-        Some(TextOrParts::Parts(parts)) => {
+        Some(TextOrParts::Items(parts)) => {
             let mut out = Vec::with_capacity(parts.len());
             for (i, p) in parts.into_iter().enumerate() {
                 match (p.kind.as_str(), p.text) {
@@ -172,7 +172,7 @@ fn user_content(
     match content {
         None => Err(missing(&path, "content")),
         Some(TextOrParts::Text(s)) => Ok(vec![Block::Text(s)]),
-        Some(TextOrParts::Parts(parts)) => {
+        Some(TextOrParts::Items(parts)) => {
             let mut out = Vec::with_capacity(parts.len());
             for (i, p) in parts.into_iter().enumerate() {
                 let path = format!("{path}.{i}");
@@ -205,7 +205,7 @@ fn assistant_content(m: wire::Message, path: &str) -> Result<Vec<Block>, Error> 
         None => {}
         Some(TextOrParts::Text(s)) if s.is_empty() => {}
         Some(TextOrParts::Text(s)) => out.push(Block::Text(s)),
-        Some(TextOrParts::Parts(parts)) => {
+        Some(TextOrParts::Items(parts)) => {
             for (i, p) in parts.into_iter().enumerate() {
                 let path = format!("{path}.content.{i}");
                 let text = match p.kind.as_str() {

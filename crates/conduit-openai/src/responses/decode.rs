@@ -46,7 +46,7 @@ pub fn request(
     match w.input {
         None => {}
         Some(TextOrParts::Text(text)) => push(&mut conversation.messages, Message::user_text(text)),
-        Some(TextOrParts::Parts(items)) => {
+        Some(TextOrParts::Items(items)) => {
             for (i, item) in items.into_iter().enumerate() {
                 input_item(item, &format!("input.{i}"), &mut conversation)?;
             }
@@ -199,7 +199,7 @@ fn message(item: InputItem, path: &str, conv: &mut Conversation) -> Result<(), E
     let blocks = match content {
         TextOrParts::Text(s) if s.is_empty() && role == Role::Assistant => vec![],
         TextOrParts::Text(s) => vec![Block::Text(s)],
-        TextOrParts::Parts(parts) => {
+        TextOrParts::Items(parts) => {
             let mut out = Vec::with_capacity(parts.len());
             for (i, p) in parts.into_iter().enumerate() {
                 if let Some(b) = part(p, &format!("{path}.{i}"))? {
@@ -248,7 +248,7 @@ fn image(p: InputPart, path: &str) -> Result<conduit_core::Image, Error> {
 fn system_texts(content: TextOrParts<InputPart>, path: &str) -> Result<Vec<String>, Error> {
     match content {
         TextOrParts::Text(s) => Ok(if s.is_empty() { vec![] } else { vec![s] }),
-        TextOrParts::Parts(parts) => {
+        TextOrParts::Items(parts) => {
             let mut out = Vec::with_capacity(parts.len());
             for (i, p) in parts.into_iter().enumerate() {
                 let path = format!("{path}.{i}");
@@ -274,7 +274,7 @@ fn tool_output(
     match output {
         TextOrParts::Text(s) if s.is_empty() => Ok(vec![]),
         TextOrParts::Text(s) => Ok(vec![ToolResultContent::Text(s)]),
-        TextOrParts::Parts(parts) => {
+        TextOrParts::Items(parts) => {
             let mut out = Vec::with_capacity(parts.len());
             for (i, p) in parts.into_iter().enumerate() {
                 match part(p, &format!("{path}.{i}"))? {
