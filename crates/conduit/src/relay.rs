@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use conduit_core::{Error, ErrorKind, Event, EventStream};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 
 use crate::logging::RequestRecord;
 
@@ -54,64 +54,96 @@ impl SseDialect for conduit_openai::responses::ResponsesSseEncoder {
     }
 }
 
-/// The SSE body for `stream`. Dropping the body (client gone) drops the upstream stream, which
-/// cancels the upstream call.
+/// Largest batch of ready events written as one chunk.
+const MAX_BATCH_BYTES: usize = 64 * 1024;
+
+/// Encodes stream items and keeps the request's record; says when the stream is over.
+struct Relay<D> {
+    dialect: D,
+    record: RequestRecord,
+    ended: bool,
+}
+
+impl<D: SseDialect> Relay<D> {
+    /// Append what `item` renders to `out`; `false` once nothing more may follow.
+    fn absorb(&mut self, item: Option<Result<Event, Error>>, out: &mut BytesMut) -> bool {
+        match item {
+            Some(Ok(event)) => {
+                self.record.first_byte();
+                if let Event::MessageEnd { usage, .. } = &event {
+                    self.record.set_usage(*usage);
+                    self.ended = true;
+                }
+                out.extend_from_slice(&self.dialect.event(&event));
+                true
+            }
+            Some(Err(error)) => {
+                self.record.fail(200, &error);
+                out.extend_from_slice(&self.dialect.error(&error));
+                false
+            }
+            None => {
+                if !self.ended {
+                    let error = Error::new(
+                        ErrorKind::UpstreamProtocol,
+                        "the upstream stream ended before the message was complete",
+                    );
+                    self.record.fail(200, &error);
+                    out.extend_from_slice(&self.dialect.error(&error));
+                }
+                false
+            }
+        }
+    }
+}
+
+/// The SSE body for `stream`. Every event is written as soon as it is ready; events that are
+/// ready at the same moment (one upstream read often carries many frames) go out in one write,
+/// which saves a syscall and a TCP segment per event and delays none. Dropping the body (client
+/// gone) drops the upstream stream, which cancels the upstream call.
 pub fn sse_body<D: SseDialect>(
     mut stream: EventStream,
-    mut dialect: D,
+    dialect: D,
     ping: Duration,
-    mut record: RequestRecord,
+    record: RequestRecord,
 ) -> Body {
     let body = async_stream::stream! {
+        let mut relay = Relay { dialect, record, ended: false };
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + ping, ping);
-        let mut ended = false;
         loop {
             tokio::select! {
                 biased;
-                item = stream.next() => match item {
-                    Some(Ok(event)) => {
-                        record.first_byte();
-                        if let Event::MessageEnd { usage, .. } = &event {
-                            record.set_usage(*usage);
-                            ended = true;
-                        }
-                        ticker.reset();
-                        let bytes = dialect.event(&event);
-                        if !bytes.is_empty() {
-                            yield Ok::<Bytes, std::convert::Infallible>(bytes);
+                item = stream.next() => {
+                    let mut out = BytesMut::new();
+                    let mut more = relay.absorb(item, &mut out);
+                    while more && out.len() < MAX_BATCH_BYTES {
+                        match stream.next().now_or_never() {
+                            Some(item) => more = relay.absorb(item, &mut out),
+                            None => break,
                         }
                     }
-                    Some(Err(error)) => {
-                        record.fail(200, &error);
-                        yield Ok(dialect.error(&error));
-                        break;
+                    ticker.reset();
+                    if !out.is_empty() {
+                        yield Ok::<Bytes, std::convert::Infallible>(out.freeze());
                     }
-                    None => {
-                        if !ended {
-                            let error = Error::new(
-                                ErrorKind::UpstreamProtocol,
-                                "the upstream stream ended before the message was complete",
-                            );
-                            record.fail(200, &error);
-                            yield Ok(dialect.error(&error));
-                        }
+                    if !more {
                         break;
                     }
                 },
                 _ = ticker.tick() => {
-                    let bytes = dialect.event(&Event::Ping);
+                    let bytes = relay.dialect.event(&Event::Ping);
                     if !bytes.is_empty() {
                         yield Ok(bytes);
                     }
                 }
             }
         }
-        let tail = dialect.done();
+        let tail = relay.dialect.done();
         if !tail.is_empty() {
             yield Ok(tail);
         }
-        record.set_status(200);
-        record.finish();
+        relay.record.set_status(200);
+        relay.record.finish();
     };
     Body::from_stream(body)
 }
