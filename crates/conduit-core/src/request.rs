@@ -60,6 +60,15 @@ impl Message {
     }
 }
 
+/// Append `message`, merging it into the last one when the role repeats: the upstreams want
+/// strict alternation, and every dialect folds consecutive same-role turns this way.
+pub fn push_merged(messages: &mut Vec<Message>, message: Message) {
+    match messages.last_mut() {
+        Some(prev) if prev.role == message.role => prev.content.extend(message.content),
+        _ => messages.push(message),
+    }
+}
+
 /// A content block of a message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

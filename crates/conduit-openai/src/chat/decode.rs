@@ -127,10 +127,7 @@ fn messages(wire: Vec<wire::Message>, system: &mut Vec<String>) -> Result<Vec<Me
         if content.is_empty() {
             continue;
         }
-        match out.last_mut() {
-            Some(prev) if prev.role == role => prev.content.extend(content),
-            _ => out.push(Message { role, content }),
-        }
+        conduit_core::request::push_merged(&mut out, Message { role, content });
     }
     if out.is_empty() {
         return Err(Error::invalid_request(

@@ -10,6 +10,8 @@ use super::store::{Conversation, ResponseStore};
 use super::wire::{self, InputItem, InputPart, ToolEcho};
 use super::{Context, Echo};
 use crate::common::{self, TextOrParts};
+// Consecutive `function_call` items become one assistant turn, their outputs one user turn.
+use conduit_core::request::push_merged;
 
 pub fn request(
     w: wire::ResponsesRequest,
@@ -45,7 +47,9 @@ pub fn request(
     };
     match w.input {
         None => {}
-        Some(TextOrParts::Text(text)) => push(&mut conversation.messages, Message::user_text(text)),
+        Some(TextOrParts::Text(text)) => {
+            push_merged(&mut conversation.messages, Message::user_text(text))
+        }
         Some(TextOrParts::Items(items)) => {
             for (i, item) in items.into_iter().enumerate() {
                 input_item(item, &format!("input.{i}"), &mut conversation)?;
@@ -117,15 +121,6 @@ pub fn request(
     Ok((request, context))
 }
 
-/// Append a message, merging it into the last one if the role is the same (consecutive
-/// `function_call` items become one assistant turn, their outputs one user turn).
-fn push(messages: &mut Vec<Message>, message: Message) {
-    match messages.last_mut() {
-        Some(prev) if prev.role == message.role => prev.content.extend(message.content),
-        _ => messages.push(message),
-    }
-}
-
 fn input_item(item: InputItem, path: &str, conv: &mut Conversation) -> Result<(), Error> {
     let kind = item.kind.as_deref().unwrap_or("message");
     let (role, block) = match kind {
@@ -169,7 +164,7 @@ fn input_item(item: InputItem, path: &str, conv: &mut Conversation) -> Result<()
             )))
         }
     };
-    push(
+    push_merged(
         &mut conv.messages,
         Message {
             role,
@@ -210,7 +205,7 @@ fn message(item: InputItem, path: &str, conv: &mut Conversation) -> Result<(), E
         }
     };
     if !blocks.is_empty() {
-        push(
+        push_merged(
             &mut conv.messages,
             Message {
                 role,
