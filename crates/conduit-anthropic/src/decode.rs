@@ -5,7 +5,7 @@ use conduit_core::{
     ToolResultContent,
 };
 
-use crate::wire::{self, dotted, ContentBlock, TextOrBlocks};
+use crate::wire::{self, ContentBlock, TextOrBlocks};
 
 /// Image media types Anthropic (and Kiro) accept.
 const IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
@@ -22,29 +22,7 @@ pub fn parse(body: &[u8]) -> Result<wire::MessagesRequest, Error> {
             "the request body must be a JSON object (a Messages request)",
         ));
     }
-    // Fast path: plain serde (no path tracking) for the bodies that parse, which is nearly all;
-    // only a failed parse is redone with paths to word the error.
-    if let Ok(request) = serde_json::from_slice::<wire::MessagesRequest>(body) {
-        return Ok(request);
-    }
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let request: wire::MessagesRequest =
-        serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let path = dotted(e.path());
-            let inner = e.into_inner();
-            if inner.is_syntax() || inner.is_eof() {
-                Error::invalid_request(format!("the request body is not valid JSON: {inner}"))
-            } else if path.is_empty() {
-                Error::invalid_request(format!(
-                    "the request body is not a Messages request: {inner}"
-                ))
-            } else {
-                Error::invalid_request(format!("{path}: {inner}"))
-            }
-        })?;
-    de.end()
-        .map_err(|e| Error::invalid_request(format!("the request body is not valid JSON: {e}")))?;
-    Ok(request)
+    conduit_core::wire_util::parse_json(body, "a Messages request")
 }
 
 /// Convert a parsed request. `max_tokens` is passed through as sent; whether it is required is

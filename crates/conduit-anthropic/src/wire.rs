@@ -190,7 +190,7 @@ impl<'de> Deserialize<'de> for ContentBlock {
         };
         fn typed<T: DeserializeOwned, E: de::Error>(ty: &str, raw: Value) -> Result<T, E> {
             serde_path_to_error::deserialize(raw).map_err(|e| {
-                let path = dotted(e.path());
+                let path = conduit_core::wire_util::dotted(e.path());
                 if path.is_empty() {
                     E::custom(format_args!("{ty} block: {}", e.inner()))
                 } else {
@@ -209,21 +209,6 @@ impl<'de> Deserialize<'de> for ContentBlock {
             _ => Self::Other(raw),
         })
     }
-}
-
-/// A serde path in Anthropic's spelling: `messages.3.content.0.source` (empty at the root).
-pub(crate) fn dotted(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    let parts: Vec<String> = path
-        .iter()
-        .map(|seg| match seg {
-            Segment::Seq { index } => index.to_string(),
-            Segment::Map { key } => key.clone(),
-            Segment::Enum { variant } => variant.clone(),
-            Segment::Unknown => "?".to_owned(),
-        })
-        .collect();
-    parts.join(".")
 }
 
 /// A tool definition. Custom tools have `input_schema`; server tools (`web_search_20250305`,

@@ -3,8 +3,51 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::de::{self, DeserializeOwned, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// Parse a request body into wire type `T`. Errors are 400s that name the JSON path
+/// (`messages.2.content.0: ...`); `what` names the body (`a Messages request`).
+///
+/// Plain serde first (no path tracking) for the bodies that parse, which is nearly all; only a
+/// failed parse is redone with paths to word the error.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, Error> {
+    if let Ok(value) = serde_json::from_slice::<T>(body) {
+        return Ok(value);
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = dotted(e.path());
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            Error::invalid_request(format!("the request body is not valid JSON: {inner}"))
+        } else if path.is_empty() {
+            Error::invalid_request(format!("the request body is not {what}: {inner}"))
+        } else {
+            Error::invalid_request(format!("{path}: {inner}"))
+        }
+    })?;
+    de.end()
+        .map_err(|e| Error::invalid_request(format!("the request body is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+/// A serde path as the vendors spell it: `messages.3.content.0.source` (empty at the root).
+pub fn dotted(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let parts: Vec<String> = path
+        .iter()
+        .map(|seg| match seg {
+            Segment::Seq { index } => index.to_string(),
+            Segment::Map { key } => key.clone(),
+            Segment::Enum { variant } => variant.clone(),
+            Segment::Unknown => "?".to_owned(),
+        })
+        .collect();
+    parts.join(".")
+}
 
 /// A field that is either a plain string or an array of items (content blocks or parts): both
 /// Anthropic's and OpenAI's message content have this shape.

@@ -20,40 +20,7 @@ pub(crate) fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, E
             "the request body is not {what}: expected a JSON object, found an array"
         )));
     }
-    // Fast path: plain serde (no path tracking) for the bodies that parse, which is nearly all;
-    // only a failed parse is redone with paths to word the error.
-    if let Ok(value) = serde_json::from_slice::<T>(body) {
-        return Ok(value);
-    }
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = dotted(e.path());
-        let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            Error::invalid_request(format!("the request body is not valid JSON: {inner}"))
-        } else if path.is_empty() {
-            Error::invalid_request(format!("the request body is not {what}: {inner}"))
-        } else {
-            Error::invalid_request(format!("{path}: {inner}"))
-        }
-    })?;
-    de.end()
-        .map_err(|e| Error::invalid_request(format!("the request body is not valid JSON: {e}")))?;
-    Ok(value)
-}
-
-fn dotted(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    let parts: Vec<String> = path
-        .iter()
-        .map(|seg| match seg {
-            Segment::Seq { index } => index.to_string(),
-            Segment::Map { key } => key.clone(),
-            Segment::Enum { variant } => variant.clone(),
-            Segment::Unknown => "?".to_owned(),
-        })
-        .collect();
-    parts.join(".")
+    conduit_core::wire_util::parse_json(body, what)
 }
 
 /// A field that is either a plain string or an array of content parts.
