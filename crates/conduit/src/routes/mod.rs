@@ -4,6 +4,7 @@
 mod anthropic;
 mod guard;
 mod health;
+mod hello;
 pub mod host;
 pub mod local_only;
 mod login;
@@ -39,6 +40,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(login::router())
         .route("/health", get(health::health))
+        // GET routes answer HEAD too (axum drops the body).
+        .route("/api/hello", get(hello::hello))
         .fallback(anthropic::not_found)
         // Outermost, so a foreign Host or a browser Origin is refused before anything else.
         .layer(axum::middleware::from_fn(host::require_host))

@@ -1,0 +1,100 @@
+//! What Claude Code 2.1.3xx sends besides its turns (spec claude-code.md, "Claude Code 2.1.3xx"):
+//! the `HEAD /api/hello` warm-up probe, `/v1/models?limit=1000`, the agent-id headers. None of
+//! them may cause an error.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+
+use harness::{user, KEY};
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn api_hello_is_answered_at_once_without_the_upstream() {
+    let gw = harness::start().await;
+    let before = gw.sim_log().await.len();
+    // Claude Code sends it with its credential; a probe without one is answered as well.
+    for (method, key) in [("HEAD", Some(KEY)), ("HEAD", None), ("GET", Some(KEY))] {
+        let mut req = gw
+            .http
+            .request(method.parse().unwrap(), format!("{}/api/hello", gw.url));
+        if let Some(k) = key {
+            req = req
+                .header("x-api-key", k)
+                .header("anthropic-version", "2023-06-01");
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{method} {key:?}");
+        let body = r.text().await.unwrap();
+        if method == "HEAD" {
+            assert!(body.is_empty(), "HEAD has no body: {body}");
+        } else {
+            assert_eq!(
+                serde_json::from_str::<Value>(&body).unwrap()["message"],
+                "hello"
+            );
+        }
+    }
+    assert_eq!(
+        gw.sim_log().await.len(),
+        before,
+        "the probe never reaches the upstream"
+    );
+}
+
+#[tokio::test]
+async fn model_discovery_with_limit_and_either_credential_header() {
+    let gw = harness::start().await;
+    // Claude Code: `GET /v1/models?limit=1000`, exactly one credential header.
+    let bearer = gw
+        .http
+        .get(format!("{}/v1/models?limit=1000", gw.url))
+        .bearer_auth(KEY)
+        .header("anthropic-version", "2023-06-01")
+        .send()
+        .await
+        .unwrap();
+    let keyed = gw
+        .get("/v1/models?limit=1000&after_id=x")
+        .send()
+        .await
+        .unwrap();
+    for r in [bearer, keyed] {
+        assert_eq!(r.status().as_u16(), 200, "no redirect, no error");
+        let v: Value = r.json().await.unwrap();
+        let ids: Vec<&str> = v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["id"].as_str())
+            .collect();
+        assert!(!ids.is_empty(), "{v}");
+        assert!(ids.iter().all(|id| id.contains("claude")), "{ids:?}");
+    }
+}
+
+#[tokio::test]
+async fn agent_id_headers_are_accepted_as_attribution() {
+    let gw = harness::start().await;
+    gw.rule(json!({"match": {"contains": "subagent"}, "reply": [{"text": "done"}]}))
+        .await;
+    let mut body = user("subagent task");
+    body["stream"] = json!(true);
+    let r = gw
+        .post("/v1/messages?beta=true")
+        .header(
+            "x-claude-code-session-id",
+            "7d3c1f9e-0000-4000-8000-000000000001",
+        )
+        .header("x-claude-code-agent-id", "agent-7f3a")
+        .header("x-claude-code-parent-agent-id", "agent-root")
+        .header("x-app", "cli")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let events = harness::parse_sse(&r.text().await.unwrap());
+    assert!(events.iter().all(|(n, _)| n != "error"), "{events:?}");
+    assert_eq!(gw.chat_requests().await.len(), 1);
+}
