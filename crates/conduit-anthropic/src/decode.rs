@@ -65,11 +65,41 @@ pub fn request(w: wire::MessagesRequest) -> Result<Request, Error> {
         top_p: w.top_p,
         stop_sequences: w.stop_sequences.unwrap_or_default(),
         stream: w.stream.unwrap_or(false),
-        meta: RequestMeta {
-            session_id: None,
-            user_id: w.metadata.and_then(|m| m.user_id),
-        },
+        meta: metadata(w.metadata),
     })
+}
+
+/// `metadata.user_id` as sent, plus the session id inside it (for sticky routing when the
+/// `X-Claude-Code-Session-Id` header is absent): the `session_id` member of Claude Code
+/// 2.1.3xx's JSON form, or the uuid after `_session_` in the older
+/// `user_<hash>_account_<uuid>_session_<uuid>` form. Anything else gives no session.
+fn metadata(m: Option<wire::Metadata>) -> RequestMeta {
+    let Some(raw) = m.and_then(|m| m.user_id) else {
+        return RequestMeta::default();
+    };
+    let (user_id, object) = match raw {
+        serde_json::Value::String(s) => {
+            let object = serde_json::from_str::<serde_json::Value>(&s)
+                .ok()
+                .filter(serde_json::Value::is_object);
+            (s, object)
+        }
+        serde_json::Value::Null => return RequestMeta::default(),
+        other => (other.to_string(), Some(other)),
+    };
+    let session_id = match &object {
+        Some(o) => o
+            .get("session_id")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned),
+        None => user_id.rsplit_once("_session_").map(|(_, s)| s.to_owned()),
+    }
+    .map(|s| s.trim().to_owned())
+    .filter(|s| !s.is_empty() && s.len() <= 128);
+    RequestMeta {
+        session_id,
+        user_id: (!user_id.is_empty()).then_some(user_id),
+    }
 }
 
 /// Fold `role: "system"` turns into `system`, and merge consecutive turns of one role (Anthropic
@@ -127,11 +157,30 @@ fn system_texts(content: TextOrBlocks<ContentBlock>, path: &str) -> Result<Vec<S
 fn content(content: TextOrBlocks<ContentBlock>, path: &str) -> Result<Vec<Block>, Error> {
     match content {
         TextOrBlocks::Text(s) => Ok(vec![Block::Text(s)]),
-        TextOrBlocks::Items(blocks) => blocks
-            .into_iter()
-            .enumerate()
-            .map(|(i, b)| block(b, &format!("{path}.{i}")))
-            .collect(),
+        TextOrBlocks::Items(blocks) => {
+            let mut out = Vec::with_capacity(blocks.len());
+            for (i, b) in blocks.into_iter().enumerate() {
+                if !is_tool_search_block(&b) {
+                    out.push(block(b, &format!("{path}.{i}"))?);
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Server-side tool search in history (`server_tool_use` of a `tool_search_tool_*` tool and its
+/// `tool_search_tool_result`): dropped. Every deferred tool is sent upstream as an ordinary
+/// tool, so the search and what it found carry nothing the upstream model needs.
+fn is_tool_search_block(b: &ContentBlock) -> bool {
+    let ContentBlock::Other(raw) = b else {
+        return false;
+    };
+    let field = |k: &str| raw.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
+    match field("type") {
+        "tool_search_tool_result" => true,
+        "server_tool_use" => field("name").starts_with("tool_search_tool"),
+        _ => false,
     }
 }
 
@@ -176,8 +225,9 @@ fn tool_result_content(
             ContentBlock::Text(t) => ToolResultContent::Text(t.text),
             ContentBlock::Image(img) => ToolResultContent::Image(image(img.source, &path)?),
             ContentBlock::Document(d) => ToolResultContent::Text(document_text(d, &path)?),
-            // A custom tool search (advanced-tool-use beta) answers with references to deferred
-            // tools. Every declared tool is sent upstream anyway, so the reference is just news.
+            // A tool search (advanced-tool-use beta) answers with references to deferred tools.
+            // Every declared tool, deferred or not, is sent upstream as an ordinary tool, so a
+            // reference becomes a short note (it keeps the result non-empty and readable).
             ContentBlock::Other(raw)
                 if raw.get("type").and_then(|t| t.as_str()) == Some("tool_reference") =>
             {
@@ -295,8 +345,10 @@ fn block_type(b: &ContentBlock) -> &str {
     }
 }
 
-/// Custom tools are kept; server tools (a versioned `type` such as `web_search_20250305`, no
-/// `input_schema`) are dropped because the upstream cannot run them.
+/// Custom tools are kept, `defer_loading: true` ones too (tool search is expanded: the upstream
+/// gets every tool up front); server tools (a versioned `type` such as `web_search_20250305` or
+/// `tool_search_tool_regex_20251119`, no `input_schema`) are dropped because the upstream cannot
+/// run them.
 fn tools(wire: Vec<wire::Tool>) -> Result<Vec<Tool>, Error> {
     let mut out = Vec::with_capacity(wire.len());
     for (i, t) in wire.into_iter().enumerate() {

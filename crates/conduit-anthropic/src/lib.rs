@@ -32,12 +32,15 @@ pub fn decode_request(body: &[u8], headers: &RequestHeaders) -> Result<Request, 
         Some(_) => {}
     }
     let mut request = decode::request(wire)?;
-    request.meta.session_id = headers
+    // The header wins; without it, the session id inside `metadata.user_id` (if any).
+    if let Some(header) = headers
         .session_id
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(str::to_owned);
+    {
+        request.meta.session_id = Some(header.to_owned());
+    }
     Ok(request)
 }
 

@@ -35,12 +35,17 @@ pub struct MessagesRequest {
     // in a `#[serde(flatten)]` map: flatten buffers the whole body and loses error paths.
 }
 
+/// `metadata`. Claude Code 2.1.3xx sends `user_id` as a JSON *string*
+/// (`{"device_id":…,"account_uuid":…,"session_id":…}`), older versions as
+/// `user_<hash>_account_<uuid>_session_<uuid>`; anything else JSON is tolerated too.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Metadata {
-    pub user_id: Option<String>,
+    pub user_id: Option<Value>,
 }
 
-/// `output_config` (effort beta). `effort` stays a string so that new levels are not fatal.
+/// `output_config` (effort beta). `effort` stays a string so that new levels are not fatal;
+/// `task_budget` (advisory, `{"type":"tokens","total":N}`) and the structured-output `format`
+/// are tolerated and not forwarded (Kiro has no such fields).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct OutputConfig {
     pub effort: Option<String>,

@@ -70,6 +70,51 @@ fn tool_choice_without_tools_and_unknown_effort_are_dropped() {
     check("only_server_tools_and_unknown_effort");
 }
 
+/// Claude Code 2.1.3xx: JSON `metadata.user_id`, `task_budget`, `context_management`,
+/// `fallbacks`, tool search (a server search tool, a deferred tool, server-side search blocks in
+/// history, a `tool_reference` result) and unknown fields: none is an error.
+#[test]
+fn claude_code_2_1_3xx_body_fields() {
+    check("claude_code_2_1_3xx");
+}
+
+/// The session id for stickiness comes from the header, else from `metadata.user_id`.
+#[test]
+fn session_id_from_metadata_user_id() {
+    let cases: &[(&str, Option<&str>, Option<&str>)] = &[
+        (
+            r#""{\"device_id\":\"d1\",\"account_uuid\":\"a1\",\"session_id\":\"0b9e6a3c-2f4d-4e8a-9c1b-7d5e3f2a1b0c\"}""#,
+            None,
+            Some("0b9e6a3c-2f4d-4e8a-9c1b-7d5e3f2a1b0c"),
+        ),
+        (
+            r#""user_3f2a_account_9b1c2d3e-0000-4000-8000-000000000001_session_7d5e3f2a-1b0c-4e8a-9c1b-0b9e6a3c2f4d""#,
+            None,
+            Some("7d5e3f2a-1b0c-4e8a-9c1b-0b9e6a3c2f4d"),
+        ),
+        (
+            r#""user_3f2a_account__session_7d5e3f2a-1b0c-4e8a-9c1b-0b9e6a3c2f4d""#,
+            Some("header-session"),
+            Some("header-session"),
+        ),
+        (r#""plain-user-42""#, None, None),
+        (r#""{\"device_id\":\"d1\"}""#, None, None),
+        (r#"{"session_id":"s-object"}"#, None, Some("s-object")),
+        (r#"null"#, None, None),
+        (r#"17"#, None, None),
+    ];
+    for (user_id, header, want) in cases {
+        let body = format!(
+            r#"{{"model":"m","max_tokens":1,"metadata":{{"user_id":{user_id}}},"messages":[{{"role":"user","content":"hi"}}]}}"#
+        );
+        let headers = RequestHeaders {
+            session_id: header.map(str::to_owned),
+        };
+        let got = decode_request(body.as_bytes(), &headers).unwrap();
+        assert_eq!(got.meta.session_id.as_deref(), *want, "user_id {user_id}");
+    }
+}
+
 #[test]
 fn count_tokens_needs_no_max_tokens() {
     let request = decode_count_tokens(&fixture("count_tokens.json")).unwrap();
