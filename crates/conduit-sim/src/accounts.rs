@@ -52,6 +52,7 @@ impl State {
         self.accounts.push(AccountState {
             spec,
             chat_requests: 0,
+            credits: 0.0,
         });
         id
     }
@@ -97,6 +98,27 @@ impl State {
             refresh_token,
             expires_in: ttl,
         }
+    }
+
+    /// Issue a new access token only (the refresh token stays); returns it and its lifetime.
+    pub fn issue_access(&mut self, account: usize) -> (String, u64) {
+        let ttl = self
+            .accounts
+            .get(account)
+            .map(|a| a.spec.expires_in)
+            .unwrap_or(3600);
+        let access_token = format!("aoa{}", random_alnum(60));
+        self.access.insert(
+            access_token.clone(),
+            AccessEntry {
+                account,
+                expires_at: Instant::now() + Duration::from_secs(ttl),
+            },
+        );
+        if let Some(a) = self.accounts.get_mut(account) {
+            a.spec.access_token = access_token.clone();
+        }
+        (access_token, ttl)
     }
 
     /// The account of a live refresh token.

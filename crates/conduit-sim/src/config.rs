@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::catalog::ModelInfo;
 use crate::model::Profile;
 
 /// Whether chat requests must carry a top-level `profileArn` (spec §2.5; runtime.kiro.dev requires it).
@@ -26,24 +27,6 @@ impl std::str::FromStr for ProfileArnPolicy {
             other => Err(format!(
                 "unknown profileArn policy `{other}`: use `required` or `optional`"
             )),
-        }
-    }
-}
-
-/// The model catalogue entry served by ListAvailableModels and accepted by the chat endpoints.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelInfo {
-    pub model_id: String,
-    pub max_input_tokens: u64,
-    pub max_output_tokens: u64,
-}
-
-impl ModelInfo {
-    fn new(id: &str) -> Self {
-        ModelInfo {
-            model_id: id.to_owned(),
-            max_input_tokens: 200_000,
-            max_output_tokens: 64_000,
         }
     }
 }
@@ -75,19 +58,22 @@ pub struct SimConfig {
     pub refresh_outage: bool,
     /// Keep only about this many request-log entries (the newest); `None` keeps all.
     pub log_limit: Option<usize>,
+    /// The region the root (no `/region/{region}` prefix) stands for; `None` (the default) = the
+    /// root does no region checks and ListAvailableProfiles there lists every profile.
+    pub root_region: Option<String>,
+    /// Delay of the first byte when a request asks for `thinking: {"type": "adaptive"}`.
+    pub adaptive_delay_ms: u64,
+    /// Send `metadataEvent {"tokenUsage": ...}` at the end of each streamed reply.
+    pub token_usage: bool,
+    /// The next this-many calls to any token endpoint answer 429 with `Retry-After: 1`.
+    pub refresh_throttle: u32,
+    /// Whether the Entra ID token endpoint returns a new refresh token.
+    pub idp_rotate_refresh: bool,
 }
 
-/// Models served by default (dot-form ids, spec §5.1).
-pub const DEFAULT_MODELS: [&str; 8] = [
-    "auto",
-    "claude-sonnet-4",
-    "claude-sonnet-4.5",
-    "claude-sonnet-4.6",
-    "claude-haiku-4.5",
-    "claude-opus-4.5",
-    "claude-opus-4.6",
-    "claude-opus-4.7",
-];
+/// The profile given to IdC accounts created by the device flow unless configured otherwise.
+pub const DEFAULT_IDC_ARN: &str =
+    "arn:aws:codewhisperer:us-east-1:111111111111:profile/SIMIDCPROFILE";
 
 impl Default for SimConfig {
     fn default() -> Self {
@@ -97,15 +83,18 @@ impl Default for SimConfig {
             device_interval: 1,
             device_expires_in: 600,
             issued_token_ttl: 3600,
-            device_profiles: vec![Profile::new(
-                "arn:aws:codewhisperer:us-east-1:638616132270:profile/AAAACCCCXXXX",
-            )],
+            device_profiles: vec![Profile::new(DEFAULT_IDC_ARN)],
             profile_arn_policy: ProfileArnPolicy::Required,
             max_payload_bytes: 615_000,
             context_window_tokens: 200_000,
-            models: DEFAULT_MODELS.iter().map(|m| ModelInfo::new(m)).collect(),
+            models: crate::catalog::default_models(),
             refresh_outage: false,
             log_limit: None,
+            root_region: None,
+            adaptive_delay_ms: 2500,
+            token_usage: true,
+            refresh_throttle: 0,
+            idp_rotate_refresh: true,
         }
     }
 }
@@ -129,6 +118,17 @@ pub struct ConfigPatch {
     pub refresh_outage: Option<bool>,
     #[serde(default)]
     pub log_limit: Option<usize>,
+    /// `""` sets it back to `None`.
+    #[serde(default)]
+    pub root_region: Option<String>,
+    #[serde(default)]
+    pub adaptive_delay_ms: Option<u64>,
+    #[serde(default)]
+    pub token_usage: Option<bool>,
+    #[serde(default)]
+    pub refresh_throttle: Option<u32>,
+    #[serde(default)]
+    pub idp_rotate_refresh: Option<bool>,
 }
 
 impl SimConfig {
@@ -157,9 +157,50 @@ impl SimConfig {
         if let Some(v) = patch.log_limit {
             self.log_limit = (v > 0).then_some(v);
         }
+        if let Some(v) = patch.root_region {
+            self.root_region = (!v.is_empty()).then_some(v);
+        }
+        if let Some(v) = patch.adaptive_delay_ms {
+            self.adaptive_delay_ms = v;
+        }
+        if let Some(v) = patch.token_usage {
+            self.token_usage = v;
+        }
+        if let Some(v) = patch.refresh_throttle {
+            self.refresh_throttle = v;
+        }
+        if let Some(v) = patch.idp_rotate_refresh {
+            self.idp_rotate_refresh = v;
+        }
     }
 
     pub fn knows_model(&self, id: &str) -> bool {
-        self.models.iter().any(|m| m.model_id == id)
+        self.model(id).is_some()
+    }
+
+    pub fn model(&self, id: &str) -> Option<&ModelInfo> {
+        self.models.iter().find(|m| m.model_id == id)
+    }
+
+    /// Add a model, or replace the one with the same id.
+    pub fn upsert_model(&mut self, model: ModelInfo) {
+        match self
+            .models
+            .iter_mut()
+            .find(|m| m.model_id == model.model_id)
+        {
+            Some(slot) => *slot = model,
+            None => self.models.push(model),
+        }
+    }
+
+    /// Count one call to a token endpoint against `refresh_throttle`; true = answer 429.
+    pub fn take_refresh_throttle(&mut self) -> bool {
+        if self.refresh_throttle > 0 {
+            self.refresh_throttle -= 1;
+            true
+        } else {
+            false
+        }
     }
 }

@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::catalog::ModelInfo;
 use crate::config::ConfigPatch;
 use crate::model::{Account, Rule};
 use crate::state::{ApproveOptions, DeviceStatus, Shared, State as SimState};
@@ -56,6 +57,101 @@ pub(crate) async fn revoke(State(shared): Sim, Json(b): Json<TokenBody>) -> Resp
         StatusCode::NO_CONTENT.into_response()
     } else {
         not_found("unknown refresh_token")
+    }
+}
+
+/// The flags `POST /_sim/accounts/update` can set; absent ones stay as they are.
+#[derive(Debug, Default, Clone, Deserialize, serde::Serialize, PartialEq)]
+pub struct AccountUpdate {
+    #[serde(default)]
+    pub access_token: Option<String>,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    #[serde(default)]
+    pub suspended: Option<bool>,
+    #[serde(default)]
+    pub risk_limited: Option<bool>,
+    #[serde(default)]
+    pub quota_exhausted: Option<bool>,
+    #[serde(default)]
+    pub overage_exhausted: Option<bool>,
+}
+
+/// Apply an update to the account owning the given token (access or refresh, even if dead);
+/// false if no account has it.
+pub(crate) fn update_account(s: &mut SimState, u: &AccountUpdate) -> bool {
+    let idx = u
+        .access_token
+        .as_ref()
+        .and_then(|t| s.access.get(t).map(|e| e.account))
+        .or_else(|| {
+            u.refresh_token
+                .as_ref()
+                .and_then(|t| s.refresh.get(t).map(|e| e.account))
+        });
+    let Some(a) = idx.and_then(|i| s.accounts.get_mut(i)) else {
+        return false;
+    };
+    let spec = &mut a.spec;
+    for (flag, value) in [
+        (&mut spec.suspended, u.suspended),
+        (&mut spec.risk_limited, u.risk_limited),
+        (&mut spec.quota_exhausted, u.quota_exhausted),
+        (&mut spec.overage_exhausted, u.overage_exhausted),
+    ] {
+        if let Some(v) = value {
+            *flag = v;
+        }
+    }
+    true
+}
+
+pub(crate) async fn update(State(shared): Sim, Json(u): Json<AccountUpdate>) -> Response {
+    if shared.with(|s| update_account(s, &u)) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        not_found("no account with this access_token or refresh_token")
+    }
+}
+
+/// Per-account credits and chat counts (`GET /_sim/accounts/credits`).
+pub(crate) fn credits_json(s: &SimState) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = s
+        .accounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            json!({"id": i, "kind": a.spec.kind, "access_token": a.spec.access_token,
+                   "refresh_token": a.spec.refresh_token, "profile_arn": a.spec.profile_arn,
+                   "credits": (a.credits * 10_000.0).round() / 10_000.0,
+                   "chat_requests": a.chat_requests})
+        })
+        .collect();
+    json!({ "accounts": rows })
+}
+
+pub(crate) async fn credits(State(shared): Sim) -> Response {
+    Json(shared.with(|s| credits_json(s))).into_response()
+}
+
+/// `POST /_sim/models`: add a catalogue entry, or replace the one with its `modelId`.
+pub(crate) async fn add_model(State(shared): Sim, Json(model): Json<ModelInfo>) -> Response {
+    let id = model.model_id.clone();
+    shared.with(|s| s.config.upsert_model(model));
+    Json(json!({ "modelId": id })).into_response()
+}
+
+/// `DELETE /_sim/models/{modelId}`.
+pub(crate) async fn delete_model(State(shared): Sim, Path(id): Path<String>) -> Response {
+    let removed = shared.with(|s| {
+        let before = s.config.models.len();
+        s.config.models.retain(|m| m.model_id != id);
+        s.config.models.len() != before
+    });
+    if removed {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        not_found("no model with this modelId")
     }
 }
 

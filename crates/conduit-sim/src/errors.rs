@@ -13,7 +13,14 @@ impl HttpError {
             status,
             body,
             error_type: Some(error_type.to_owned()),
+            retry_after: None,
         }
+    }
+
+    /// The same error with a `Retry-After: secs` header.
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     fn default_type(&self) -> &'static str {
@@ -37,9 +44,20 @@ impl IntoResponse for HttpError {
             .error_type
             .clone()
             .unwrap_or_else(|| self.default_type().to_owned());
-        let mut resp = (status, Json(self.body)).into_response();
-        if let Ok(v) = HeaderValue::from_str(&kind) {
-            resp.headers_mut().insert("x-amzn-errortype", v);
+        // A JSON string body goes out as plain text, null as no body at all.
+        let mut resp = match self.body {
+            Value::Null => status.into_response(),
+            Value::String(text) => (status, text).into_response(),
+            body => (status, Json(body)).into_response(),
+        };
+        if !kind.is_empty() {
+            if let Ok(v) = HeaderValue::from_str(&kind) {
+                resp.headers_mut().insert("x-amzn-errortype", v);
+            }
+        }
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert("retry-after", HeaderValue::from(secs));
         }
         resp
     }
@@ -228,5 +246,181 @@ pub fn desktop_invalid_grant() -> HttpError {
         "invalid_grant",
         "Invalid refresh token provided",
         "InvalidGrantException",
+    )
+}
+
+// --- The late-2026 catalogue (spec §9.6) -------------------------------------------------
+
+/// The account id the sim puts in risk-control and suspension messages.
+pub const SIM_USER_ID: &str = "d-9067c8a2f1";
+
+/// 429 risk control on one account: `Due to suspicious activity, ...` (spec §9.6).
+pub fn suspicious_activity() -> HttpError {
+    suspicious_activity_for(SIM_USER_ID)
+}
+
+/// [`suspicious_activity`] naming this account id.
+pub fn suspicious_activity_for(user: &str) -> HttpError {
+    kiro(
+        429,
+        &format!(
+            "Due to suspicious activity, we are imposing temporary limits on how frequently your \
+             account ({user}) can send a request to Kiro while we investigate."
+        ),
+        None,
+        "ThrottlingException",
+    )
+}
+
+/// 403 account suspended: `Your User ID (...) temporarily is suspended. ...` (spec §9.6).
+pub fn suspended() -> HttpError {
+    suspended_for(SIM_USER_ID)
+}
+
+/// [`suspended`] naming this account id.
+pub fn suspended_for(user: &str) -> HttpError {
+    HttpError::new(
+        403,
+        json!({"__type": "com.amazon.aws.codewhisperer#AccessDeniedException",
+               "message": format!("Your User ID ({user}) temporarily is suspended. We've locked your \
+                   account as a security precaution. To restore access, please contact our support \
+                   team to verify your identity: https://aws.amazon.com/contact-us/")}),
+        "AccessDeniedException",
+    )
+}
+
+const OVERAGE_MESSAGE: &str = "You have reached the limit for overages.";
+
+/// 402 reason `OVERAGE_REQUEST_LIMIT_EXCEEDED` (top-level).
+pub fn overage_limit() -> HttpError {
+    kiro(
+        402,
+        OVERAGE_MESSAGE,
+        Some("OVERAGE_REQUEST_LIMIT_EXCEEDED"),
+        "ServiceQuotaExceededException",
+    )
+}
+
+/// The 400 variant of [`overage_limit`], with the reason nested as `error.reason`.
+pub fn overage_limit_400() -> HttpError {
+    HttpError::new(
+        400,
+        json!({"__type": "ServiceQuotaExceededException",
+               "error": {"message": OVERAGE_MESSAGE, "reason": "OVERAGE_REQUEST_LIMIT_EXCEEDED"}}),
+        "ServiceQuotaExceededException",
+    )
+}
+
+/// The message of the real top-level-combinator check.
+pub const TOOL_SCHEMA_TOP_LEVEL: &str =
+    "input_schema does not support oneOf, allOf, or anyOf at the top level";
+
+/// 400 `TOOL_SCHEMA_INVALID` with this message (spec §9.6).
+pub fn tool_schema_invalid(message: &str) -> HttpError {
+    HttpError::new(
+        400,
+        json!({"__type": "ValidationException", "message": message, "reason": "TOOL_SCHEMA_INVALID"}),
+        "ValidationException",
+    )
+}
+
+fn tool_use_result_mismatch_with(status: u16, kind: &str) -> HttpError {
+    kiro(
+        status,
+        "Expected toolResult blocks at messages.2.content for the following Ids: \
+         tooluse_simMismatch000000000",
+        Some("TOOL_USE_RESULT_MISMATCH"),
+        kind,
+    )
+}
+
+/// 400 reason `TOOL_USE_RESULT_MISMATCH` (`Expected toolResult blocks ...`).
+pub fn tool_use_result_mismatch() -> HttpError {
+    tool_use_result_mismatch_with(400, "ValidationException")
+}
+
+/// The same pairing error arriving as a 503 (spec §9.6: still a client error).
+pub fn tool_use_result_mismatch_503() -> HttpError {
+    tool_use_result_mismatch_with(503, "ServiceUnavailableException")
+}
+
+/// 500 reason `MODEL_TEMPORARILY_UNAVAILABLE` with the high-load message.
+pub fn model_temporarily_unavailable() -> HttpError {
+    kiro(
+        500,
+        "Encountered unexpectedly high load when processing the request, please try again.",
+        Some("MODEL_TEMPORARILY_UNAVAILABLE"),
+        "InternalServerException",
+    )
+}
+
+/// 524 with no body and no `x-amzn-errortype` (an edge timeout in front of the service).
+pub fn gateway_timeout_524() -> HttpError {
+    HttpError::new(524, Value::Null, "")
+}
+
+/// 400 ``Invalid `signature` in `thinking` block`` reason `THINKING_SIGNATURE_INVALID`.
+pub fn thinking_signature_invalid() -> HttpError {
+    kiro(
+        400,
+        "Invalid `signature` in `thinking` block",
+        Some("THINKING_SIGNATURE_INVALID"),
+        "ValidationException",
+    )
+}
+
+/// 400 `Improperly formed request.` reason `REQUEST_BODY_INVALID` (bad reasoning replay).
+pub fn request_body_invalid() -> HttpError {
+    kiro(
+        400,
+        "Improperly formed request.",
+        Some("REQUEST_BODY_INVALID"),
+        "ValidationException",
+    )
+}
+
+/// 400 `additionalModelRequestFields is not supported for this model`.
+pub fn additional_fields_unsupported() -> HttpError {
+    kiro(
+        400,
+        "additionalModelRequestFields is not supported for this model",
+        None,
+        "ValidationException",
+    )
+}
+
+/// 400 `Invalid additionalModelRequestFields` (the fields break the model's schema).
+pub fn additional_fields_invalid() -> HttpError {
+    kiro(
+        400,
+        "Invalid additionalModelRequestFields",
+        None,
+        "ValidationException",
+    )
+}
+
+/// 400 `Input is too long.` — the same answer as [`context_overflow`].
+pub fn input_too_long() -> HttpError {
+    context_overflow()
+}
+
+/// 429 from a token endpoint while `refresh_throttle` lasts, with `Retry-After: 1`.
+pub fn refresh_throttled() -> HttpError {
+    HttpError::new(
+        429,
+        json!({"message": "Rate exceeded", "reason": null}),
+        "ThrottlingException",
+    )
+    .with_retry_after(1)
+}
+
+/// The Entra ID token endpoint's answer to a dead refresh token.
+pub fn idp_invalid_grant() -> HttpError {
+    HttpError::new(
+        400,
+        json!({"error": "invalid_grant",
+               "error_description": "AADSTS70000: The provided grant is invalid or expired. \
+                   Trace ID: 00000000-0000-0000-0000-000000000000"}),
+        "",
     )
 }

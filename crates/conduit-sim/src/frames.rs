@@ -96,3 +96,16 @@ pub fn context_usage(pct: f64) -> Result<Bytes, FrameError> {
         &json!({ "contextUsagePercentage": pct }),
     )
 }
+
+/// `metadataEvent {"tokenUsage": {...}}` with the sim's own counts (no prompt cache).
+pub fn token_usage(input: u64, output: u64) -> Result<Bytes, FrameError> {
+    event(
+        "metadataEvent",
+        &json!({"tokenUsage": {
+            "cacheReadInputTokens": 0,
+            "cacheWriteInputTokens": 0,
+            "outputTokens": output,
+            "uncachedInputTokens": input
+        }}),
+    )
+}

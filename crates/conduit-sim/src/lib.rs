@@ -2,15 +2,20 @@
 //! auth service, for tests. See `docs/simulator.md` for the HTTP contract.
 
 mod accounts;
+pub mod arn;
+pub mod catalog;
 mod chat;
 pub mod config;
 mod control;
 pub mod errors;
 pub mod frames;
+mod idp;
 mod mgmt;
 pub mod model;
 mod oidc;
+mod reasoning;
 mod rules;
+mod schema;
 mod server;
 mod state;
 mod stats;
@@ -24,13 +29,15 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use config::{ConfigPatch, ModelInfo, ProfileArnPolicy, SimConfig};
+pub use catalog::{ModelInfo, TokenLimits};
+pub use config::{ConfigPatch, ProfileArnPolicy, SimConfig};
+pub use control::AccountUpdate;
 pub use model::{
     Account, AccountKind, ExceptionStep, HttpError, LogEntry, Match, Profile, RawEvent, Rule, Step,
     ToolUseStep,
 };
 pub use oidc::BUILDER_ID_START_URL;
-pub use rules::DEFAULT_TEXT;
+pub use rules::{DEFAULT_REASONING, DEFAULT_TEXT};
 pub use stats::SimStats;
 
 use state::{DeviceStatus, Shared};
@@ -147,6 +154,38 @@ impl SimHandle {
     /// Change runtime settings (profileArn policy, device interval, ...).
     pub fn configure(&self, patch: ConfigPatch) {
         self.shared.with(|s| s.config.apply(patch));
+    }
+
+    /// Set account flags (suspended, risk_limited, quota_exhausted, overage_exhausted) on the
+    /// account owning `update.access_token` or `update.refresh_token`; false if none.
+    pub fn update_account(&self, update: AccountUpdate) -> bool {
+        self.shared.with(|s| control::update_account(s, &update))
+    }
+
+    /// Credits charged so far to the account owning `token` (access or refresh).
+    pub fn credits(&self, token: &str) -> Option<f64> {
+        self.shared.with(|s| {
+            let idx = s
+                .access
+                .get(token)
+                .map(|e| e.account)
+                .or_else(|| s.refresh.get(token).map(|e| e.account))?;
+            s.accounts.get(idx).map(|a| a.credits)
+        })
+    }
+
+    /// Add a catalogue entry, or replace the one with its `model_id` (`POST /_sim/models`).
+    pub fn add_model(&self, model: ModelInfo) {
+        self.shared.with(|s| s.config.upsert_model(model));
+    }
+
+    /// Remove a catalogue entry; false if there was none (`DELETE /_sim/models/{id}`).
+    pub fn remove_model(&self, model_id: &str) -> bool {
+        self.shared.with(|s| {
+            let before = s.config.models.len();
+            s.config.models.retain(|m| m.model_id != model_id);
+            s.config.models.len() != before
+        })
     }
 
     /// Expire an access token now; false if unknown.

@@ -5,27 +5,15 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::config::ModelInfo;
-use crate::model::HttpError;
-use crate::state::Shared;
-
-fn model_json(m: &ModelInfo) -> Value {
-    json!({
-        "description": format!("{} (simulated)", m.model_id),
-        "modelId": m.model_id,
-        "modelName": m.model_id,
-        "rateMultiplier": 1.0,
-        "rateUnit": "credit",
-        "supportedInputTypes": ["TEXT", "IMAGE"],
-        "supportsPromptCache": true,
-        "tokenLimits": {"maxInputTokens": m.max_input_tokens, "maxOutputTokens": m.max_output_tokens}
-    })
-}
+use crate::arn::{self, ApiRegion};
+use crate::errors;
+use crate::model::{AccountKind, HttpError};
+use crate::state::{Shared, State as SimState};
 
 fn respond(result: Result<Value, HttpError>) -> Response {
     match result {
@@ -34,15 +22,49 @@ fn respond(result: Result<Value, HttpError>) -> Response {
     }
 }
 
-/// `{"profiles":[{"arn","profileName"}]}` for the bearer's account.
-pub(crate) fn list_profiles(shared: &Shared, headers: &HeaderMap) -> Response {
+/// Which management call is asking (the suspension spares getUsageLimits, spec §9.6 sources).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    Profiles,
+    Models,
+    Usage,
+}
+
+/// The bearer's account, with the account-level refusals of a management call.
+fn account_for(s: &SimState, headers: &HeaderMap, call: Call) -> Result<usize, HttpError> {
+    let id = s.bearer(headers)?;
+    let Some(a) = s.accounts.get(id) else {
+        return Err(errors::invalid_bearer());
+    };
+    if a.spec.suspended && call != Call::Usage {
+        return Err(errors::suspended());
+    }
+    if a.spec.kind == AccountKind::ExternalIdp
+        && call != Call::Profiles
+        && !arn::has_external_idp_header(headers)
+    {
+        return Err(errors::invalid_bearer());
+    }
+    Ok(id)
+}
+
+/// `{"profiles":[{"arn","profileName","status"}]}` for the bearer's account, in the asked region.
+pub(crate) fn list_profiles(shared: &Shared, headers: &HeaderMap, region: &ApiRegion) -> Response {
     respond(shared.with(|s| {
-        let id = s.bearer(headers)?;
-        let profiles: Vec<Value> = s
-            .accounts
-            .get(id)
-            .map(|a| a.spec.all_profiles())
-            .unwrap_or_default()
+        let id = account_for(s, headers, Call::Profiles)?;
+        let region = arn::effective_region(region, s.config.root_region.as_deref());
+        if let Some(r) = &region {
+            if !arn::PROFILE_REGIONS.contains(&r.as_str()) {
+                return Err(errors::not_authorized());
+            }
+        }
+        let Some(account) = s.accounts.get(id) else {
+            return Err(errors::invalid_bearer());
+        };
+        if account.spec.kind == AccountKind::ExternalIdp && !arn::has_external_idp_header(headers) {
+            return Ok(json!({ "profiles": [] }));
+        }
+        let profiles: Vec<Value> = arn::listed_profiles(&account.spec, region.as_deref())
             .iter()
             .map(|p| json!({"arn": p.arn, "profileName": p.profile_name, "status": "ACTIVE"}))
             .collect();
@@ -53,15 +75,15 @@ pub(crate) fn list_profiles(shared: &Shared, headers: &HeaderMap) -> Response {
 /// `{"models":[...],"defaultModel":{...}}`.
 pub(crate) fn list_models(shared: &Shared, headers: &HeaderMap) -> Response {
     respond(shared.with(|s| {
-        s.bearer(headers)?;
-        let models: Vec<Value> = s.config.models.iter().map(model_json).collect();
+        account_for(s, headers, Call::Models)?;
+        let models: Vec<Value> = s.config.models.iter().map(|m| m.to_wire()).collect();
         let default = s
             .config
             .models
             .iter()
             .find(|m| m.model_id == "auto")
             .or(s.config.models.first())
-            .map(model_json)
+            .map(|m| m.to_wire())
             .unwrap_or(Value::Null);
         Ok(json!({ "defaultModel": default, "models": models }))
     }))
@@ -70,7 +92,7 @@ pub(crate) fn list_models(shared: &Shared, headers: &HeaderMap) -> Response {
 /// The usage-limits document of the bearer's account.
 pub(crate) fn usage_limits(shared: &Shared, headers: &HeaderMap, resource_type: &str) -> Response {
     respond(shared.with(|s| {
-        let id = s.bearer(headers)?;
+        let id = account_for(s, headers, Call::Usage)?;
         let Some(account) = s.accounts.get(id) else {
             return Ok(Value::Null);
         };
@@ -122,8 +144,15 @@ pub(crate) struct UsageQuery {
     resource_type: Option<String>,
 }
 
-/// `GET /ListAvailableModels?origin=AI_EDITOR`.
-pub(crate) async fn get_models(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+/// `GET /ListAvailableModels?origin=AI_EDITOR` (a real `profileArn` query → 400, spec §9.2).
+pub(crate) async fn get_models(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = arn::check_rest_query_arn(uri.query()) {
+        return e.into_response();
+    }
     list_models(&shared, &headers)
 }
 
@@ -131,8 +160,12 @@ pub(crate) async fn get_models(State(shared): State<Arc<Shared>>, headers: Heade
 pub(crate) async fn get_usage(
     State(shared): State<Arc<Shared>>,
     Query(q): Query<UsageQuery>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    if let Err(e) = arn::check_rest_query_arn(uri.query()) {
+        return e.into_response();
+    }
     let rt = q
         .resource_type
         .unwrap_or_else(|| "AGENTIC_REQUEST".to_owned());

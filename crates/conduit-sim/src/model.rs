@@ -16,12 +16,28 @@ pub enum AccountKind {
     Idc,
     /// AWS Builder ID: refreshed at `POST /token` like `idc`.
     BuilderId,
+    /// An IdC account with an Enterprise profile: refreshed at `POST /token` like `idc`.
+    Enterprise,
+    /// Microsoft Entra ID: refreshed at the IdP (`POST /{tenant}/oauth2/v2.0/token`); every
+    /// service call must carry `tokentype: EXTERNAL_IDP`.
+    ExternalIdp,
 }
 
 impl AccountKind {
-    /// Whether the refresh token is an AWS SSO OIDC one (as opposed to a Kiro desktop one).
+    /// Whether the refresh token is an AWS SSO OIDC one (`POST /token`).
     pub fn uses_oidc(self) -> bool {
-        !matches!(self, AccountKind::Social)
+        matches!(
+            self,
+            AccountKind::Idc | AccountKind::BuilderId | AccountKind::Enterprise
+        )
+    }
+
+    /// Whether chat must carry an ARN from the account's own profiles (not a shared placeholder).
+    pub fn needs_own_profile(self) -> bool {
+        matches!(
+            self,
+            AccountKind::Idc | AccountKind::Enterprise | AccountKind::ExternalIdp
+        )
     }
 }
 
@@ -70,6 +86,18 @@ pub struct Account {
     /// Every chat request answers 402 MONTHLY_REQUEST_COUNT.
     #[serde(default)]
     pub quota_exhausted: bool,
+    /// Every chat request answers 402 OVERAGE_REQUEST_LIMIT_EXCEEDED.
+    #[serde(default)]
+    pub overage_exhausted: bool,
+    /// Every service call but getUsageLimits answers the 403 suspension (spec §9.6).
+    #[serde(default)]
+    pub suspended: bool,
+    /// Every chat request answers the 429 "suspicious activity" risk-control limit.
+    #[serde(default)]
+    pub risk_limited: bool,
+    /// For `external_idp`: the Entra tenant whose token endpoint refreshes it (any when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     /// `subscriptionInfo.subscriptionTitle` in getUsageLimits.
     #[serde(default)]
     pub subscription_title: Option<String>,
@@ -95,6 +123,10 @@ impl Account {
             client_id: None,
             client_secret: None,
             quota_exhausted: false,
+            overage_exhausted: false,
+            suspended: false,
+            risk_limited: false,
+            tenant: None,
             subscription_title: None,
             usage_limit: None,
         }
@@ -118,6 +150,16 @@ impl Account {
 
     pub fn with_expires_in(mut self, secs: u64) -> Self {
         self.expires_in = secs;
+        self
+    }
+
+    pub fn with_profiles(mut self, profiles: Vec<Profile>) -> Self {
+        self.profiles = profiles;
+        self
+    }
+
+    pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
         self
     }
 
@@ -229,6 +271,19 @@ pub enum Step {
     Event {
         event: RawEvent,
     },
+    /// Native reasoning: `reasoningContentEvent {"text"}` frames, then (unless `signed: false`)
+    /// the sim's signature in at least two `{"signature"}` fragments.
+    Reasoning {
+        reasoning: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signed: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        chunk: Option<usize>,
+    },
+    /// One `reasoningContentEvent {"redactedContent": <base64>}` frame.
+    RedactedReasoning {
+        redacted_reasoning: bool,
+    },
 }
 
 impl Step {
@@ -265,6 +320,31 @@ impl Step {
         }
     }
 
+    /// Signed native reasoning (`reasoningContentEvent`).
+    pub fn reasoning(text: impl Into<String>) -> Self {
+        Step::Reasoning {
+            reasoning: text.into(),
+            signed: None,
+            chunk: None,
+        }
+    }
+
+    /// Native reasoning without a signature.
+    pub fn reasoning_unsigned(text: impl Into<String>) -> Self {
+        Step::Reasoning {
+            reasoning: text.into(),
+            signed: Some(false),
+            chunk: None,
+        }
+    }
+
+    /// Redacted native reasoning.
+    pub fn redacted_reasoning() -> Self {
+        Step::RedactedReasoning {
+            redacted_reasoning: true,
+        }
+    }
+
     pub fn delay_ms(ms: u64) -> Self {
         Step::Delay { delay_ms: ms }
     }
@@ -288,9 +368,12 @@ impl Step {
 pub struct HttpError {
     pub status: u16,
     pub body: Value,
-    /// `x-amzn-errortype`; derived from the status when absent.
+    /// `x-amzn-errortype`; derived from the status when absent, left off when empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_type: Option<String>,
+    /// `Retry-After` header in seconds, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 /// A scripted reply for chat requests.
@@ -366,6 +449,10 @@ pub struct LogEntry {
     pub status: u16,
     #[serde(default)]
     pub rule: Option<String>,
+    /// The `{region}` of a `/region/{region}/…` request (its `path` is logged without the
+    /// prefix); null at the root.
+    #[serde(default)]
+    pub region: Option<String>,
 }
 
 impl LogEntry {

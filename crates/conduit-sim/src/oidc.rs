@@ -175,6 +175,9 @@ pub(crate) async fn create_token(State(shared): State<Arc<Shared>>, body: Bytes)
                     let code = req.device_code.as_deref().unwrap_or_default();
                     device_grant(s, id, code).map(|t| token_json(&t))
                 }
+                Some("refresh_token") if s.config.take_refresh_throttle() => {
+                    Err(errors::refresh_throttled())
+                }
                 Some("refresh_token") if s.config.refresh_outage => {
                     Err(errors::token_service_down())
                 }
@@ -241,6 +244,7 @@ fn device_grant(s: &mut SimState, client_id: &str, code: &str) -> Result<Issued,
                 AccountKind::Idc
             };
             let opts = dev.approve.clone();
+            let kind = opts.kind.unwrap_or(kind);
             Ok(new_device_account(s, client_id, kind, opts))
         }
     }
@@ -266,6 +270,7 @@ fn new_device_account(
     s.accounts.push(crate::state::AccountState {
         spec,
         chat_requests: 0,
+        credits: 0.0,
     });
     s.issue_tokens(idx, ttl)
 }
@@ -294,12 +299,19 @@ pub(crate) async fn desktop_refresh(State(shared): State<Arc<Shared>>, body: Byt
             .refresh_token
             .ok_or_else(|| errors::oidc_invalid_request("refreshToken is required"))?;
         shared.with(|s| {
+            if s.config.take_refresh_throttle() {
+                return Err(errors::refresh_throttled());
+            }
             if s.config.refresh_outage {
                 return Err(errors::token_service_down());
             }
             let account = s
                 .live_refresh(&token)
-                .filter(|a| s.accounts.get(*a).is_some_and(|a| !a.spec.kind.uses_oidc()))
+                .filter(|a| {
+                    s.accounts
+                        .get(*a)
+                        .is_some_and(|a| a.spec.kind == AccountKind::Social)
+                })
                 .ok_or_else(errors::desktop_invalid_grant)?;
             let issued = s.rotate(&token, account);
             let arn = s

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::frames::{self, FrameError};
 use crate::model::{Match, Rule, Step, ToolUseStep};
+use crate::reasoning::split_parts;
 use crate::state::State;
 use crate::validate::ChatView;
 
@@ -69,18 +70,6 @@ fn split_chars(s: &str, chunk: Option<usize>) -> Vec<String> {
     chars.chunks(n).map(|c| c.iter().collect()).collect()
 }
 
-/// Split into `parts` pieces of near-equal character length (at least one).
-fn split_parts(s: &str, parts: usize) -> Vec<String> {
-    let chars: Vec<char> = s.chars().collect();
-    let parts = parts.clamp(1, chars.len().max(1));
-    let size = chars.len().div_ceil(parts).max(1);
-    let mut out: Vec<String> = chars.chunks(size).map(|c| c.iter().collect()).collect();
-    if out.is_empty() {
-        out.push(String::new());
-    }
-    out
-}
-
 /// `tooluse_` + 22 base62 characters, like the real ids.
 pub(crate) fn tool_use_id() -> String {
     format!(
@@ -123,30 +112,90 @@ fn tool_frames(t: &ToolUseStep, out: &mut Vec<Action>) -> Result<bool, FrameErro
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Trailer {
     pub context_usage: f64,
-    pub metering: f64,
+    /// Overrides the computed credit charge.
+    pub metering: Option<f64>,
+    /// Input tokens of the request (request JSON chars / 4, rounded up).
+    pub input_tokens: u64,
+    /// The model's `rateMultiplier`.
+    pub rate_multiplier: f64,
+    /// Send `metadataEvent.tokenUsage`.
+    pub token_usage: bool,
 }
 
-/// Turn reply steps into the body plan. A stream ends with metering + context usage unless a
-/// step cuts it, truncates a tool call or raises an exception.
-pub(crate) fn plan(steps: &[Step], mut trailer: Trailer) -> Result<Vec<Action>, FrameError> {
-    let mut out = Vec::new();
+/// What planning a reply produced besides its frames.
+#[derive(Debug, Default)]
+pub(crate) struct Planned {
+    pub actions: Vec<Action>,
+    /// The credits of the `meteringEvent` sent, if the stream ends with the trailer.
+    pub credits: Option<f64>,
+    /// `redactedContent` values sent (the sim accepts them back in history).
+    pub redacted: Vec<String>,
+}
+
+/// Output characters → tokens (÷ 4, rounded up).
+pub(crate) fn tokens_of(chars: usize) -> u64 {
+    (chars as u64).div_ceil(4)
+}
+
+/// The credit charge: `rateMultiplier` × 0.01 per started 1000 tokens, at least one unit
+/// (4 decimals).
+pub(crate) fn credits_for(rate: f64, tokens: u64) -> f64 {
+    let units = tokens.div_ceil(1000).max(1) as f64;
+    (rate * 0.01 * units * 10_000.0).round() / 10_000.0
+}
+
+/// Turn reply steps into the body plan. A stream ends with metering, context usage and (unless
+/// disabled) token usage, unless a step cuts it, truncates a tool call or raises an exception.
+pub(crate) fn plan(
+    steps: &[Step],
+    mut trailer: Trailer,
+    mac_key: &[u8; 32],
+) -> Result<Planned, FrameError> {
+    let mut p = Planned::default();
+    let out = &mut p.actions;
+    let mut output_chars = 0usize;
     for step in steps {
         match step {
             Step::Delay { delay_ms } => out.push(Action::Delay(Duration::from_millis(*delay_ms))),
             Step::Text { text, chunk } => {
+                output_chars += text.chars().count();
                 for piece in split_chars(text, *chunk) {
                     out.push(Action::Frame(frames::text(&piece)?));
                 }
             }
             Step::Thinking { thinking, chunk } => {
                 let wrapped = format!("<thinking>{thinking}</thinking>\n\n");
+                output_chars += wrapped.chars().count();
                 for piece in split_chars(&wrapped, *chunk) {
                     out.push(Action::Frame(frames::text(&piece)?));
                 }
             }
+            Step::Reasoning {
+                reasoning,
+                signed,
+                chunk,
+            } => {
+                output_chars += reasoning.chars().count();
+                let signed = signed.unwrap_or(true);
+                for f in crate::reasoning::block_frames(mac_key, reasoning, *chunk, signed)? {
+                    out.push(Action::Frame(f));
+                }
+            }
+            Step::RedactedReasoning {
+                redacted_reasoning: true,
+            } => {
+                let value = crate::reasoning::new_redacted();
+                output_chars += value.len();
+                out.push(Action::Frame(crate::reasoning::redacted_frame(&value)?));
+                p.redacted.push(value);
+            }
+            Step::RedactedReasoning {
+                redacted_reasoning: false,
+            } => {}
             Step::ToolUse { tool_use } => {
-                if tool_frames(tool_use, &mut out)? {
-                    return Ok(out);
+                output_chars += tool_use.name.len() + tool_use.input.to_string().len();
+                if tool_frames(tool_use, out)? {
+                    return Ok(p);
                 }
             }
             Step::Exception { exception } => {
@@ -154,15 +203,15 @@ pub(crate) fn plan(steps: &[Step], mut trailer: Trailer) -> Result<Vec<Action>, 
                     &exception.kind,
                     &exception.message,
                 )?));
-                return Ok(out);
+                return Ok(p);
             }
             Step::Cut { cut: true } => {
                 out.push(Action::Cut);
-                return Ok(out);
+                return Ok(p);
             }
             Step::Cut { cut: false } => {}
             Step::ContextUsage { context_usage } => trailer.context_usage = *context_usage,
-            Step::Metering { metering } => trailer.metering = *metering,
+            Step::Metering { metering } => trailer.metering = Some(*metering),
             Step::Event { event } => {
                 out.push(Action::Frame(frames::event(
                     &event.event_type,
@@ -171,12 +220,36 @@ pub(crate) fn plan(steps: &[Step], mut trailer: Trailer) -> Result<Vec<Action>, 
             }
         }
     }
-    out.push(Action::Frame(frames::metering(trailer.metering)?));
+    let output_tokens = tokens_of(output_chars);
+    let credits = trailer.metering.unwrap_or_else(|| {
+        credits_for(
+            trailer.rate_multiplier,
+            trailer.input_tokens + output_tokens,
+        )
+    });
+    out.push(Action::Frame(frames::metering(credits)?));
     out.push(Action::Frame(frames::context_usage(trailer.context_usage)?));
-    Ok(out)
+    if trailer.token_usage {
+        out.push(Action::Frame(frames::token_usage(
+            trailer.input_tokens,
+            output_tokens,
+        )?));
+    }
+    p.credits = Some(credits);
+    Ok(p)
 }
 
-/// The reply used when no rule matches.
-pub(crate) fn default_reply() -> Vec<Step> {
-    vec![Step::text(DEFAULT_TEXT)]
+/// The reasoning of the default reply to a request that asked for effort.
+pub const DEFAULT_REASONING: &str =
+    "The user greeted me. A short, friendly answer is all this needs.";
+
+/// The reply used when no rule matches: the text, after one signed reasoning block when the
+/// request asked for `output_config.effort` on a model whose schema admits it.
+pub(crate) fn default_reply(reasoning: bool) -> Vec<Step> {
+    let mut steps = Vec::new();
+    if reasoning {
+        steps.push(Step::reasoning(DEFAULT_REASONING));
+    }
+    steps.push(Step::text(DEFAULT_TEXT));
+    steps
 }

@@ -9,14 +9,16 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::Router;
 use bytes::Bytes;
 use serde_json::Value;
 
+use crate::arn::{self, ApiRegion};
 use crate::chat::{self, MatchedRule};
 use crate::model::LogEntry;
 use crate::state::Shared;
-use crate::{control, errors, mgmt, oidc};
+use crate::{control, errors, idp, mgmt, oidc};
 
 /// Bodies above this are refused outright; the Kiro size rule (615 KB) is checked by the chat handler.
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -33,6 +35,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/accounts", post(control::add_account))
         .route("/accounts/expire", post(control::expire))
         .route("/accounts/revoke", post(control::revoke))
+        .route("/accounts/update", post(control::update))
+        .route("/accounts/credits", get(control::credits))
+        .route("/models", post(control::add_model))
+        .route("/models/{id}", axum::routing::delete(control::delete_model))
         .route("/rules", post(control::add_rule).get(control::list_rules))
         .route("/log", get(control::log))
         .route("/stats", get(control::stats))
@@ -41,7 +47,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/device/approve", post(control::approve))
         .route("/device/deny", post(control::deny))
         .route("/device/expire", post(control::expire_device));
-    Router::new()
+    let services = Router::new()
         .route("/", post(aws_json))
         .route("/generateAssistantResponse", post(rest_chat))
         .route("/ListAvailableModels", get(mgmt::get_models))
@@ -50,10 +56,18 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/device_authorization", post(oidc::device_authorization))
         .route("/token", post(oidc::create_token))
         .route("/refreshToken", post(oidc::desktop_refresh))
+        .route("/{tenant}/oauth2/v2.0/token", post(idp::entra_token))
+        .route("/signin", get(idp::signin))
+        .route("/oauth/token", post(idp::oauth_token))
         .nest("/_sim", sim)
         .layer(middleware::from_fn_with_state(shared.clone(), log_layer))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(shared)
+        .with_state(shared);
+    // The region prefix is stripped before routing, so every service also answers under
+    // `/region/{region}/…` (= host `q.{region}.amazonaws.com`).
+    Router::new()
+        .fallback_service(services)
+        .layer(middleware::from_fn(arn::region_layer))
 }
 
 fn target(headers: &HeaderMap) -> Option<&str> {
@@ -61,21 +75,31 @@ fn target(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// `POST /generateAssistantResponse` (REST binding; the runtime host also sends the target header).
-async fn rest_chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn rest_chat(
+    State(shared): State<Arc<Shared>>,
+    Extension(region): Extension<ApiRegion>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match target(&headers) {
-        None | Some(TARGET_CHAT) => chat::handle(shared, headers, body).await,
+        None | Some(TARGET_CHAT) => chat::handle(shared, headers, region, body).await,
         Some(other) => errors::unknown_operation(other).into_response(),
     }
 }
 
 /// `POST /` (AWS JSON 1.0 binding): dispatch on `x-amz-target`.
-async fn aws_json(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn aws_json(
+    State(shared): State<Arc<Shared>>,
+    Extension(region): Extension<ApiRegion>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(t) = target(&headers).map(str::to_owned) else {
         return errors::unknown_operation("(missing x-amz-target)").into_response();
     };
     match t.as_str() {
-        TARGET_CHAT => chat::handle(shared, headers, body).await,
-        TARGET_PROFILES => mgmt::list_profiles(&shared, &headers),
+        TARGET_CHAT => chat::handle(shared, headers, region, body).await,
+        TARGET_PROFILES => mgmt::list_profiles(&shared, &headers, &region),
         TARGET_MODELS => mgmt::list_models(&shared, &headers),
         TARGET_USAGE => {
             let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -137,6 +161,10 @@ async fn log_layer(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
         body: body_json(&bytes),
         status: 0,
         rule: None,
+        region: parts
+            .extensions
+            .get::<ApiRegion>()
+            .and_then(|r| r.0.clone()),
     };
     let req = Request::from_parts(parts, Body::from(bytes));
     let mut resp = next.run(req).await;

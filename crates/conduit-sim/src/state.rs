@@ -15,6 +15,8 @@ pub(crate) struct AccountState {
     pub spec: Account,
     /// Chat requests answered with a stream (getUsageLimits `currentUsage`).
     pub chat_requests: u64,
+    /// Credits charged by the `meteringEvent`s sent to this account.
+    pub credits: f64,
 }
 
 #[derive(Debug)]
@@ -49,6 +51,9 @@ pub(crate) struct ApproveOptions {
     pub profiles: Option<Vec<crate::model::Profile>>,
     #[serde(default)]
     pub quota_exhausted: bool,
+    /// The kind of the new account (default: from the start URL, `builder_id` or `idc`).
+    #[serde(default)]
+    pub kind: Option<crate::model::AccountKind>,
 }
 
 #[derive(Debug)]
@@ -83,6 +88,12 @@ pub(crate) struct State {
     pub log: Vec<LogEntry>,
     pub next_seq: u64,
     pub next_rule: u64,
+    /// The key of the reasoning-signature MAC (random per sim).
+    pub mac_key: [u8; 32],
+    /// `redactedContent` values the sim has sent (only these may be replayed).
+    pub issued_redacted: std::collections::HashSet<String>,
+    /// Social sign-in codes waiting for `POST /oauth/token`, keyed by code.
+    pub signin_codes: HashMap<String, crate::idp::SigninCode>,
 }
 
 impl State {
@@ -99,6 +110,9 @@ impl State {
             log: Vec::new(),
             next_seq: 0,
             next_rule: 0,
+            mac_key: rand::random(),
+            issued_redacted: std::collections::HashSet::new(),
+            signin_codes: HashMap::new(),
         }
     }
 
@@ -110,6 +124,7 @@ impl State {
         self.next_rule = 0;
         for a in &mut self.accounts {
             a.chat_requests = 0;
+            a.credits = 0.0;
         }
     }
 

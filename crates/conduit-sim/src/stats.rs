@@ -51,7 +51,7 @@ impl Stats {
     /// Count a service request; `path` tells refresh calls apart.
     pub(crate) fn request(&self, path: &str) {
         self.requests.fetch_add(1, Ordering::SeqCst);
-        if path == "/refreshToken" || path == "/token" {
+        if path == "/refreshToken" || path == "/token" || path.ends_with("/oauth2/v2.0/token") {
             self.refresh_calls.fetch_add(1, Ordering::SeqCst);
         }
     }

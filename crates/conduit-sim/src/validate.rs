@@ -214,6 +214,12 @@ fn check_tools(tools: Option<&Value>) -> Check<usize> {
             .and_then(|s| s.get("json"))
             .ok_or_else(errors::improperly_formed)?;
         ensure(schema.is_object())?;
+        if ["oneOf", "anyOf", "allOf"]
+            .iter()
+            .any(|k| schema.get(k).is_some())
+        {
+            return Err(errors::tool_schema_invalid(errors::TOOL_SCHEMA_TOP_LEVEL));
+        }
     }
     Ok(tools.len())
 }

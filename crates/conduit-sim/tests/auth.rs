@@ -246,7 +246,7 @@ async fn device_flow_pending_then_approved_then_token() {
     assert_eq!(tok["tokenType"], "Bearer");
     let access = tok["accessToken"].as_str().unwrap();
 
-    // The new account lists the configured device profile and can chat with it.
+    // A Builder ID has no profile of its own: it lists none and chats with the placeholder.
     let profiles = client()
         .post(format!("{}/", sim.base_url()))
         .header(
@@ -261,11 +261,12 @@ async fn device_flow_pending_then_approved_then_token() {
         .json::<Value>()
         .await
         .unwrap();
-    let arn = profiles["profiles"][0]["arn"].as_str().unwrap().to_owned();
-    assert_eq!(arn, SimConfig::default().device_profiles[0].arn);
+    assert_eq!(profiles, json!({"profiles": []}));
     let mut body = request("Hi");
-    body["profileArn"] = json!(arn);
+    body["profileArn"] = json!(conduit_sim::arn::BUILDER_ID_PLACEHOLDER_ARN);
     assert_eq!(chat_as(&sim, access, &body).await.status(), 200);
+    body["profileArn"] = json!(SimConfig::default().device_profiles[0].arn);
+    assert_eq!(chat_as(&sim, access, &body).await.status(), 403);
 
     // A device code is good for one token only.
     let (status, _, body) = post(&sim, "/token", device_poll(&id, &secret, code)).await;

@@ -102,7 +102,13 @@ async fn models_list_both_forms() {
     ] {
         assert!(ids.contains(&want), "{want} missing from {ids:?}");
     }
-    assert_eq!(rest["models"][0]["tokenLimits"]["maxInputTokens"], 200_000);
+    let sonnet = rest["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["modelId"] == "claude-sonnet-4.5")
+        .unwrap();
+    assert_eq!(sonnet["tokenLimits"]["maxInputTokens"], 200_000);
     assert_eq!(rest["defaultModel"]["modelId"], "auto");
 }
 

@@ -13,7 +13,7 @@ use conduit_sim::{Match, Rule, Step, ToolUseStep, DEFAULT_TEXT};
 use serde_json::json;
 
 #[tokio::test]
-async fn default_reply_is_text_then_metering_then_context_usage() {
+async fn default_reply_is_text_then_metering_context_and_token_usage() {
     let sim = sim().await;
     let frames = frames(chat(&sim, &request("Hi")).await).await;
     assert_eq!(
@@ -21,7 +21,8 @@ async fn default_reply_is_text_then_metering_then_context_usage() {
         [
             "assistantResponseEvent",
             "meteringEvent",
-            "contextUsageEvent"
+            "contextUsageEvent",
+            "metadataEvent"
         ]
     );
     assert_eq!(text(&frames), DEFAULT_TEXT);
@@ -122,7 +123,8 @@ async fn tool_use_is_the_five_frame_lifecycle() {
             "toolUseEvent",
             "toolUseEvent",
             "meteringEvent",
-            "contextUsageEvent"
+            "contextUsageEvent",
+            "metadataEvent"
         ]
     );
     assert_eq!(
