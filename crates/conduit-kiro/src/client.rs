@@ -1,6 +1,9 @@
 //! HTTP to `generateAssistantResponse`: headers as the Kiro IDE sends them (spec §3.2), error
-//! classification by status and body (spec §6.1), backoff retries, one forced token refresh on
-//! an invalid bearer, and the first-token watchdog (resend when the upstream stays silent).
+//! classification by body and status ([`errors`], spec §6.1, §9.6), backoff retries, one forced
+//! token refresh on an invalid bearer, and the first-token watchdog (resend when the upstream
+//! stays silent).
+
+pub mod errors;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -21,8 +24,6 @@ const SDK_VERSION: &str = "1.0.34";
 pub const GENERATE_TARGET: &str = "AmazonCodeWhispererStreamingService.GenerateAssistantResponse";
 /// Error bodies longer than this are not read further.
 const MAX_ERROR_BODY: usize = 64 * 1024;
-/// How much of an upstream message is quoted back to people.
-const MAX_QUOTED: usize = 300;
 
 /// The raw event-stream body of a successful call. Dropping it closes the upstream response.
 pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
@@ -51,8 +52,12 @@ pub enum Verdict {
 /// fails over on everything but [`FailureCause::Other`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureCause {
-    /// The account's monthly quota is used up (402 / `MONTHLY_REQUEST_COUNT`).
+    /// The account's monthly quota (or its overage limit) is used up.
     Quota,
+    /// Kiro's risk control limits this account ("suspicious activity"): rest it for long.
+    RiskControl,
+    /// Kiro suspended this account: stop using it.
+    Suspended,
     /// Still throttled (429) after the client's own retries.
     Throttled,
     /// Still 5xx after the client's own retries.
@@ -83,17 +88,7 @@ impl CallFailure {
 
 /// The [`FailureCause`] of a non-2xx answer (same body rules as [`classify`]).
 pub fn failure_cause(status: u16, body: &str) -> FailureCause {
-    if body.contains("MONTHLY_REQUEST_COUNT") {
-        return FailureCause::Quota;
-    }
-    match status {
-        402 => FailureCause::Quota,
-        401 | 403 => FailureCause::Credentials,
-        429 if body.contains("INSUFFICIENT_MODEL_CAPACITY") => FailureCause::ServerError,
-        429 => FailureCause::Throttled,
-        500..=599 => FailureCause::ServerError,
-        _ => FailureCause::Other,
-    }
+    errors::parse(status, body).class.cause()
 }
 
 /// Builds the shared outbound HTTP client (rustls, TCP_NODELAY, keep-alive pool).
@@ -171,11 +166,13 @@ impl KiroClient {
         // yet; a second rejection then means refreshing does not help.
         let mut refreshed = false;
         let mut sent = 0u32;
-        let mut token = auth.access_token().await.map_err(CallFailure::of)?;
+        let mut token = auth
+            .with_profile(auth.access_token().await.map_err(CallFailure::of)?)
+            .await;
         loop {
             sent += 1;
             let body = body_for(&token).map_err(CallFailure::of)?;
-            let error = match self.attempt(&token, body, sent, max_attempts).await {
+            let error = match self.attempt(&token, body.clone(), sent, max_attempts).await {
                 Attempt::Stream(s) => return Ok(s),
                 Attempt::Silent => {
                     // Kiro accepted the token (200, no body yet): a later 403 is a new expiry.
@@ -201,37 +198,50 @@ impl KiroClient {
                     error: e,
                     cause: FailureCause::Other,
                 },
-                Attempt::Status(status, text) => match classify(status, &text, ctx) {
-                    Verdict::Fail(e) => {
-                        return Err(CallFailure {
-                            error: e,
-                            cause: failure_cause(status, &text),
-                        })
-                    }
-                    Verdict::Refresh(e) => {
-                        if refreshed {
-                            return Err(CallFailure::of(Error::new(
-                                ErrorKind::Credentials,
-                                format!(
-                                    "{} even after a token refresh: run `conduit login`",
-                                    e.message
-                                ),
-                            )));
+                Attempt::Status(status, text) => {
+                    let answer = errors::parse(status, &text);
+                    let url = self.config.api_url_for(token.profile_arn.as_deref());
+                    let sent_with = errors::Sent {
+                        profile_arn: token.profile_arn.as_deref(),
+                        kind: token.kind,
+                        url: &url,
+                        url_follows_region: self.config.api_url_follows_region(),
+                        body: &body,
+                    };
+                    match errors::verdict(&answer, ctx, Some(&sent_with)) {
+                        Verdict::Fail(e) => {
+                            tracing::warn!(status, reason = %answer.reason, class = ?answer.class, "Kiro refused the call");
+                            return Err(CallFailure {
+                                error: e,
+                                cause: answer.class.cause(),
+                            });
                         }
-                        refreshed = true;
-                        tracing::info!("Kiro rejected the access token; forcing a refresh");
-                        token = auth.force_refresh(&token).await.map_err(CallFailure::of)?;
-                        continue;
-                    }
-                    Verdict::Backoff(e) => {
-                        // Throttling and 5xx come after the token check: it was accepted.
-                        refreshed = false;
-                        CallFailure {
-                            error: e,
-                            cause: failure_cause(status, &text),
+                        Verdict::Refresh(e) => {
+                            if refreshed {
+                                return Err(CallFailure::of(Error::new(
+                                    ErrorKind::Credentials,
+                                    format!(
+                                        "{} even after a token refresh: run `conduit login`",
+                                        e.message
+                                    ),
+                                )));
+                            }
+                            refreshed = true;
+                            tracing::info!("Kiro rejected the access token; forcing a refresh");
+                            token = auth.force_refresh(&token).await.map_err(CallFailure::of)?;
+                            token = auth.with_profile(token).await;
+                            continue;
+                        }
+                        Verdict::Backoff(e) => {
+                            // Throttling and 5xx come after the token check: it was accepted.
+                            refreshed = false;
+                            CallFailure {
+                                error: e,
+                                cause: answer.class.cause(),
+                            }
                         }
                     }
-                },
+                }
             };
             if backoff_retries + 1 >= max_attempts {
                 return Err(error);
@@ -240,7 +250,9 @@ impl KiroClient {
             tracing::warn!(error = %error.error, ?delay, "Kiro call failed; retrying");
             tokio::time::sleep(delay).await;
             backoff_retries += 1;
-            token = auth.access_token().await.map_err(CallFailure::of)?;
+            token = auth
+                .with_profile(auth.access_token().await.map_err(CallFailure::of)?)
+                .await;
         }
     }
 
@@ -299,6 +311,12 @@ impl KiroClient {
             HeaderValue::from_static("true"),
         );
         h.insert("x-amzn-kiro-agent-mode", HeaderValue::from_static("vibe"));
+        if token.kind.external_idp() {
+            h.insert(
+                crate::auth::kind::TOKEN_TYPE_HEADER,
+                HeaderValue::from_static(crate::auth::kind::EXTERNAL_IDP_TOKEN_TYPE),
+            );
+        }
         h.insert(
             "amz-sdk-invocation-id",
             value(&uuid::Uuid::new_v4().to_string())?,
@@ -369,78 +387,10 @@ fn network_error(e: &reqwest::Error, what: &str) -> Error {
     }
 }
 
-/// Classifies a non-2xx answer by its status and body (spec §6.1).
+/// Classifies a non-2xx answer by its body's `reason`, then its markers, then its status
+/// (spec §6.1, §9.6); see [`errors`].
 pub fn classify(status: u16, body: &str, ctx: CallContext) -> Verdict {
-    let json: Option<serde_json::Value> = serde_json::from_str(body).ok();
-    let field = |key: &str| -> Option<String> {
-        let j = json.as_ref()?;
-        j.get(key)
-            .or_else(|| j.get("error").and_then(|e| e.get(key)))
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    };
-    let message = field("message")
-        .or_else(|| field("Message"))
-        .unwrap_or_else(|| body.trim().to_string());
-    let reason = field("reason").unwrap_or_default();
-    let quoted = quote(&message);
-    if reason == "MONTHLY_REQUEST_COUNT" || body.contains("MONTHLY_REQUEST_COUNT") {
-        return Verdict::Fail(
-            Error::new(
-                ErrorKind::RateLimited,
-                "the Kiro monthly request quota of this account is used up; wait for the monthly reset or sign in with another account",
-            )
-            .with_retryable(false),
-        );
-    }
-    match status {
-        400 if reason == "CONTENT_LENGTH_EXCEEDS_THRESHOLD" || message.contains("Input is too long") => {
-            let window = u64::from(ctx.context_window);
-            let tokens = u64::from(ctx.input_tokens).max(window + 1);
-            Verdict::Fail(Error::context_overflow(tokens, window))
-        }
-        400 => Verdict::Fail(Error::invalid_request(format!("Kiro rejected the request: {quoted}"))),
-        401 => Verdict::Refresh(Error::new(ErrorKind::Credentials, format!("Kiro rejected the access token ({quoted})"))),
-        403 if message.to_ascii_lowercase().contains("bearer token") => Verdict::Refresh(Error::new(
-            ErrorKind::Credentials,
-            format!("Kiro rejected the access token ({quoted})"),
-        )),
-        403 => Verdict::Fail(Error::new(
-            ErrorKind::Credentials,
-            format!("Kiro refused this account ({quoted}); check PROFILE_ARN or run `conduit login`"),
-        )),
-        408 => Verdict::Backoff(Error::new(ErrorKind::Timeout, format!("Kiro timed out ({quoted}); try again"))),
-        429 | 500..=599 if body.contains("INSUFFICIENT_MODEL_CAPACITY") => Verdict::Backoff(Error::new(
-            ErrorKind::Overloaded,
-            format!("the model is out of capacity at Kiro ({quoted}); try again later or pick another model"),
-        )),
-        429 => Verdict::Backoff(Error::new(
-            ErrorKind::RateLimited,
-            format!("Kiro is throttling requests ({quoted}); wait a moment and try again"),
-        )),
-        500..=599 => Verdict::Backoff(Error::new(
-            ErrorKind::Overloaded,
-            format!("Kiro is overloaded or failing (HTTP {status}: {quoted}); try again shortly"),
-        )),
-        _ => Verdict::Fail(
-            Error::new(
-                ErrorKind::UpstreamProtocol,
-                format!("Kiro answered HTTP {status} ({quoted}); check CONDUIT_KIRO_API_URL"),
-            )
-            .with_retryable(false),
-        ),
-    }
-}
-
-fn quote(message: &str) -> String {
-    let m = message.trim();
-    if m.is_empty() {
-        return "no message".to_string();
-    }
-    match m.char_indices().nth(MAX_QUOTED) {
-        Some((cut, _)) => format!("{}…", &m[..cut]),
-        None => m.to_string(),
-    }
+    errors::verdict(&errors::parse(status, body), ctx, None)
 }
 
 #[cfg(test)]

@@ -74,6 +74,11 @@ pub struct KiroConfig {
     pub auth_url: Option<String>,
     /// AWS SSO OIDC (`CONDUIT_SSO_OIDC_URL`); default `https://oidc.{sso region}.amazonaws.com`.
     pub sso_oidc_url: Option<String>,
+    /// The Entra ID token service base (`CONDUIT_IDP_URL`); default
+    /// `https://login.microsoftonline.com`. When set, any host is accepted.
+    pub idp_url: Option<String>,
+    /// Kiro's sign-in page for social logins (`CONDUIT_KIRO_SIGNIN_URL`); default `https://app.kiro.dev`.
+    pub signin_url: Option<String>,
     /// The one token file to use, `kiro-auth-token.json` format. Set by embedders and the
     /// account pool (one per account); when set, nothing else is looked at.
     pub creds_file: Option<PathBuf>,
@@ -82,6 +87,9 @@ pub struct KiroConfig {
     pub discover: bool,
     /// The Kiro IDE token file (`KIRO_CREDS_FILE`, default `~/.aws/sso/cache/kiro-auth-token.json`).
     pub ide_creds_file: Option<PathBuf>,
+    /// kiro-cli's newer token file (`KIRO_CLI_CREDS_FILE`, default
+    /// `~/.aws/sso/cache/kiro-auth-token-cli.json`), same shape as the IDE's.
+    pub cli_creds_file: Option<PathBuf>,
     /// A kiro-cli SQLite database (`KIRO_CLI_DB_FILE`).
     pub cli_db_file: Option<PathBuf>,
     /// Where kiro-cli / Amazon Q keep their database when `KIRO_CLI_DB_FILE` is not set.
@@ -121,6 +129,8 @@ pub struct KiroConfig {
     pub tool_description_max: usize,
     /// Largest request body the upstream accepts (`KIRO_MAX_PAYLOAD_BYTES`).
     pub max_payload_bytes: usize,
+    /// How long a ListAvailableModels answer is used (`CONDUIT_MODELS_TTL`, seconds; default 3600).
+    pub models_ttl: Duration,
     /// Stable id placed in the User-Agent (`KIRO_MACHINE_ID`); default a hash of `data_dir`.
     pub machine_id: String,
     /// Several accounts: `ACCOUNT_SYSTEM`, `CONDUIT_ACCOUNT_*` (see [`crate::accounts`]).
@@ -133,6 +143,7 @@ impl fmt::Debug for KiroConfig {
             .field("api_url", &self.api_url)
             .field("auth_url", &self.auth_url)
             .field("sso_oidc_url", &self.sso_oidc_url)
+            .field("idp_url", &self.idp_url)
             .field("creds_file", &self.creds_file)
             .field("cli_db_file", &self.cli_db_file)
             .field(
@@ -157,6 +168,9 @@ impl KiroConfig {
             api_url: None,
             auth_url: None,
             sso_oidc_url: None,
+            idp_url: None,
+            signin_url: None,
+            cli_creds_file: None,
             creds_file: None,
             discover: false,
             ide_creds_file: None,
@@ -182,6 +196,7 @@ impl KiroConfig {
             refresh_retry_backoff: Duration::from_secs(5),
             tool_description_max: 10_000,
             max_payload_bytes: 600_000,
+            models_ttl: crate::catalog::DEFAULT_TTL,
             accounts: crate::accounts::AccountsConfig::default(),
         }
     }
@@ -221,6 +236,13 @@ impl KiroConfig {
         c.sso_oidc_url = get("CONDUIT_SSO_OIDC_URL")
             .map(|u| parse_url("CONDUIT_SSO_OIDC_URL", &u))
             .transpose()?;
+        c.idp_url = get("CONDUIT_IDP_URL")
+            .map(|u| parse_url("CONDUIT_IDP_URL", &u))
+            .transpose()?;
+        c.signin_url = get("CONDUIT_KIRO_SIGNIN_URL")
+            .map(|u| parse_url("CONDUIT_KIRO_SIGNIN_URL", &u))
+            .transpose()?;
+        c.cli_creds_file = get("KIRO_CLI_CREDS_FILE").map(PathBuf::from);
         c.discover = true;
         c.ide_creds_file = get("KIRO_CREDS_FILE").map(PathBuf::from);
         c.cli_db_file = get("KIRO_CLI_DB_FILE").map(PathBuf::from);
@@ -261,6 +283,9 @@ impl KiroConfig {
         if let Some(v) = get("KIRO_MAX_PAYLOAD_BYTES") {
             c.max_payload_bytes = parse_num("KIRO_MAX_PAYLOAD_BYTES", &v)?;
         }
+        if let Some(v) = get("CONDUIT_MODELS_TTL") {
+            c.models_ttl = parse_seconds("CONDUIT_MODELS_TTL", &v)?;
+        }
         if let Some(v) = get("CONDUIT_KIRO_BINDING") {
             c.binding = match v.to_ascii_lowercase().as_str() {
                 "rest" | "rest-json" => Binding::RestJson,
@@ -298,6 +323,9 @@ impl KiroConfig {
             if c.ide_creds_file.is_none() {
                 c.ide_creds_file = Some(home.join(".aws/sso/cache/kiro-auth-token.json"));
             }
+            if c.cli_creds_file.is_none() {
+                c.cli_creds_file = Some(home.join(".aws/sso/cache/kiro-auth-token-cli.json"));
+            }
             c.cli_db_default_paths = ["kiro-cli", "amazon-q"]
                 .iter()
                 .flat_map(|tool| {
@@ -323,17 +351,35 @@ impl KiroConfig {
         }
     }
 
-    /// The chat API base URL for a credential with this profile ARN.
+    /// The API base URL for a credential with this profile ARN: the API region is always the
+    /// ARN's (spec §9.2), us-east-1 without one.
     pub fn api_url_for(&self, profile_arn: Option<&str>) -> String {
+        self.api_url_in(
+            profile_arn
+                .and_then(region_of_profile_arn)
+                .unwrap_or(DEFAULT_REGION),
+        )
+    }
+
+    /// The API base URL in this region. `CONDUIT_KIRO_API_URL` may hold the literal `{region}`;
+    /// without it the override is used as it is.
+    pub fn api_url_in(&self, region: &str) -> String {
         match &self.api_url {
-            Some(u) => u.clone(),
-            None => {
-                let region = profile_arn
-                    .and_then(region_of_profile_arn)
-                    .unwrap_or(DEFAULT_REGION);
-                format!("https://q.{region}.amazonaws.com")
-            }
+            Some(u) => u.replace("{region}", region),
+            None => format!("https://q.{region}.amazonaws.com"),
         }
+    }
+
+    /// Whether the API URL follows the region (default hosts, or an override with `{region}`).
+    pub fn api_url_follows_region(&self) -> bool {
+        self.api_url.as_ref().is_none_or(|u| u.contains("{region}"))
+    }
+
+    /// Kiro's sign-in page for social logins.
+    pub fn signin_url(&self) -> String {
+        self.signin_url
+            .clone()
+            .unwrap_or_else(|| "https://app.kiro.dev".to_string())
     }
 
     /// The Kiro desktop auth service for this auth region.

@@ -27,10 +27,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Sign in to Kiro through AWS SSO (device flow): shows a code, waits for your approval.
+    /// With --social: Kiro's own Google or GitHub sign-in in the browser.
     Login {
-        /// Do not open a browser; only print the URL and code.
+        /// Do not open a browser; only print the URL and code (also CONDUIT_NO_BROWSER).
         #[arg(long)]
         no_browser: bool,
+        /// Sign in with Google or GitHub through Kiro instead of AWS SSO.
+        #[arg(long, value_name = "google|github", value_parser = ["google", "github"])]
+        social: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -233,7 +237,11 @@ fn run(command: Command) -> cli::Outcome {
             )
         }
         Command::Doctor { json } => cli::doctor::run(&paths, json),
-        Command::Login { no_browser, json } => cli::login::run(&paths, no_browser, json),
+        Command::Login {
+            no_browser,
+            social,
+            json,
+        } => cli::login::run(&paths, no_browser, social.as_deref(), json),
         Command::Accounts { action } => cli::accounts::run(&paths, action),
     }
 }

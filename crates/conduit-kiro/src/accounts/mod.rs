@@ -14,14 +14,17 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use conduit_core::Error;
+use bytes::Bytes;
+use conduit_core::{Error, Event, EventStream};
+use futures::StreamExt;
 use serde_json::{json, Value};
 
 use crate::auth::registry::{AccountEntry, Registry};
-use crate::auth::{format_time, Auth};
-use crate::client::FailureCause;
+use crate::auth::{format_time, Auth, Token};
+use crate::client::{BodyStream, CallContext, CallFailure, FailureCause, KiroClient};
 use crate::config::KiroConfig;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use scheduler::AccountState;
 use scheduler::{Reason, Scheduler, SchedulerConfig};
 use state::Persister;
 
@@ -78,6 +81,10 @@ impl AccountsConfig {
         secs(
             "CONDUIT_ACCOUNT_QUOTA_COOLDOWN_SECS",
             &mut c.scheduler.quota_cooldown,
+        )?;
+        secs(
+            "CONDUIT_ACCOUNT_RISK_COOLDOWN_SECS",
+            &mut c.scheduler.risk_cooldown,
         )?;
         Ok(c)
     }
@@ -142,7 +149,9 @@ impl AccountPool {
                     let mut c = (**config).clone();
                     c.creds_file = Some(e.token_file);
                     c.refresh_token = None;
-                    c.profile_arn = e.profile_arn.filter(|a| !a.trim().is_empty());
+                    // The token file holds the account's ARN; a re-login replaces it there, so
+                    // no copy of an older identity's ARN may override it.
+                    c.profile_arn = None;
                     let c = Arc::new(c);
                     PoolAccount {
                         label: if e.label.is_empty() {
@@ -209,12 +218,15 @@ impl AccountPool {
         }
     }
 
-    /// The account for the next try of a request, or `None` when none is left.
+    /// The account for the next try of a request, or `None` when none is left. A suspended or
+    /// risk-limited account is never tried, even when it is the only one.
     pub fn pick(&self, session: Option<&str>, tried: &[usize]) -> Option<usize> {
-        if !self.multi() {
-            return (!tried.contains(&0)).then_some(0);
-        }
+        self.lift_suspensions();
         let now = self.clock.now();
+        if !self.multi() {
+            let blocked = self.sched().hard_blocked(0, now);
+            return (!tried.contains(&0) && !blocked).then_some(0);
+        }
         let (choice, dirty) = {
             let mut s = self.sched();
             let choice = s.pick(now, session, tried);
@@ -224,11 +236,26 @@ impl AccountPool {
         choice
     }
 
+    /// A suspended account whose credentials changed since (a new sign-in) is tried again.
+    fn lift_suspensions(&self) {
+        let suspended: Vec<(usize, Option<String>)> = {
+            let s = self.sched();
+            (0..self.accounts.len())
+                .filter_map(|i| Some((i, s.suspended_with(i)?.map(str::to_string))))
+                .collect()
+        };
+        for (i, seen) in suspended {
+            let now = self.accounts[i].auth.fingerprint();
+            if now.is_some() && now != seen {
+                tracing::info!(account = %self.accounts[i].id, "the suspended account has new credentials; trying it again");
+                self.sched().lift_suspension(i);
+                self.changed(true);
+            }
+        }
+    }
+
     /// A call on this account got its first event.
     pub fn succeeded(&self, index: usize) {
-        if !self.multi() {
-            return;
-        }
         let dirty = {
             let mut s = self.sched();
             s.succeeded(index);
@@ -240,30 +267,121 @@ impl AccountPool {
     /// A call on this account failed before its first event. Returns whether the request
     /// should be tried on another account.
     pub fn failed(&self, index: usize, cause: FailureCause) -> bool {
+        self.record_failure(index, cause, None)
+    }
+
+    /// [`AccountPool::failed`] keeping Kiro's words for `status`. Risk control and suspension
+    /// are recorded even with one account (it is then not tried until they pass); the other
+    /// causes cool an account down only when there are several.
+    pub fn failed_call(&self, index: usize, failure: &CallFailure) -> bool {
+        self.record_failure(index, failure.cause, Some(failure.error.message.clone()))
+    }
+
+    fn record_failure(&self, index: usize, cause: FailureCause, detail: Option<String>) -> bool {
         let Some(reason) = Reason::of(cause) else {
             return false;
         };
-        if !self.multi() {
+        if !self.multi() && !reason.hard() {
             return false;
         }
-        let until = self.sched().failed(index, reason, self.clock.now());
+        let fingerprint = (reason == Reason::Suspended)
+            .then(|| self.accounts.get(index)?.auth.fingerprint())
+            .flatten();
+        let until = self
+            .sched()
+            .failed_with(index, reason, self.clock.now(), detail, fingerprint);
         let id = self
             .accounts
             .get(index)
             .map(|a| a.id.as_str())
             .unwrap_or("?");
-        tracing::warn!(account = id, ?reason, until = %format_time(until), "Kiro account cooling down; failing over");
+        if reason == Reason::Suspended {
+            tracing::error!(
+                account = id,
+                "Kiro suspended this account; conduit stops using it until it is signed in again"
+            );
+        } else {
+            tracing::warn!(account = id, ?reason, until = %format_time(until), "Kiro account cooling down; failing over");
+        }
         self.changed(true);
-        true
+        self.multi()
     }
 
     /// The error when no account could take the request.
     pub fn exhausted(&self, last: Option<Error>) -> Error {
         if !self.multi() {
-            return last.unwrap_or_else(|| Error::internal("no Kiro account configured"));
+            if let Some(e) = last {
+                return e;
+            }
         }
         self.sched()
             .exhausted_error(self.clock.now(), last.as_ref())
+    }
+
+    /// Sends on the session's account, failing over to the next one on quota, risk control,
+    /// suspension, throttling, 5xx or dead credentials (only before the first event; later
+    /// errors travel in the stream). Returns the account used and the body.
+    pub async fn send(
+        &self,
+        client: &KiroClient,
+        session: Option<&str>,
+        body_for: &(dyn Fn(&Token) -> Result<Bytes, Error> + Send + Sync),
+        ctx: CallContext,
+    ) -> Result<(usize, BodyStream), Error> {
+        let mut tried = Vec::new();
+        let mut last = None;
+        while let Some(index) = self.pick(session, &tried) {
+            let Some(account) = self.account(index) else {
+                break;
+            };
+            match client.generate_detailed(&account.auth, body_for, ctx).await {
+                Ok(body) => {
+                    self.succeeded(index);
+                    return Ok((index, body));
+                }
+                Err(failure) => {
+                    if !self.failed_call(index, &failure) {
+                        return Err(failure.error);
+                    }
+                    tried.push(index);
+                    last = Some(failure.error);
+                }
+            }
+        }
+        Err(self.exhausted(last))
+    }
+
+    /// Passes `events` through, adding the credits each response reports (`meteringEvent`s,
+    /// in [`conduit_core::Usage::credits`]) to the account's total.
+    pub fn meter(&self, index: usize, events: EventStream) -> EventStream {
+        let scheduler = Arc::clone(&self.scheduler);
+        let notify = self.persister.as_ref().map(Persister::notifier);
+        Box::pin(events.inspect(move |item| {
+            if let Ok(Event::MessageEnd { usage, .. }) = item {
+                if let Some(credits) = usage.credits {
+                    scheduler
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .add_credits(index, credits);
+                    if let Some(n) = &notify {
+                        n.notify_one();
+                    }
+                }
+            }
+        }))
+    }
+
+    /// The account's state, why, and the credits it used.
+    pub fn account_state(&self, index: usize) -> (AccountState, Option<String>, f64) {
+        let now = self.clock.now();
+        let s = self.sched();
+        let (mut state, mut reason) = s.state(index, now);
+        let credits = s.health(index).map_or(0.0, |h| h.credits_used);
+        drop(s);
+        if let Some(a) = self.accounts.get(index) {
+            (state, reason) = disabled_if_dead(state, reason, &a.auth.status());
+        }
+        (state, reason, credits)
     }
 
     /// Writes `state.json` now if anything is unsaved.
@@ -285,14 +403,19 @@ impl AccountPool {
             .map(|(i, a)| {
                 let cred = a.auth.status();
                 let cooling = s.cooling_until(i, now);
-                let healthy = cred.healthy && cooling.is_none();
+                let (state, why) = s.state(i, now);
+                let (state, why) = disabled_if_dead(state, why, &cred);
+                let healthy = cred.healthy && state == AccountState::Active;
                 any |= healthy;
                 json!({
                     "id": a.id,
                     "label": a.label,
+                    "kind": cred.account_kind,
                     "healthy": healthy,
+                    "state": state,
+                    "reason": why,
                     "cooldown_until": cooling.map(format_time),
-                    "reason": cooling.and(s.health(i).and_then(|h| h.reason)),
+                    "credits_used": s.health(i).map_or(0.0, |h| h.credits_used),
                     "credential": cred,
                 })
             })
@@ -302,18 +425,37 @@ impl AccountPool {
 
     /// Every account's usage and limits (getUsageLimits), queried concurrently with a timeout.
     pub async fn usage(&self, http: &reqwest::Client) -> Value {
-        let queries = self.accounts.iter().map(|a| async move {
-            let result =
-                tokio::time::timeout(usage::USAGE_TIMEOUT, usage::fetch(http, &a.config, &a.auth))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(Error::new(
-                            conduit_core::ErrorKind::Timeout,
-                            "Kiro did not answer the usage query in time",
-                        ))
-                    });
-            result
-        });
+        let suspended: Vec<bool> = {
+            let s = self.sched();
+            (0..self.accounts.len())
+                .map(|i| s.suspended_with(i).is_some())
+                .collect()
+        };
+        let queries = self
+            .accounts
+            .iter()
+            .zip(suspended)
+            .map(|(a, suspended)| async move {
+                if suspended {
+                    // Kiro refuses every call of a suspended account; do not add to it.
+                    return Err(Error::new(
+                        conduit_core::ErrorKind::Credentials,
+                        "the account is suspended by Kiro; no usage query was made",
+                    ));
+                }
+                let result = tokio::time::timeout(
+                    usage::USAGE_TIMEOUT,
+                    usage::fetch(http, &a.config, &a.auth),
+                )
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::new(
+                        conduit_core::ErrorKind::Timeout,
+                        "Kiro did not answer the usage query in time",
+                    ))
+                });
+                result
+            });
         let results = futures::future::join_all(queries).await;
         let now = self.clock.now();
         let mut s = self.sched();
@@ -326,14 +468,18 @@ impl AccountPool {
             .map(|(i, (a, result))| {
                 let cooling = s.cooling_until(i, now);
                 let cred = a.auth.status();
-                let reason = cooling.and(s.health(i).and_then(|h| h.reason));
+                let (state, why) = s.state(i, now);
+                let (state, why) = disabled_if_dead(state, why, &cred);
                 let mut entry = json!({
                     "id": a.id,
                     "label": a.label,
+                    "kind": cred.account_kind,
                     "profile_arn": cred.profile_arn,
-                    "healthy": cred.healthy && cooling.is_none(),
+                    "healthy": cred.healthy && state == AccountState::Active,
+                    "state": state,
+                    "reason": why,
                     "cooldown_until": cooling.map(format_time),
-                    "reason": reason,
+                    "credits_used": s.health(i).map_or(0.0, |h| h.credits_used),
                     "usage": Value::Null,
                 });
                 match result {
@@ -353,4 +499,20 @@ impl AccountPool {
         self.changed(dirty);
         json!({ "accounts": list })
     }
+}
+
+/// An otherwise active account whose credentials are dead is `disabled`.
+fn disabled_if_dead(
+    state: AccountState,
+    why: Option<String>,
+    cred: &crate::auth::CredentialStatus,
+) -> (AccountState, Option<String>) {
+    if !cred.healthy && state == AccountState::Active {
+        let why = cred
+            .last_error
+            .clone()
+            .unwrap_or_else(|| "no usable credentials: run `conduit login`".into());
+        return (AccountState::Disabled, Some(why));
+    }
+    (state, why)
 }

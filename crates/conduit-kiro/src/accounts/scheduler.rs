@@ -20,6 +20,8 @@ pub struct SchedulerConfig {
     pub cooldown_cap: Duration,
     /// Cooldown after a monthly-quota error when the next reset is not known.
     pub quota_cooldown: Duration,
+    /// Cooldown after Kiro's risk control limited an account ("suspicious activity").
+    pub risk_cooldown: Duration,
     /// Sessions remembered at most (least recently used are forgotten first).
     pub max_sessions: usize,
     /// A session unused this long is forgotten.
@@ -32,6 +34,7 @@ impl Default for SchedulerConfig {
             cooldown_base: Duration::from_secs(60),
             cooldown_cap: Duration::from_secs(3600),
             quota_cooldown: Duration::from_secs(3600),
+            risk_cooldown: Duration::from_secs(600),
             max_sessions: 10_000,
             session_ttl: Duration::from_secs(24 * 3600),
         }
@@ -46,6 +49,10 @@ pub enum Reason {
     Throttled,
     ServerError,
     Credentials,
+    /// Kiro's risk control ("suspicious activity"): a long cooldown, never retried on it.
+    RiskControl,
+    /// Kiro suspended the account: disabled until its credentials change.
+    Suspended,
 }
 
 impl Reason {
@@ -55,17 +62,26 @@ impl Reason {
             FailureCause::Throttled => Some(Reason::Throttled),
             FailureCause::ServerError => Some(Reason::ServerError),
             FailureCause::Credentials => Some(Reason::Credentials),
+            FailureCause::RiskControl => Some(Reason::RiskControl),
+            FailureCause::Suspended => Some(Reason::Suspended),
             FailureCause::Other => None,
         }
     }
 
-    fn describe(self) -> &'static str {
+    pub fn describe(self) -> &'static str {
         match self {
             Reason::Quota => "monthly quota used up",
             Reason::Throttled => "throttled",
             Reason::ServerError => "Kiro failing (5xx)",
             Reason::Credentials => "credentials refused",
+            Reason::RiskControl => "limited by Kiro's risk control (suspicious activity)",
+            Reason::Suspended => "suspended by Kiro",
         }
+    }
+
+    /// Whether the account must not be tried even when it is the only one (never hammer).
+    pub fn hard(self) -> bool {
+        matches!(self, Reason::RiskControl | Reason::Suspended)
     }
 }
 
@@ -82,6 +98,37 @@ pub struct Health {
     /// The next quota reset, when a usage query told us.
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub next_reset: Option<OffsetDateTime>,
+    /// Kiro suspended the account: it is not used again until its credentials change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<Suspension>,
+    /// Kiro's words about the last failure (for `status`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Credits spent on this account (sum of Kiro's `meteringEvent`s) since it was added.
+    #[serde(default)]
+    pub credits_used: f64,
+}
+
+/// A suspension, and which credentials it was seen with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Suspension {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// A hash of the refresh token the suspension was seen with; other credentials (a new
+    /// sign-in) lift it.
+    pub fingerprint: Option<String>,
+}
+
+/// An account's state as `status`, `doctor` and `/v1/usage` show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountState {
+    Active,
+    CoolingDown,
+    Quota,
+    Suspended,
+    /// Its credentials are dead (the refresh token was refused): `conduit login`.
+    Disabled,
 }
 
 /// A session's accounts: where it started (and returns to) and where it is now.
@@ -148,6 +195,67 @@ impl Scheduler {
         self.health.get(index)
     }
 
+    /// The account's state and why, ignoring its credentials (the pool adds `disabled`).
+    pub fn state(&self, index: usize, now: OffsetDateTime) -> (AccountState, Option<String>) {
+        let Some(h) = self.health.get(index) else {
+            return (AccountState::Active, None);
+        };
+        let why = |r: Reason| {
+            Some(match &h.detail {
+                Some(d) => format!("{}: {d}", r.describe()),
+                None => r.describe().to_string(),
+            })
+        };
+        if h.suspended.is_some() {
+            return (AccountState::Suspended, why(Reason::Suspended));
+        }
+        match (self.cooling_until(index, now), h.reason) {
+            (Some(_), Some(Reason::Quota)) => (AccountState::Quota, why(Reason::Quota)),
+            (Some(_), Some(r)) => (AccountState::CoolingDown, why(r)),
+            _ => (AccountState::Active, None),
+        }
+    }
+
+    /// Whether the account may not be tried at all now (suspended, or resting after risk
+    /// control), even when it is the only one.
+    pub fn hard_blocked(&self, index: usize, now: OffsetDateTime) -> bool {
+        self.health.get(index).is_some_and(|h| {
+            h.suspended.is_some()
+                || (h.reason.is_some_and(Reason::hard) && self.cooling_until(index, now).is_some())
+        })
+    }
+
+    /// The fingerprint a suspension was recorded with, if the account is suspended.
+    pub fn suspended_with(&self, index: usize) -> Option<Option<&str>> {
+        self.health
+            .get(index)?
+            .suspended
+            .as_ref()
+            .map(|s| s.fingerprint.as_deref())
+    }
+
+    /// Lifts a suspension (the account's credentials changed).
+    pub fn lift_suspension(&mut self, index: usize) {
+        if let Some(h) = self.health.get_mut(index) {
+            if h.suspended.take().is_some() {
+                h.reason = None;
+                h.detail = None;
+                h.failures = 0;
+                self.dirty = true;
+            }
+        }
+    }
+
+    /// Adds the credits one response cost.
+    pub fn add_credits(&mut self, index: usize, credits: f64) {
+        if let Some(h) = self.health.get_mut(index) {
+            if credits.is_finite() && credits > 0.0 {
+                h.credits_used += credits;
+                self.dirty = true;
+            }
+        }
+    }
+
     /// The cooldown end of this account, if it is cooling down at `now`.
     pub fn cooling_until(&self, index: usize, now: OffsetDateTime) -> Option<OffsetDateTime> {
         self.health
@@ -167,7 +275,11 @@ impl Scheduler {
         session: Option<&str>,
         tried: &[usize],
     ) -> Option<usize> {
-        let available = |i: usize| !tried.contains(&i) && self.cooling_until(i, now).is_none();
+        let available = |i: usize| {
+            !tried.contains(&i)
+                && self.cooling_until(i, now).is_none()
+                && self.health.get(i).is_some_and(|h| h.suspended.is_none())
+        };
         let n = self.ids.len();
         let Some(sid) = session else {
             return (0..n).find(|&i| available(i));
@@ -257,23 +369,50 @@ impl Scheduler {
                 h.failures = 0;
                 h.cooldown_until = None;
                 h.reason = None;
+                h.detail = None;
                 self.dirty = true;
             }
         }
     }
 
-    /// A failover-worthy failure on this account: cool it down. Returns the cooldown's end.
+    /// A failover-worthy failure on this account: cool it down (a suspension disables it).
+    /// Returns the cooldown's end.
     pub fn failed(&mut self, index: usize, reason: Reason, now: OffsetDateTime) -> OffsetDateTime {
+        self.failed_with(index, reason, now, None, None)
+    }
+
+    /// [`Scheduler::failed`] with Kiro's words and, for a suspension, the credentials'
+    /// fingerprint.
+    pub fn failed_with(
+        &mut self,
+        index: usize,
+        reason: Reason,
+        now: OffsetDateTime,
+        detail: Option<String>,
+        fingerprint: Option<String>,
+    ) -> OffsetDateTime {
         let config = self.config.clone();
         let Some(h) = self.health.get_mut(index) else {
             return now;
         };
         h.failures = h.failures.saturating_add(1);
+        h.detail = detail;
         let until = match reason {
             Reason::Quota => h
                 .next_reset
                 .filter(|r| *r > now)
                 .unwrap_or(now + config.quota_cooldown),
+            Reason::RiskControl => now + config.risk_cooldown,
+            Reason::Suspended => {
+                h.suspended = Some(Suspension {
+                    at: now,
+                    fingerprint,
+                });
+                h.cooldown_until = None;
+                h.reason = Some(reason);
+                self.dirty = true;
+                return now;
+            }
             _ => {
                 let factor = 2u32.saturating_pow(h.failures.saturating_sub(1).min(20));
                 now + config
@@ -337,6 +476,11 @@ impl Scheduler {
         let mut soonest: Option<OffsetDateTime> = None;
         let mut reasons = Vec::new();
         for (i, id) in self.ids.iter().enumerate() {
+            if self.health[i].suspended.is_some() {
+                parts.push(format!("{id}: {}", Reason::Suspended.describe()));
+                reasons.push(Reason::Suspended);
+                continue;
+            }
             match (self.cooling_until(i, now), self.health[i].reason) {
                 (Some(until), Some(reason)) => {
                     parts.push(format!(
@@ -352,7 +496,7 @@ impl Scheduler {
         }
         let kind = if reasons
             .iter()
-            .any(|r| matches!(r, Reason::Quota | Reason::Throttled))
+            .any(|r| matches!(r, Reason::Quota | Reason::Throttled | Reason::RiskControl))
         {
             ErrorKind::RateLimited
         } else if reasons.contains(&Reason::ServerError) {

@@ -119,6 +119,11 @@ impl Persister {
         }
     }
 
+    /// A handle that asks for a write soon (for code that holds no persister).
+    pub fn notifier(&self) -> Arc<Notify> {
+        Arc::clone(&self.notify)
+    }
+
     /// Writes now if anything is unsaved.
     pub fn flush(&self) {
         write_if_dirty(&self.path, &self.scheduler, &self.write_lock);

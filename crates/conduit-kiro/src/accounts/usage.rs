@@ -1,4 +1,6 @@
-//! getUsageLimits (spec §5.4, REST GET form) for one account, and the summary `/v1/usage` shows.
+//! getUsageLimits (spec §5.4, REST GET form) for one account, and the summary `/v1/usage` shows
+//! (each account's entry also carries `state`, `reason` and `credits_used`, see
+//! [`super::AccountPool::usage`]).
 
 use std::time::Duration;
 
@@ -65,18 +67,17 @@ async fn get(
     config: &KiroConfig,
     token: &Token,
 ) -> Result<UsageSummary, (u16, Error)> {
+    // The ARN decides the region only: the REST GET answers 400 when it carries a real
+    // (IdC / Enterprise) ARN (spec §9.2), and works for every kind without one.
     let base = config.api_url_for(token.profile_arn.as_deref());
-    let mut query = vec![("origin", "AI_EDITOR"), ("resourceType", RESOURCE_TYPE)];
-    if let Some(arn) = token.profile_arn.as_deref() {
-        query.push(("profileArn", arn));
-    }
+    let query = [("origin", "AI_EDITOR"), ("resourceType", RESOURCE_TYPE)];
     let agent = format!(
         "aws-sdk-js/1.0.0 ua/2.1 api/codewhispererruntime#1.0.0 m/E KiroIDE-{}-{}",
         crate::client::KIRO_VERSION,
         config.machine_id
     );
-    let response = http
-        .get(format!("{base}/getUsageLimits"))
+    let response = token
+        .kind_headers(http.get(format!("{base}/getUsageLimits")))
         .query(&query)
         .header(AUTHORIZATION, format!("Bearer {}", token.access_token))
         .header(USER_AGENT, agent)

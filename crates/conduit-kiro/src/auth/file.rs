@@ -13,7 +13,8 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::OffsetDateTime;
 
-use super::{AuthMethod, Creds};
+use super::kind::AccountKind;
+use super::{AuthMethod, Creds, IdpSettings};
 
 /// Name of the file conduit keeps the rotated token of a `KIRO_REFRESH_TOKEN` login in.
 pub const ENV_TOKEN_FILE: &str = "kiro-env-token.json";
@@ -87,12 +88,34 @@ pub fn read_token_file(path: &Path, default_region: &str) -> Result<Creds, Strin
         }
     }
     let has_client = client_id.is_some() && client_secret.is_some();
-    let method = match s("authMethod").map(|m| m.to_ascii_lowercase()) {
-        Some(m) if m == "social" => AuthMethod::Social,
+    let kind = s("accountKind")
+        .and_then(|k| AccountKind::parse(&k))
+        .unwrap_or_else(|| {
+            AccountKind::derive(
+                s("authMethod").as_deref(),
+                s("provider").as_deref(),
+                s("startUrl").as_deref(),
+                has_client,
+                s("profileArn").as_deref(),
+            )
+        });
+    let method = match kind {
+        AccountKind::ExternalIdp => AuthMethod::ExternalIdp,
+        _ if s("authMethod").is_some_and(|m| m.eq_ignore_ascii_case("social")) => {
+            AuthMethod::Social
+        }
         _ if has_client => AuthMethod::Idc,
         _ => AuthMethod::Social,
     };
+    let idp = (kind == AccountKind::ExternalIdp).then(|| IdpSettings {
+        token_url: s("idpTokenUrl"),
+        tenant: s("tenantId").or_else(|| s("tenant")),
+        scope: s("scope"),
+    });
     Ok(Creds {
+        kind,
+        start_url: s("startUrl"),
+        idp,
         access_token: s("accessToken"),
         refresh_token,
         expires_at: s("expiresAt").and_then(|t| parse_time(&t)),
@@ -141,6 +164,9 @@ pub fn env_creds(refresh_token: &str, state_file: &Path, region: &str) -> Creds 
         profile_arn: None,
         region: region.to_string(),
         method: AuthMethod::Social,
+        kind: AccountKind::Social,
+        start_url: None,
+        idp: None,
         client_id: None,
         client_secret: None,
     }

@@ -14,6 +14,7 @@ use std::path::Path;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::kind::AccountKind;
 use super::registry::{AccountEntry, AccountSource};
 use super::signin::{save_account, NewAccount};
 use super::sqlite::{read_kiro_cli, CliLogin};
@@ -37,7 +38,11 @@ fn origin(kind: &str, path: &Path, refresh_token: &str) -> Map<String, Value> {
     m
 }
 
-/// Copies the sign-in of a Kiro IDE token file (with its `{clientIdHash}.json` client for IdC).
+/// kiro-cli's newer token file in `~/.aws/sso/cache` (same shape as the IDE's).
+pub const CLI_TOKEN_FILE: &str = "kiro-auth-token-cli.json";
+
+/// Copies the sign-in of a Kiro IDE token file (also kiro-cli's `kiro-auth-token-cli.json` and
+/// an Entra ID token file, see [`super::idp`]) (with its `{clientIdHash}.json` client for IdC).
 pub fn import_ide(
     path: &Path,
     data_dir: &Path,
@@ -52,14 +57,34 @@ pub fn import_ide(
         .get("provider")
         .and_then(Value::as_str)
         .map(str::to_string);
+    let cli_file = path.file_name().and_then(|n| n.to_str()) == Some(CLI_TOKEN_FILE);
+    let who = match creds.kind {
+        AccountKind::ExternalIdp => format!(
+            "Entra ID {}",
+            creds
+                .idp
+                .as_ref()
+                .and_then(|i| i.tenant.as_deref())
+                .unwrap_or("tenant")
+        ),
+        _ => provider.clone().unwrap_or_else(|| "login".into()),
+    };
     let account = NewAccount {
-        source: AccountSource::Ide,
+        source: if cli_file {
+            AccountSource::KiroCli
+        } else {
+            AccountSource::Ide
+        },
         label: format!(
-            "Kiro IDE {} / {}",
-            provider.as_deref().unwrap_or("login"),
+            "{} {who} / {}",
+            if cli_file { "kiro-cli" } else { "Kiro IDE" },
             creds.profile_arn.as_deref().unwrap_or("no profile")
         ),
-        extra: origin("ide", path, &creds.refresh_token),
+        extra: {
+            let mut extra = idp_keys(&creds);
+            extra.extend(origin("ide", path, &creds.refresh_token));
+            extra
+        },
         provider,
         ..from_creds(&creds)
     };
@@ -93,7 +118,19 @@ fn cli_account(login: &CliLogin, db: &Path) -> Result<NewAccount, String> {
         .as_ref()
         .map(|(_, n)| n.clone())
         .unwrap_or_default();
+    let kind = if idc {
+        AccountKind::derive(
+            Some("IdC"),
+            None,
+            start_url.as_deref(),
+            true,
+            profile_arn.as_deref(),
+        )
+    } else {
+        AccountKind::Social
+    };
     Ok(NewAccount {
+        kind,
         source: AccountSource::KiroCli,
         label: format!(
             "kiro-cli {} / {}",
@@ -114,6 +151,7 @@ fn cli_account(login: &CliLogin, db: &Path) -> Result<NewAccount, String> {
             .or_else(|| login.registration_field("region", "region"))
             .unwrap_or_else(|| DEFAULT_REGION.to_string()),
         auth_method: if idc { "IdC" } else { "social" },
+
         provider: Some(if idc { "BuilderId" } else { "Social" }.to_string()),
         client_id: client_id.filter(|_| idc),
         client_secret: client_secret.filter(|_| idc),
@@ -138,14 +176,33 @@ fn from_creds(c: &Creds) -> NewAccount {
         auth_method: match c.method {
             AuthMethod::Idc => "IdC",
             AuthMethod::Social => "social",
+            AuthMethod::ExternalIdp => "external_idp",
         },
+        kind: c.kind,
         provider: None,
         client_id: c.client_id.clone(),
         client_secret: c.client_secret.clone(),
         client_secret_expires_at: None,
-        start_url: None,
-        extra: Map::new(),
+        start_url: c.start_url.clone(),
+        extra: idp_keys(c),
     }
+}
+
+/// The Entra ID keys of an imported token file, kept in conduit's copy.
+fn idp_keys(c: &Creds) -> Map<String, Value> {
+    let mut m = Map::new();
+    if let Some(i) = &c.idp {
+        for (k, v) in [
+            ("idpTokenUrl", &i.token_url),
+            ("tenantId", &i.tenant),
+            ("scope", &i.scope),
+        ] {
+            if let Some(v) = v {
+                m.insert(k.into(), json!(v));
+            }
+        }
+    }
+    m
 }
 
 /// Newer tokens from the program an imported token file was copied from, if it rotated them
@@ -162,6 +219,9 @@ pub(crate) fn from_origin(token_file: &Path, default_region: &str) -> Option<Cre
             let login = read_kiro_cli(Path::new(&from)).ok()?;
             let a = cli_account(&login, Path::new(&from)).ok()?;
             Creds {
+                kind: a.kind,
+                start_url: a.start_url,
+                idp: None,
                 access_token: a.access_token,
                 refresh_token: a.refresh_token,
                 expires_at: a.expires_at,

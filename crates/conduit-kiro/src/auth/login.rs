@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::device::{DeviceError, DeviceFlow, DeviceTokens, Registration};
+use super::kind::AccountKind;
 use super::profiles::{self, Choice, Profile};
 use super::registry::{AccountEntry, AccountSource};
 use super::signin::{provider_for, save_account, NewAccount};
@@ -61,7 +62,14 @@ pub async fn discover_profile(
     settings: &LoginSettings,
     tokens: &DeviceTokens,
 ) -> Result<Choice, String> {
-    let found = profiles::list_profiles(http, config, &tokens.access_token).await?;
+    let found = profiles::list_profiles(
+        http,
+        config,
+        &tokens.access_token,
+        false,
+        &settings.sso_region,
+    )
+    .await?;
     profiles::choose(found, settings.profile_arn.as_deref())
 }
 
@@ -85,6 +93,11 @@ pub fn save(
         profile_arn: profile.map(|p| p.arn.clone()),
         region: settings.sso_region.clone(),
         auth_method: "IdC",
+        kind: if provider_for(&settings.start_url) == "BuilderId" {
+            AccountKind::BuilderId
+        } else {
+            AccountKind::Idc
+        },
         provider: Some(provider_for(&settings.start_url).to_string()),
         client_id: Some(registration.client_id.clone()),
         client_secret: Some(registration.client_secret.clone()),

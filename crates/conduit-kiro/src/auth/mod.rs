@@ -9,12 +9,15 @@
 
 pub mod device;
 mod file;
+pub mod idp;
 pub mod import;
+pub mod kind;
 pub mod login;
 pub mod profiles;
 mod refresh;
 pub mod registry;
 pub mod signin;
+pub mod social;
 pub mod sqlite;
 pub mod store;
 
@@ -44,6 +47,17 @@ pub enum AuthMethod {
     Social,
     /// AWS SSO OIDC with a registered client (Builder ID, IAM Identity Center).
     Idc,
+    /// OAuth 2 refresh at the company's identity provider (Microsoft Entra ID, spec §9.3).
+    ExternalIdp,
+}
+
+/// Where an Entra ID account refreshes (token file keys `idpTokenUrl`, `tenantId`, `scope`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IdpSettings {
+    /// The full token endpoint, if the file names one.
+    pub token_url: Option<String>,
+    pub tenant: Option<String>,
+    pub scope: Option<String>,
 }
 
 /// Credentials as loaded; secrets never leave this module except through [`Token`].
@@ -56,6 +70,9 @@ pub(crate) struct Creds {
     /// The auth / SSO region.
     pub region: String,
     pub method: AuthMethod,
+    pub kind: kind::AccountKind,
+    pub start_url: Option<String>,
+    pub idp: Option<IdpSettings>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
 }
@@ -64,9 +81,25 @@ pub(crate) struct Creds {
 #[derive(Clone)]
 pub struct Token {
     pub access_token: String,
+    /// The ARN chat calls carry for this account's kind (spec §9.2): the placeholder for a
+    /// Builder ID, the account's own for the others; `None` when it is not known. Usage and
+    /// model-list calls must not send it (they only take the API region from it).
     pub profile_arn: Option<String>,
     pub method: AuthMethod,
+    pub kind: kind::AccountKind,
     pub generation: u64,
+}
+
+impl Token {
+    /// Adds the headers the account's kind needs on every Kiro service call (chat, usage,
+    /// profiles, models): `tokentype: EXTERNAL_IDP` for Entra ID accounts.
+    pub fn kind_headers(&self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        if self.kind.external_idp() {
+            builder.header(kind::TOKEN_TYPE_HEADER, kind::EXTERNAL_IDP_TOKEN_TYPE)
+        } else {
+            builder
+        }
+    }
 }
 
 impl fmt::Debug for Token {
@@ -75,6 +108,7 @@ impl fmt::Debug for Token {
             .field("access_token", &"<redacted>")
             .field("profile_arn", &self.profile_arn)
             .field("method", &self.method)
+            .field("kind", &self.kind)
             .field("generation", &self.generation)
             .finish()
     }
@@ -88,6 +122,8 @@ pub struct CredentialStatus {
     /// Where they come from (`file /path`, `KIRO_REFRESH_TOKEN`), if loaded.
     pub source: Option<String>,
     pub auth_method: Option<AuthMethod>,
+    /// What kind of account conduit believes this is.
+    pub account_kind: Option<kind::AccountKind>,
     pub profile_arn: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
@@ -126,6 +162,9 @@ struct Inner {
     user_agent: String,
     secret_backend: store::SecretBackend,
     state: Mutex<State>,
+    /// Serialises profile discoveries; holds when the last one failed (not retried before
+    /// [`DISCOVERY_BACKOFF`] has passed).
+    discovery: tokio::sync::Mutex<Option<Instant>>,
 }
 
 /// The Kiro credential of one account. Cheap to clone; clones share state.
@@ -150,6 +189,7 @@ impl Auth {
                 http,
                 user_agent,
                 state: Mutex::new(State::default()),
+                discovery: tokio::sync::Mutex::new(None),
             }),
         };
         let mut st = auth.inner.lock();
@@ -221,6 +261,114 @@ impl Auth {
         }
     }
 
+    /// `token` with its profile ARN: an IdC or Entra ID account whose ARN is not known yet
+    /// asks ListAvailableProfiles (spec §9.2) once and saves the answer in its token file. When
+    /// that finds nothing the token is returned as it is; the call then fails with a message
+    /// that says how to set the ARN.
+    pub async fn with_profile(&self, token: Token) -> Token {
+        if token.profile_arn.is_some() || !token.kind.discovers_profile() {
+            return token;
+        }
+        let mut failed_at = self.inner.discovery.lock().await;
+        if let Some(arn) = self
+            .inner
+            .lock()
+            .creds
+            .as_ref()
+            .and_then(|c| c.profile_arn.clone())
+        {
+            return Token {
+                profile_arn: token.kind.chat_arn(Some(&arn)),
+                ..token
+            };
+        }
+        if failed_at.is_some_and(|t| t.elapsed() < DISCOVERY_BACKOFF) {
+            return token;
+        }
+        let sso_region = self
+            .inner
+            .lock()
+            .creds
+            .as_ref()
+            .map_or_else(|| self.inner.config.region.clone(), |c| c.region.clone());
+        let found = profiles::list_profiles(
+            &self.inner.http,
+            &self.inner.config,
+            &token.access_token,
+            token.kind.external_idp(),
+            &sso_region,
+        )
+        .await;
+        let arn = match found.map(|f| profiles::choose(f, None)) {
+            Ok(Ok(profiles::Choice::Use(p))) => p.arn,
+            Ok(Ok(profiles::Choice::Ask(list))) => {
+                tracing::warn!(profiles = %profiles::describe(&list), "several CodeWhisperer profiles; using the first (set PROFILE_ARN to choose)");
+                list[0].arn.clone()
+            }
+            Ok(Ok(profiles::Choice::None)) | Ok(Err(_)) => {
+                tracing::warn!(kind = %token.kind, "ListAvailableProfiles found no profile for this account");
+                *failed_at = Some(Instant::now());
+                return token;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not discover the CodeWhisperer profile");
+                *failed_at = Some(Instant::now());
+                return token;
+            }
+        };
+        tracing::info!(profile_arn = %arn, "discovered the CodeWhisperer profile");
+        let saved = {
+            let mut st = self.inner.lock();
+            let source = st.source.clone();
+            match (st.creds.as_mut(), source) {
+                (Some(c), Some(src)) => {
+                    c.profile_arn = Some(arn.clone());
+                    Some((c.clone(), src))
+                }
+                _ => None,
+            }
+        };
+        if let Some((creds, source)) = saved {
+            let written =
+                tokio::task::spawn_blocking(move || file::write_back(&source, &creds, None)).await;
+            if !matches!(written, Ok(Ok(()))) {
+                tracing::warn!("could not save the discovered profile ARN in the token file");
+            }
+        }
+        Token {
+            profile_arn: token.kind.chat_arn(Some(&arn)),
+            ..token
+        }
+    }
+
+    /// A hash of the sign-in the credentials come from (`signedInAt` in the token file, which
+    /// only a sign-in or import writes; our own refreshes do not change it): changes when
+    /// someone signs the account in again. Never contains a secret.
+    pub fn fingerprint(&self) -> Option<String> {
+        use sha2::{Digest, Sha256};
+        let (source, memory) = {
+            let st = self.inner.lock();
+            (
+                st.source.clone(),
+                st.creds.as_ref().map(|c| c.refresh_token.clone()),
+            )
+        };
+        let material = match source {
+            Some(Source::File(path)) => {
+                let v: serde_json::Value =
+                    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+                match v.get("signedInAt") {
+                    Some(at) => at.to_string(),
+                    None => v.get("refreshToken")?.to_string(),
+                }
+            }
+            _ => memory?,
+        };
+        Some(hex::encode(
+            &Sha256::digest(format!("conduit-fp:{material}"))[..12],
+        ))
+    }
+
     pub fn status(&self) -> CredentialStatus {
         let st = self.inner.lock();
         let dead = st.blocked.as_ref().is_some_and(|b| b.dead);
@@ -228,6 +376,7 @@ impl Auth {
             healthy: st.creds.is_some() && !dead,
             source: st.source.as_ref().map(Source::describe),
             auth_method: st.creds.as_ref().map(|c| c.method),
+            account_kind: st.creds.as_ref().map(|c| c.kind),
             profile_arn: st.creds.as_ref().and_then(|c| c.profile_arn.clone()),
             expires_at: st.creds.as_ref().and_then(|c| c.expires_at),
             last_refresh: st.last_refresh,
@@ -302,31 +451,71 @@ impl Inner {
             Some(disk) => disk,
             None => creds,
         };
-        self.lock().refresh_calls += 1;
-        let base_url = match creds.method {
-            AuthMethod::Idc => self.config.sso_oidc_url_for(&creds.region),
-            AuthMethod::Social => self.config.auth_url_for(&creds.region),
+        let base_url = match (creds.method, &creds.idp) {
+            (AuthMethod::Idc, _) => self.config.sso_oidc_url_for(&creds.region),
+            (AuthMethod::Social, _) => self.config.auth_url_for(&creds.region),
+            (AuthMethod::ExternalIdp, Some(i)) => {
+                match idp::token_url(self.config.idp_url.as_deref(), i) {
+                    Ok(u) => u,
+                    Err(e) => return self.finish_failure(RefreshError::Dead(e)),
+                }
+            }
+            (AuthMethod::ExternalIdp, None) => {
+                return self.finish_failure(RefreshError::Dead(
+                    "the Entra ID token file names no token endpoint".into(),
+                ))
+            }
         };
         let target = RefreshTarget {
             base_url,
             user_agent: &self.user_agent,
             timeout: REFRESH_TIMEOUT,
         };
-        let mut result = refresh::refresh(&self.http, &target, &creds).await;
+        let mut result = self.refresh_honouring_throttling(&target, &creds).await;
         let mut creds = creds;
         if let Err(RefreshError::Dead(_)) = &result {
             if let Some(fresh) = self.origin_rotated(&source) {
                 if is_valid(&fresh, OffsetDateTime::now_utc() + self.margin()) {
                     return Ok(self.adopt(fresh));
                 }
-                self.lock().refresh_calls += 1;
-                result = refresh::refresh(&self.http, &target, &fresh).await;
+                result = self.refresh_honouring_throttling(&target, &fresh).await;
                 creds = fresh;
             }
         }
         match result {
             Ok(r) => self.finish_success(creds, source, r).await,
             Err(e) => self.finish_failure(e),
+        }
+    }
+
+    /// One refresh call; a 429 whose `Retry-After` is short is waited out and tried again (a
+    /// throttled token endpoint is not a dead refresh token, spec §9.3).
+    async fn refresh_honouring_throttling(
+        &self,
+        target: &RefreshTarget<'_>,
+        creds: &Creds,
+    ) -> Result<refresh::Refreshed, RefreshError> {
+        let mut waits = 0;
+        loop {
+            self.lock().refresh_calls += 1;
+            match refresh::refresh(&self.http, target, creds).await {
+                Err(RefreshError::Throttled {
+                    retry_after,
+                    message,
+                }) if waits < MAX_THROTTLE_WAITS => {
+                    let wait = retry_after.unwrap_or(self.config.refresh_retry_backoff);
+                    if wait > MAX_THROTTLE_WAIT {
+                        return Err(RefreshError::Throttled {
+                            message,
+                            retry_after,
+                        });
+                    }
+                    tracing::warn!(?wait, "the token service throttled the refresh; waiting");
+                    waits += 1;
+                    tokio::time::sleep(wait).await;
+                }
+                other => return other,
+            }
         }
     }
 
@@ -440,6 +629,24 @@ impl Inner {
                 self.config.refresh_retry_backoff,
                 msg,
             ),
+            RefreshError::Throttled {
+                message,
+                retry_after,
+            } => {
+                let wait = retry_after.unwrap_or(self.config.refresh_retry_backoff);
+                (
+                    Error::new(
+                        ErrorKind::RateLimited,
+                        format!(
+                            "{message}; conduit tries again in {} s (the refresh token is fine)",
+                            wait.as_secs().max(1)
+                        ),
+                    ),
+                    false,
+                    wait,
+                    message,
+                )
+            }
         };
         tracing::warn!(dead, error = %detail, "Kiro token refresh failed");
         st.last_error = Some(detail);
@@ -534,8 +741,9 @@ fn is_valid(creds: &Creds, at: OffsetDateTime) -> bool {
 fn token_of(creds: &Creds, generation: u64) -> Token {
     Token {
         access_token: creds.access_token.clone().unwrap_or_default(),
-        profile_arn: creds.profile_arn.clone(),
+        profile_arn: creds.kind.chat_arn(creds.profile_arn.as_deref()),
         method: creds.method,
+        kind: creds.kind,
         generation,
     }
 }
@@ -551,6 +759,11 @@ fn no_credentials(detail: Option<&str>) -> Error {
 
 /// How long refresh HTTP calls may take.
 const REFRESH_TIMEOUT: Duration = Duration::from_secs(30);
+/// A throttled refresh is waited out inline this often, when the wait is this short at most.
+const MAX_THROTTLE_WAITS: u32 = 2;
+const MAX_THROTTLE_WAIT: Duration = Duration::from_secs(10);
+/// A failed profile discovery is not repeated for this long.
+const DISCOVERY_BACKOFF: Duration = Duration::from_secs(60);
 
 #[cfg(test)]
 mod tests;

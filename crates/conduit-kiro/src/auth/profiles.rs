@@ -21,44 +21,57 @@ pub struct Profile {
     pub name: String,
 }
 
-/// Every profile the access token can use, from each API host (one host when
-/// `CONDUIT_KIRO_API_URL` pins it). A host that fails is skipped when another answers.
+/// The profiles the access token can use (spec §9.2): ListAvailableProfiles is answered at
+/// us-east-1 and eu-central-1 only, so the one matching the SSO region is asked first and the
+/// other when the first refuses (403) or lists nothing. One host when `CONDUIT_KIRO_API_URL`
+/// pins it (no `{region}` in it). Entra ID tokens send `tokentype: EXTERNAL_IDP`.
 pub async fn list_profiles(
     http: &reqwest::Client,
     config: &KiroConfig,
     access_token: &str,
+    external_idp: bool,
+    sso_region: &str,
 ) -> Result<Vec<Profile>, String> {
-    let hosts: Vec<String> = match &config.api_url {
-        Some(u) => vec![u.clone()],
-        None => API_REGIONS
+    let hosts: Vec<String> = if config.api_url_follows_region() {
+        regions_in_order(sso_region)
             .iter()
-            .map(|r| format!("https://q.{r}.amazonaws.com"))
-            .collect(),
+            .map(|r| config.api_url_in(r))
+            .collect()
+    } else {
+        vec![config.api_url_in(crate::config::DEFAULT_REGION)]
     };
-    let mut all = Vec::new();
     let mut errors = Vec::new();
     for host in &hosts {
-        match list_on(http, host, access_token).await {
-            Ok(found) => {
-                for p in found {
-                    if !all.iter().any(|q: &Profile| q.arn == p.arn) {
-                        all.push(p);
-                    }
-                }
-            }
+        match list_on(http, host, access_token, external_idp).await {
+            Ok(found) if !found.is_empty() => return Ok(found),
+            Ok(_) => {}
             Err(e) => errors.push(e),
         }
     }
-    if all.is_empty() && errors.len() == hosts.len() {
+    if errors.len() == hosts.len() {
         return Err(format!(
             "could not list the CodeWhisperer profiles: {}",
             errors.join("; ")
         ));
     }
-    Ok(all)
+    Ok(Vec::new())
 }
 
-async fn list_on(http: &reqwest::Client, host: &str, token: &str) -> Result<Vec<Profile>, String> {
+/// The two API regions, the one matching the SSO region first.
+pub fn regions_in_order(sso_region: &str) -> [&'static str; 2] {
+    if sso_region.starts_with("eu-") {
+        [API_REGIONS[1], API_REGIONS[0]]
+    } else {
+        API_REGIONS
+    }
+}
+
+async fn list_on(
+    http: &reqwest::Client,
+    host: &str,
+    token: &str,
+    external_idp: bool,
+) -> Result<Vec<Profile>, String> {
     let mut out = Vec::new();
     let mut next: Option<String> = None;
     for _ in 0..MAX_PAGES {
@@ -66,8 +79,14 @@ async fn list_on(http: &reqwest::Client, host: &str, token: &str) -> Result<Vec<
         if let Some(n) = &next {
             body["nextToken"] = json!(n);
         }
-        let response = http
-            .post(format!("{}/", host.trim_end_matches('/')))
+        let mut request = http.post(format!("{}/", host.trim_end_matches('/')));
+        if external_idp {
+            request = request.header(
+                super::kind::TOKEN_TYPE_HEADER,
+                super::kind::EXTERNAL_IDP_TOKEN_TYPE,
+            );
+        }
+        let response = request
             .header("content-type", "application/x-amz-json-1.0")
             .header("x-amz-target", TARGET)
             .bearer_auth(token)
@@ -77,10 +96,7 @@ async fn list_on(http: &reqwest::Client, host: &str, token: &str) -> Result<Vec<
             .await
             .map_err(|e| format!("{host}: {}", e.without_url()))?;
         let status = response.status();
-        let v: Value = response
-            .json()
-            .await
-            .map_err(|e| format!("{host}: {}", e.without_url()))?;
+        let v: Value = response.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
             let msg = v.get("message").and_then(Value::as_str).unwrap_or("");
             return Err(format!("{host}: HTTP {} {msg}", status.as_u16()));
@@ -107,7 +123,7 @@ async fn list_on(http: &reqwest::Client, host: &str, token: &str) -> Result<Vec<
 pub enum Choice {
     /// This one (the only one, or the one `PROFILE_ARN` names).
     Use(Profile),
-    /// None found: Builder ID accounts have none; requests go without a profile ARN.
+    /// None found: Builder ID accounts have none; they send the shared placeholder.
     None,
     /// Several and nothing says which: ask the person.
     Ask(Vec<Profile>),
@@ -176,5 +192,15 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("not one of"), "{e}");
+    }
+
+    #[test]
+    fn the_sso_regions_api_region_is_asked_first() {
+        assert_eq!(regions_in_order("eu-west-1"), ["eu-central-1", "us-east-1"]);
+        assert_eq!(regions_in_order("us-east-1"), ["us-east-1", "eu-central-1"]);
+        assert_eq!(
+            regions_in_order("ap-south-1"),
+            ["us-east-1", "eu-central-1"]
+        );
     }
 }

@@ -1,5 +1,7 @@
-//! The two refresh calls: Kiro desktop (social, spec §1.4) and AWS SSO OIDC `refresh_token`
-//! grant (Builder ID / IdC, spec §1.5). One HTTP call each, no retries here; the caller decides.
+//! The three refresh calls: Kiro desktop (social, spec §1.4), the AWS SSO OIDC `refresh_token`
+//! grant (Builder ID / IdC, spec §1.5) and the OAuth 2 grant at an Entra ID tenant (form-encoded
+//! public client, spec §9.3). One HTTP call each, no retries here; the caller decides. A 429
+//! from any of them is throttling, never a dead refresh token.
 
 use std::time::Duration;
 
@@ -26,6 +28,11 @@ pub struct Refreshed {
 pub enum RefreshError {
     Dead(String),
     Transient(String),
+    /// The token endpoint answered 429: wait `retry_after` (its `Retry-After`) and try again.
+    Throttled {
+        message: String,
+        retry_after: Option<Duration>,
+    },
 }
 
 #[derive(Serialize)]
@@ -43,18 +50,23 @@ struct OidcBody<'a> {
     refresh_token: &'a str,
 }
 
+/// camelCase from Kiro and AWS, snake_case from an OAuth 2 IdP.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct TokenResponse {
+    #[serde(alias = "access_token")]
     access_token: Option<String>,
+    #[serde(alias = "refresh_token")]
     refresh_token: Option<String>,
+    #[serde(alias = "expires_in")]
     expires_in: Option<i64>,
     profile_arn: Option<String>,
 }
 
 /// Endpoints and identity for one refresh.
 pub struct RefreshTarget<'a> {
-    /// `https://prod.{region}.auth.desktop.kiro.dev` (social) or `https://oidc.{region}.amazonaws.com`.
+    /// `https://prod.{region}.auth.desktop.kiro.dev` (social), `https://oidc.{region}.amazonaws.com`
+    /// (OIDC), or for an Entra ID account the IdP's whole token endpoint.
     pub base_url: String,
     pub user_agent: &'a str,
     pub timeout: Duration,
@@ -75,6 +87,22 @@ pub async fn refresh(
                 grant_type: "refresh_token",
                 refresh_token: &creds.refresh_token,
             }),
+        (AuthMethod::ExternalIdp, Some(id), _) => {
+            let mut form = vec![
+                ("grant_type", "refresh_token"),
+                ("client_id", id.as_str()),
+                ("refresh_token", creds.refresh_token.as_str()),
+            ];
+            if let Some(scope) = creds.idp.as_ref().and_then(|i| i.scope.as_deref()) {
+                form.push(("scope", scope));
+            }
+            http.post(&target.base_url).form(&form)
+        }
+        (AuthMethod::ExternalIdp, None, _) => {
+            return Err(RefreshError::Dead(
+                "the Entra ID token file has no clientId; import it again with its clientId".into(),
+            ))
+        }
         _ => http
             .post(format!("{}/refreshToken", target.base_url))
             .json(&SocialBody {
@@ -88,12 +116,25 @@ pub async fn refresh(
         .await
         .map_err(|e| RefreshError::Transient(format!("could not reach the token service: {e}")))?;
     let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(3600.0)));
     let body = response
         .text()
         .await
         .map_err(|e| RefreshError::Transient(format!("the token service reply was cut: {e}")))?;
     if !status.is_success() {
-        return Err(classify_failure(status.as_u16(), &body));
+        return Err(match classify_failure(status.as_u16(), &body) {
+            RefreshError::Throttled { message, .. } => RefreshError::Throttled {
+                message,
+                retry_after,
+            },
+            other => other,
+        });
     }
     let parsed: TokenResponse = serde_json::from_str(&body).map_err(|_| {
         RefreshError::Transient(
@@ -133,9 +174,11 @@ pub fn classify_failure(status: u16, body: &str) -> RefreshError {
         .or_else(|| field("message"))
         .unwrap_or_else(|| format!("HTTP {status}"));
     match status {
-        408 | 429 | 500..=599 => {
-            RefreshError::Transient(format!("the token service failed ({reason})"))
-        }
+        429 => RefreshError::Throttled {
+            message: format!("the token service is throttling refreshes ({reason})"),
+            retry_after: None,
+        },
+        408 | 500..=599 => RefreshError::Transient(format!("the token service failed ({reason})")),
         _ => RefreshError::Dead(format!(
             "the token service refused the refresh token ({reason})"
         )),
@@ -164,6 +207,7 @@ mod tests {
             let (is_dead, text) = match &got {
                 RefreshError::Dead(t) => (true, t),
                 RefreshError::Transient(t) => (false, t),
+                RefreshError::Throttled { message, .. } => (false, message),
             };
             assert_eq!(is_dead, dead, "{status} {body}");
             assert!(text.contains(needle), "{text}");

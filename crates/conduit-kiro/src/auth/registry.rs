@@ -36,6 +36,8 @@ pub enum AccountSource {
     KiroCli,
     /// Seeded from `KIRO_REFRESH_TOKEN`.
     Env,
+    /// `conduit login --social google|github` (Kiro social sign-in, PKCE).
+    Social,
 }
 
 impl AccountSource {
@@ -45,6 +47,7 @@ impl AccountSource {
             AccountSource::Ide => "ide",
             AccountSource::KiroCli => "kiro-cli",
             AccountSource::Env => "env",
+            AccountSource::Social => "social",
         }
     }
 }
@@ -61,6 +64,10 @@ pub struct AccountEntry {
     pub token_file: PathBuf,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile_arn: Option<String>,
+    /// What kind of account this is (`builder_id`, `idc`, `social`, `external_idp`); older
+    /// registries do not say (the token file does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<super::kind::AccountKind>,
     /// RFC3339.
     pub added_at: String,
     #[serde(default = "enabled_default")]
@@ -206,6 +213,7 @@ mod tests {
             source: AccountSource::Device,
             token_file: file,
             profile_arn: Some("arn:aws:codewhisperer:us-east-1:1:profile/X".into()),
+            kind: None,
             added_at: now_rfc3339(),
             enabled: true,
         });

@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
 use super::format_time;
+use super::kind::AccountKind;
 use super::registry::{now_rfc3339, AccountEntry, AccountSource, Registry};
 use super::store::{self, SecretBackend};
 use crate::config::{region_of_profile_arn, BUILDER_ID_START_URL};
@@ -25,8 +26,10 @@ pub struct NewAccount {
     pub profile_arn: Option<String>,
     /// The SSO / auth region.
     pub region: String,
-    /// `IdC` (OIDC refresh with the client below) or `social`.
+    /// `IdC` (OIDC refresh with the client below), `social` or `external_idp`.
     pub auth_method: &'static str,
+    /// Recorded as `accountKind`; decides the profile ARN a chat call carries.
+    pub kind: AccountKind,
     pub provider: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
@@ -72,6 +75,7 @@ pub fn save_account(
         source: account.source,
         token_file,
         profile_arn: account.profile_arn.clone(),
+        kind: Some(account.kind),
         added_at: existing.map_or_else(now_rfc3339, |e| e.added_at),
         enabled: true,
     };
@@ -117,6 +121,7 @@ fn write_token_file(
     }
     put("region", json!(a.region));
     put("authMethod", json!(a.auth_method));
+    put("accountKind", json!(a.kind.as_str()));
     if let Some(p) = &a.provider {
         put("provider", json!(p));
     }
@@ -136,6 +141,8 @@ fn write_token_file(
         put("startUrl", json!(u));
     }
     put("conduitAccountId", json!(id));
+    // Marks this sign-in: a suspension recorded for an older one is lifted (accounts/).
+    put("signedInAt", json!(now_rfc3339()));
     let mut data = serde_json::to_vec_pretty(&Value::Object(map)).map_err(|e| e.to_string())?;
     data.push(b'\n');
     write_private_atomic(path, &data)

@@ -174,7 +174,41 @@ fn token_debug_is_redacted() {
         access_token: "secret".into(),
         profile_arn: None,
         method: AuthMethod::Social,
+        kind: kind::AccountKind::Social,
         generation: 1,
     };
     assert!(!format!("{t:?}").contains("secret"));
+}
+
+#[test]
+fn entra_id_and_kiro_cli_token_files_are_read_with_their_kind() {
+    let dir = temp_dir("kinds");
+    let path = dir.join("entra.json");
+    write_json(
+        &path,
+        json!({
+            "accountKind": "external_idp", "accessToken": "a", "refreshToken": "r",
+            "clientId": "public-client", "tenantId": "contoso", "scope": "api://kiro/.default"
+        }),
+    );
+    let c = read_token_file(&path, "us-east-1").unwrap();
+    assert_eq!(c.kind, kind::AccountKind::ExternalIdp);
+    assert_eq!(c.method, AuthMethod::ExternalIdp);
+    let idp = c.idp.unwrap();
+    assert_eq!(idp.tenant.as_deref(), Some("contoso"));
+    assert_eq!(idp.scope.as_deref(), Some("api://kiro/.default"));
+
+    write_json(
+        &path,
+        json!({"refreshToken": "r", "authMethod": "IdC", "provider": "BuilderId",
+               "clientId": "c", "clientSecret": "s"}),
+    );
+    let c = read_token_file(&path, "us-east-1").unwrap();
+    assert_eq!(c.kind, kind::AccountKind::BuilderId);
+    let t = token_of(&c, 1);
+    assert_eq!(
+        t.profile_arn.as_deref(),
+        Some(kind::BUILDER_ID_PLACEHOLDER_ARN),
+        "a Builder ID sends the placeholder"
+    );
 }

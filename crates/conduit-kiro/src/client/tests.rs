@@ -163,3 +163,208 @@ fn long_upstream_messages_are_shortened() {
     let (_, _, _, msg) = check(400, &long);
     assert!(msg.len() < 500, "{}", msg.len());
 }
+
+#[test]
+fn late_2026_errors_are_classified_by_reason_then_markers() {
+    use errors::Class::*;
+    let cases: &[(u16, &str, errors::Class, FailureCause)] = &[
+        (
+            429,
+            r#"{"message":"Due to suspicious activity, we are imposing temporary limits on how frequently your account (d-123) can send a request to Kiro while we investigate.","reason":null}"#,
+            RiskControl,
+            FailureCause::RiskControl,
+        ),
+        (
+            403,
+            r#"{"message":"Your User ID (u-1) temporarily is suspended. We've locked your account as a security precaution.","reason":null}"#,
+            Suspended,
+            FailureCause::Suspended,
+        ),
+        (
+            402,
+            r#"{"message":"You have reached the limit for overages.","reason":"OVERAGE_REQUEST_LIMIT_EXCEEDED"}"#,
+            Quota { overage: true },
+            FailureCause::Quota,
+        ),
+        (
+            400,
+            r#"{"error":{"message":"x","reason":"OVERAGE_REQUEST_LIMIT_EXCEEDED"}}"#,
+            Quota { overage: true },
+            FailureCause::Quota,
+        ),
+        (
+            400,
+            r#"{"__type":"ValidationException","message":"input_schema does not support oneOf, allOf, or anyOf at the top level","reason":"TOOL_SCHEMA_INVALID"}"#,
+            ToolSchemaInvalid,
+            FailureCause::Other,
+        ),
+        (
+            503,
+            r#"{"message":"x","reason":"TOOL_USE_RESULT_MISMATCH"}"#,
+            ToolResultMismatch,
+            FailureCause::Other,
+        ),
+        (
+            503,
+            "Expected toolResult blocks at messages.3.content",
+            ToolResultMismatch,
+            FailureCause::Other,
+        ),
+        (
+            500,
+            r#"{"message":"Encountered unexpectedly high load when processing the request, please try again.","reason":"MODEL_TEMPORARILY_UNAVAILABLE"}"#,
+            ModelTemporarilyUnavailable,
+            FailureCause::ServerError,
+        ),
+        (524, "", GatewayTimeout, FailureCause::Other),
+        (
+            400,
+            r#"{"message":"Invalid `signature` in `thinking` block","reason":"THINKING_SIGNATURE_INVALID"}"#,
+            ThinkingSignatureInvalid,
+            FailureCause::Other,
+        ),
+        (
+            400,
+            r#"{"message":"Improperly formed request.","reason":"REQUEST_BODY_INVALID"}"#,
+            RequestBodyInvalid,
+            FailureCause::Other,
+        ),
+        (
+            400,
+            r#"{"message":"additionalModelRequestFields is not supported for this model","reason":null}"#,
+            AdditionalFieldsRefused,
+            FailureCause::Other,
+        ),
+        (
+            400,
+            r#"{"message":"Invalid additionalModelRequestFields","reason":null}"#,
+            AdditionalFieldsRefused,
+            FailureCause::Other,
+        ),
+        (
+            400,
+            r#"{"message":"profileArn is required for this request.","reason":null}"#,
+            ProfileArnRequired,
+            FailureCause::Credentials,
+        ),
+        (
+            403,
+            r#"{"message":"User is not authorized to make this call.","reason":null}"#,
+            NotAuthorized,
+            FailureCause::Credentials,
+        ),
+        (
+            400,
+            r#"{"message":"Improperly formed request.","reason":null}"#,
+            ImproperlyFormed,
+            FailureCause::Other,
+        ),
+        (
+            429,
+            r#"{"message":"Too many requests, please wait before trying again."}"#,
+            Throttled,
+            FailureCause::Throttled,
+        ),
+    ];
+    for (status, body, class, cause) in cases {
+        let a = errors::parse(*status, body);
+        assert_eq!(
+            (a.class, a.class.cause()),
+            (*class, *cause),
+            "{status} {body}"
+        );
+    }
+}
+
+#[test]
+fn client_errors_are_never_retried_and_model_unavailability_is() {
+    let fail = [
+        (400, r#"{"reason":"TOOL_SCHEMA_INVALID","message":"m"}"#),
+        (
+            503,
+            r#"{"reason":"TOOL_USE_RESULT_MISMATCH","message":"m"}"#,
+        ),
+        (524, ""),
+        (
+            429,
+            r#"{"message":"Due to suspicious activity, we are imposing temporary limits"}"#,
+        ),
+        (
+            403,
+            r#"{"message":"Your User ID (x) temporarily is suspended."}"#,
+        ),
+    ];
+    for (status, body) in fail {
+        assert_eq!(check(status, body).0, "fail", "{status} {body}");
+    }
+    let (v, kind, _, _) = check(
+        500,
+        r#"{"reason":"MODEL_TEMPORARILY_UNAVAILABLE","message":"m"}"#,
+    );
+    assert_eq!((v, kind), ("backoff", ErrorKind::Overloaded));
+}
+
+#[test]
+fn arn_errors_say_what_was_sent_for_which_kind_and_how_to_fix_it() {
+    use crate::auth::kind::AccountKind;
+    let body = r#"{"message":"profileArn is required for this request.","reason":null}"#;
+    let sent = errors::Sent {
+        profile_arn: None,
+        kind: AccountKind::Idc,
+        url: "https://q.us-east-1.amazonaws.com",
+        url_follows_region: true,
+        body: b"{}",
+    };
+    let Verdict::Fail(e) = errors::verdict(&errors::parse(400, body), CTX, Some(&sent)) else {
+        panic!("not a failure")
+    };
+    for needle in [
+        "sent no profile ARN",
+        "IAM Identity Center",
+        "PROFILE_ARN",
+        "conduit login",
+    ] {
+        assert!(e.message.contains(needle), "{needle}: {}", e.message);
+    }
+    let arn = "arn:aws:codewhisperer:eu-central-1:1:profile/X";
+    let sent = errors::Sent {
+        profile_arn: Some(arn),
+        url: "http://127.0.0.1:9",
+        url_follows_region: false,
+        ..sent
+    };
+    let body = r#"{"message":"Improperly formed request.","reason":null}"#;
+    let Verdict::Fail(e) = errors::verdict(&errors::parse(400, body), CTX, Some(&sent)) else {
+        panic!("not a failure")
+    };
+    for needle in [arn, "eu-central-1", "{region}", "PROFILE_ARN"] {
+        assert!(e.message.contains(needle), "{needle}: {}", e.message);
+    }
+}
+
+#[test]
+fn a_refused_tool_schema_names_the_tool() {
+    let body = br#"{"conversationState":{"currentMessage":{"userInputMessage":{"userInputMessageContext":{"tools":[
+        {"toolSpecification":{"name":"fine","inputSchema":{"json":{"type":"object"}}}},
+        {"toolSpecification":{"name":"pick_one","inputSchema":{"json":{"anyOf":[{"type":"object"}]}}}}]}}}}}"#;
+    let sent = errors::Sent {
+        profile_arn: None,
+        kind: crate::auth::kind::AccountKind::Social,
+        url: "u",
+        url_follows_region: true,
+        body,
+    };
+    let answer = errors::parse(
+        400,
+        r#"{"message":"input_schema does not support oneOf, allOf, or anyOf at the top level","reason":"TOOL_SCHEMA_INVALID"}"#,
+    );
+    let Verdict::Fail(e) = errors::verdict(&answer, CTX, Some(&sent)) else {
+        panic!("not a failure")
+    };
+    assert_eq!(e.kind, ErrorKind::InvalidRequest);
+    assert!(
+        e.message.contains("`pick_one`") && !e.message.contains("`fine`"),
+        "{}",
+        e.message
+    );
+}

@@ -1,6 +1,8 @@
 //! `login`: sign in to Kiro through AWS SSO OIDC (device flow, RFC 8628). Shows the
 //! verification URL and code (and opens the browser when there is one), waits for approval,
-//! discovers the profile, saves the account. A running gateway picks it up on the next request.
+//! discovers the profile, saves the account. `login --social google|github` signs in through
+//! Kiro's own Google / GitHub sign-in instead (PKCE, loopback redirect). A re-login replaces
+//! the account's whole credential set. A running gateway picks it up on the next request.
 
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
@@ -9,6 +11,8 @@ use anyhow::{anyhow, Context};
 use conduit_kiro::auth::device::Poll;
 use conduit_kiro::auth::login::{self, LoginSettings};
 use conduit_kiro::auth::profiles::{self, Choice, Profile};
+use conduit_kiro::auth::social::{self, SocialProvider};
+use conduit_kiro::auth::store;
 use conduit_kiro::config::{region_of_profile_arn, KiroConfig};
 use serde_json::json;
 
@@ -16,13 +20,80 @@ use super::accounts::data_dir;
 use super::output::{self, note};
 use super::{ok, Outcome, Paths};
 
-pub fn run(paths: &Paths, no_browser: bool, json_out: bool) -> Outcome {
+pub fn run(paths: &Paths, no_browser: bool, social: Option<&str>, json_out: bool) -> Outcome {
     let config = KiroConfig::from_env(|k| std::env::var(k).ok(), data_dir(paths))
         .map_err(|e| anyhow!("invalid Kiro configuration: {e}"))?;
+    let no_browser = no_browser || super::env("CONDUIT_NO_BROWSER").is_some();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(sign_in(paths, &config, no_browser, json_out))
+    match social {
+        Some(p) => {
+            let provider = SocialProvider::parse(p)
+                .ok_or_else(|| anyhow!("--social takes google or github, not {p:?}"))?;
+            runtime.block_on(social_sign_in(paths, &config, provider, no_browser, json_out))
+        }
+        None => runtime.block_on(sign_in(paths, &config, no_browser, json_out)),
+    }
+}
+
+async fn social_sign_in(
+    paths: &Paths,
+    config: &KiroConfig,
+    provider: SocialProvider,
+    no_browser: bool,
+    json_out: bool,
+) -> Outcome {
+    let (backend, backend_note) = store::resolve(config.secret_store);
+    if let Some(n) = &backend_note {
+        output::warn(n);
+    }
+    let http = conduit_kiro::client::build_http(config).map_err(|e| anyhow!("{e}"))?;
+    let login = social::SocialLogin::start(config, provider)
+        .await
+        .map_err(|e| anyhow!(e))?;
+    note(format!(
+        "\nSign in to Kiro with {} in your browser:\n{}\n",
+        provider.as_str(),
+        login.url
+    ));
+    if !no_browser && open_browser(&login.url) {
+        note("A browser window was opened for you.");
+    }
+    note("Waiting for the browser to come back…");
+    let tokens = login
+        .finish(&http, social::SIGNIN_TIMEOUT)
+        .await
+        .map_err(|e| anyhow!(e))?;
+    let entry = social::save(&data_dir(paths), backend, provider, &tokens)
+        .map_err(|e| anyhow!(e))?;
+    let api_region = entry
+        .profile_arn
+        .as_deref()
+        .and_then(region_of_profile_arn)
+        .unwrap_or(conduit_kiro::config::DEFAULT_REGION);
+    if json_out {
+        output::json(&json!({"signed_in": true, "account": entry, "api_region": api_region,
+            "secret_store": backend}));
+    } else {
+        output::line("Signed in.");
+        output::rows(&[
+            ("account", format!("{} ({})", entry.id, entry.label)),
+            ("kind", "social".to_string()),
+            (
+                "profile",
+                entry.profile_arn.clone().unwrap_or_else(|| "none".into()),
+            ),
+            ("api region", api_region.to_string()),
+            (
+                "token file",
+                format!("{} (0600)", paths.show(&entry.token_file)),
+            ),
+            ("secrets", backend.to_string()),
+        ]);
+        output::line("A running gateway uses it from the next request on.");
+    }
+    ok()
 }
 
 async fn sign_in(paths: &Paths, config: &KiroConfig, no_browser: bool, json_out: bool) -> Outcome {
@@ -75,7 +146,7 @@ async fn sign_in(paths: &Paths, config: &KiroConfig, no_browser: bool, json_out:
     {
         Choice::Use(p) => Some(p),
         Choice::None => {
-            output::warn("this account has no CodeWhisperer profile (normal for Builder ID); requests go without one");
+            output::warn("this account has no CodeWhisperer profile of its own (normal for Builder ID); requests carry the shared Builder ID profile");
             None
         }
         Choice::Ask(list) => Some(ask_profile(&list)?),

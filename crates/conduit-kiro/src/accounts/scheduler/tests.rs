@@ -11,6 +11,7 @@ fn sched(n: usize) -> Scheduler {
             cooldown_base: Duration::from_secs(60),
             cooldown_cap: Duration::from_secs(600),
             quota_cooldown: Duration::from_secs(3600),
+            risk_cooldown: Duration::from_secs(600),
             max_sessions: 10,
             session_ttl: Duration::from_secs(3600),
         },
@@ -126,4 +127,42 @@ fn unchanged_successes_are_not_dirty() {
         !s.take_dirty(),
         "same account, same health: nothing to save"
     );
+}
+
+#[test]
+fn risk_control_rests_long_and_suspension_disables_until_lifted() {
+    let mut s = sched(2);
+    let now = t0();
+    assert_eq!(s.pick(now, Some("a"), &[]), Some(0));
+    s.failed_with(0, Reason::RiskControl, now, Some("suspicious".into()), None);
+    assert!(s.hard_blocked(0, now));
+    assert_eq!(s.state(0, now).0, AccountState::CoolingDown);
+    assert_eq!(s.pick(now, Some("a"), &[]), Some(1));
+    let later = now + Duration::from_secs(600);
+    assert!(!s.hard_blocked(0, later), "the risk cooldown is 600 s");
+    assert_eq!(s.pick(later, Some("a"), &[]), Some(0), "back home after it");
+
+    s.failed_with(1, Reason::Suspended, now, None, Some("fp1".into()));
+    let much_later = now + Duration::from_secs(30 * 86_400);
+    assert_eq!(s.state(1, much_later).0, AccountState::Suspended);
+    assert!(s.hard_blocked(1, much_later), "no self-healing");
+    assert_eq!(s.pick(much_later, Some("b"), &[0]), None);
+    s.succeeded(1);
+    assert_eq!(
+        s.suspended_with(1),
+        Some(Some("fp1")),
+        "a success does not lift it"
+    );
+    s.lift_suspension(1);
+    assert_eq!(s.state(1, much_later).0, AccountState::Active);
+}
+
+#[test]
+fn credits_add_up_per_account() {
+    let mut s = sched(2);
+    s.add_credits(1, 0.25);
+    s.add_credits(1, 0.5);
+    s.add_credits(1, f64::NAN);
+    assert_eq!(s.health(1).map(|h| h.credits_used), Some(0.75));
+    assert_eq!(s.health(0).map(|h| h.credits_used), Some(0.0));
 }
