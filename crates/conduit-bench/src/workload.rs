@@ -140,7 +140,11 @@ pub fn kiro_request(anthropic_body: &[u8]) -> anyhow::Result<Vec<u8>> {
 }
 
 fn kiro_body(request: &conduit_core::Request) -> anyhow::Result<Vec<u8>> {
-    let model = conduit_kiro::models::resolve_model(&request.model, &Default::default());
+    let model = conduit_kiro::models::resolve_model(
+        &request.model,
+        &Default::default(),
+        &conduit_kiro::models::ModelList::fallback(),
+    );
     let opts = conduit_kiro::convert::EncodeOptions {
         model_id: model.kiro_id,
         profile_arn: Some("arn:aws:codewhisperer:us-east-1:123456789012:profile/BENCH".into()),

@@ -20,4 +20,4 @@ pub use request::{
     ToolResultContent,
 };
 pub use response::{collect, Response};
-pub use upstream::{ModelInfo, SendFuture, Upstream, UpstreamStatus};
+pub use upstream::{ModelInfo, ModelsFuture, SendFuture, Upstream, UpstreamStatus};

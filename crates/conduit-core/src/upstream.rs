@@ -18,6 +18,7 @@ pub struct ModelInfo {
 }
 
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<EventStream, Error>> + Send + 'a>>;
+pub type ModelsFuture<'a> = Pin<Box<dyn Future<Output = Vec<ModelInfo>> + Send + 'a>>;
 
 /// An upstream provider. `send` resolves once the upstream has accepted the request and the
 /// first event is due; errors before that point are returned here (and may be retried or failed
@@ -25,11 +26,24 @@ pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<EventStream, Error>
 pub trait Upstream: Send + Sync {
     fn send(&self, request: Request) -> SendFuture<'_>;
 
-    /// The models this upstream offers to clients.
+    /// The models this upstream offers to clients, as last known (never waits on the network).
     fn models(&self) -> Vec<ModelInfo>;
+
+    /// The models this upstream offers, refreshed first if the upstream keeps a live catalogue
+    /// whose answer is older than its TTL (`GET /v1/models` uses this).
+    fn list_models(&self) -> ModelsFuture<'_> {
+        let models = self.models();
+        Box::pin(std::future::ready(models))
+    }
 
     /// The context window (input tokens) of the model the client named.
     fn context_window(&self, model: &str) -> u32;
+
+    /// Input tokens of `request` as this upstream will see it (after its own conversion:
+    /// system prompt placement, tool documentation, placeholders), for `count_tokens`.
+    fn count_tokens(&self, request: &Request) -> u32 {
+        crate::tokens::count_request(request)
+    }
 
     /// Health of this upstream for `/health` and `conduit status` (credentials, last error).
     fn status(&self) -> UpstreamStatus {

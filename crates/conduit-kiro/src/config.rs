@@ -131,6 +131,8 @@ pub struct KiroConfig {
     pub max_payload_bytes: usize,
     /// How long a ListAvailableModels answer is used (`CONDUIT_MODELS_TTL`, seconds; default 3600).
     pub models_ttl: Duration,
+    /// How long a ListAvailableModels answer is used (`CONDUIT_MODELS_TTL`, seconds; default 3600).
+    pub models_ttl: Duration,
     /// Stable id placed in the User-Agent (`KIRO_MACHINE_ID`); default a hash of `data_dir`.
     pub machine_id: String,
     /// Several accounts: `ACCOUNT_SYSTEM`, `CONDUIT_ACCOUNT_*` (see [`crate::accounts`]).
@@ -194,6 +196,7 @@ impl KiroConfig {
             refresh_margin: Duration::from_secs(300),
             refresh_failure_backoff: Duration::from_secs(60),
             refresh_retry_backoff: Duration::from_secs(5),
+            models_ttl: crate::catalog::DEFAULT_TTL,
             tool_description_max: 10_000,
             max_payload_bytes: 600_000,
             models_ttl: crate::catalog::DEFAULT_TTL,
@@ -279,6 +282,9 @@ impl KiroConfig {
         }
         if let Some(v) = get("TOOL_DESCRIPTION_MAX_LENGTH") {
             c.tool_description_max = parse_num("TOOL_DESCRIPTION_MAX_LENGTH", &v)?;
+        }
+        if let Some(v) = get("CONDUIT_MODELS_TTL") {
+            c.models_ttl = parse_seconds("CONDUIT_MODELS_TTL", &v)?;
         }
         if let Some(v) = get("KIRO_MAX_PAYLOAD_BYTES") {
             c.max_payload_bytes = parse_num("KIRO_MAX_PAYLOAD_BYTES", &v)?;

@@ -11,9 +11,11 @@
 pub mod accounts;
 pub mod assemble;
 pub mod auth;
+pub mod catalog;
 pub mod client;
 pub mod config;
 pub mod convert;
+pub mod count;
 pub mod eventstream;
 pub mod models;
 pub mod thinking;

@@ -1,21 +1,24 @@
 //! [`KiroUpstream`]: the [`conduit_core::Upstream`] for Kiro. Strings the phases together:
-//! resolve the model → estimate input tokens → encode → send (retries, refresh, first-token
-//! watchdog in [`crate::client`]; account choice and failover in [`crate::accounts`]) → decode
-//! and assemble the event stream.
+//! resolve the model against the live catalogue ([`crate::catalog`]) → encode → count input
+//! tokens of the encoded body → refuse input + `max_tokens` over the window → send (retries,
+//! refresh, first-token watchdog in [`crate::client`]; account choice and failover in
+//! [`crate::accounts`]) → decode and assemble the event stream.
 
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use conduit_core::upstream::SendFuture;
-use conduit_core::{Error, ModelInfo, Request, Upstream, UpstreamStatus};
+use conduit_core::{Error, ErrorKind, ModelInfo, ModelsFuture, Request, Upstream, UpstreamStatus};
+use futures::StreamExt;
 
 use crate::accounts::{AccountPool, Clock, SystemClock};
 use crate::assemble::{events_from_body, AssembleOptions, Assembler};
 use crate::auth::{Auth, CredentialStatus, Token};
-use crate::client::{build_http, BodyStream, CallContext, KiroClient};
+use crate::catalog::{self, Catalog};
+use crate::client::{build_http, CallContext, KiroClient};
 use crate::config::KiroConfig;
 use crate::convert::{self, EncodeOptions};
-use crate::models;
+use crate::models::{self, ModelList, ResolvedModel};
 
 /// Kiro as an upstream: one account, or several behind an [`AccountPool`].
 ///
@@ -27,6 +30,7 @@ pub struct KiroUpstream {
     pool: AccountPool,
     client: KiroClient,
     http: reqwest::Client,
+    catalog: Catalog,
 }
 
 impl KiroUpstream {
@@ -38,12 +42,62 @@ impl KiroUpstream {
     pub fn with_clock(config: KiroConfig, clock: Arc<dyn Clock>) -> Result<Self, Error> {
         let config = Arc::new(config);
         let http = build_http(&config)?;
+        let pool = AccountPool::new(&config, &http, Arc::clone(&clock));
         Ok(Self {
-            pool: AccountPool::new(&config, &http, clock),
+            catalog: Catalog::new(pool.len(), config.models_ttl, clock),
+            pool,
             client: KiroClient::new(Arc::clone(&config), http.clone()),
             http,
             config,
         })
+    }
+
+    /// The models requests are resolved against: every account's ListAvailableModels answer,
+    /// fetched first where it is missing or older than the TTL (one fetch per account at a
+    /// time, concurrently across accounts); the static table while none has answered.
+    pub async fn model_list(&self) -> ModelList {
+        let refreshes = self.pool.accounts().iter().enumerate().map(|(i, account)| {
+            self.catalog.refresh_with(i, || {
+                catalog::fetch(&self.http, &account.config, &account.auth)
+            })
+        });
+        futures::future::join_all(refreshes).await;
+        self.catalog.merged()
+    }
+
+    /// The catalogue for `/v1/models` and `conduit configure-claude`, refreshed as
+    /// [`KiroUpstream::model_list`] does: per model the client-facing id, the Kiro id, the
+    /// window and output limit, whether `[1m]` ids apply (window ≥ 1M) and whether it reasons
+    /// natively.
+    pub async fn catalog_entries(&self) -> Vec<catalog::Entry> {
+        catalog::entries(&self.model_list().await)
+    }
+
+    fn resolve(&self, client_model: &str, list: &ModelList) -> ResolvedModel {
+        let mut resolved = models::resolve_model(client_model, &self.config.model_overrides, list);
+        if !list.live && resolved.request_fields_schema.is_none() {
+            // Kiro never answered: what it published for the models known to reason natively.
+            resolved.request_fields_schema = crate::reasoning::fallback_schema(&resolved.kiro_id);
+        }
+        resolved
+    }
+
+    fn encode_options(&self, request: &Request, resolved: &ResolvedModel) -> EncodeOptions {
+        let conversation_id = request
+            .meta
+            .session_id
+            .as_deref()
+            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+            .unwrap_or_else(uuid::Uuid::new_v4)
+            .to_string();
+        EncodeOptions {
+            model_id: resolved.kiro_id.clone(),
+            model_schema: resolved.request_fields_schema.clone(),
+            profile_arn: None,
+            conversation_id,
+            tool_description_max: self.config.tool_description_max,
+            max_payload_bytes: self.config.max_payload_bytes,
+        }
     }
 
     /// The first account's credential state for `/health` (never contains a token).
@@ -67,58 +121,15 @@ impl KiroUpstream {
         self.pool.usage(&self.http).await
     }
 
-    /// Sends on the session's account, failing over to the next one on quota, throttling, 5xx
-    /// or dead credentials (only before the first event; later errors travel in the stream).
-    async fn send_on_pool(
-        &self,
-        session: Option<&str>,
-        body_for: &(dyn Fn(&Token) -> Result<Bytes, Error> + Send + Sync),
-        ctx: CallContext,
-    ) -> Result<BodyStream, Error> {
-        let mut tried = Vec::new();
-        let mut last = None;
-        while let Some(index) = self.pool.pick(session, &tried) {
-            let Some(account) = self.pool.account(index) else {
-                break;
-            };
-            match self
-                .client
-                .generate_detailed(&account.auth, body_for, ctx)
-                .await
-            {
-                Ok(body) => {
-                    self.pool.succeeded(index);
-                    return Ok(body);
-                }
-                Err(failure) => {
-                    if !self.pool.failed(index, failure.cause) {
-                        return Err(failure.error);
-                    }
-                    tried.push(index);
-                    last = Some(failure.error);
-                }
-            }
-        }
-        Err(self.pool.exhausted(last))
-    }
-
     async fn send_request(&self, request: Request) -> Result<conduit_core::EventStream, Error> {
-        let resolved = models::resolve_model(&request.model, &self.config.model_overrides);
-        let input_tokens = conduit_core::tokens::count_request(&request);
-        let conversation_id = request
-            .meta
-            .session_id
-            .as_deref()
-            .and_then(|s| uuid::Uuid::parse_str(s).ok())
-            .unwrap_or_else(uuid::Uuid::new_v4)
-            .to_string();
-        let base_opts = EncodeOptions {
-            model_id: resolved.kiro_id.clone(),
-            profile_arn: None,
-            conversation_id,
-            tool_description_max: self.config.tool_description_max,
-            max_payload_bytes: self.config.max_payload_bytes,
-        };
+        let list = self.model_list().await;
+        let resolved = self.resolve(&request.model, &list);
+        let base_opts = self.encode_options(&request, &resolved);
+        // The body as Kiro will see it (minus the ARN) is what gets counted, as count_tokens
+        // does; payload-size errors come out here, before any upstream call.
+        let counted = convert::encode_request(&request, &base_opts)?;
+        let input_tokens = crate::count::body_tokens(&counted);
+        check_window(input_tokens, request.max_tokens, &resolved)?;
         // Encoded once per profile ARN; a refresh rarely changes it.
         let cache: Mutex<Option<(Option<String>, Bytes)>> = Mutex::new(None);
         let body_for = |token: &Token| -> Result<Bytes, Error> {
@@ -140,19 +151,92 @@ impl KiroUpstream {
             input_tokens,
             context_window: resolved.context_window,
         };
-        let body = self
-            .send_on_pool(request.meta.session_id.as_deref(), &body_for, ctx)
-            .await?;
-        let assembler = Assembler::new(AssembleOptions {
+        let options = AssembleOptions {
             message_id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
             model: request.model.clone(),
             input_tokens,
             context_window: resolved.context_window,
             thinking: convert::thinking_requested(&request),
             tool_names: convert::tool_name_map(&request),
-        });
-        Ok(events_from_body(body, assembler))
+            text_call_tools: convert::text_call_tools(&request),
+            after_tool_result: convert::ends_with_tool_result(&request),
+        };
+        let session = request.meta.session_id.as_deref();
+        // Account choice and failover: `AccountPool::send`.
+        let (account, body) = self
+            .pool
+            .send(&self.client, session, &body_for, ctx)
+            .await?;
+        let events = events_from_body(body, Assembler::new(options.clone()));
+        if !options.after_tool_result {
+            return Ok(self.pool.meter(account, events));
+        }
+        // After a tool result, a turn with reasoning only is sent once more (then reported as
+        // an error, never as `end_turn`); the assembler says so before its first block.
+        match first_block(events).await {
+            Peeked::Complete(events) => Ok(self.pool.meter(account, events)),
+            Peeked::Incomplete(error) => {
+                tracing::warn!("{}; sending the request once more", error.message);
+                let (account, body) = self
+                    .pool
+                    .send(&self.client, session, &body_for, ctx)
+                    .await?;
+                let events = events_from_body(body, Assembler::new(options));
+                Ok(self.pool.meter(account, events))
+            }
+        }
     }
+}
+
+enum Peeked {
+    /// The stream, with the events read so far put back in front.
+    Complete(conduit_core::EventStream),
+    Incomplete(Error),
+}
+
+/// Reads `events` up to the first one that is not `MessageStart`: an
+/// [`ErrorKind::IncompleteTurn`] there means the turn had reasoning only.
+async fn first_block(mut events: conduit_core::EventStream) -> Peeked {
+    let mut seen = Vec::new();
+    while let Some(item) = events.next().await {
+        match item {
+            Err(e) if e.kind == ErrorKind::IncompleteTurn => return Peeked::Incomplete(e),
+            Ok(event @ conduit_core::Event::MessageStart { .. }) => seen.push(Ok(event)),
+            other => {
+                seen.push(other);
+                break;
+            }
+        }
+    }
+    Peeked::Complete(Box::pin(futures::stream::iter(seen).chain(events)))
+}
+
+/// Refuses, before any upstream call, a request whose input plus `max_tokens` (capped at the
+/// model's output limit: no reply can be longer) exceeds the window, in Anthropic's wording,
+/// on which Claude Code retries with a smaller `max_tokens` or compacts.
+fn check_window(
+    input_tokens: u32,
+    max_tokens: Option<u32>,
+    model: &ResolvedModel,
+) -> Result<(), Error> {
+    let Some(max) = max_tokens.map(|m| m.min(model.max_output_tokens)) else {
+        return Ok(());
+    };
+    let (input, limit) = (u64::from(input_tokens), u64::from(model.context_window));
+    let total = input + u64::from(max);
+    if total <= limit {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::ContextOverflow {
+            tokens: total,
+            max: limit,
+        },
+        format!(
+            "input length and `max_tokens` exceed context limit: {input} + {max} > {limit}, \
+             decrease input length or `max_tokens` and try again"
+        ),
+    ))
 }
 
 impl Upstream for KiroUpstream {
@@ -161,11 +245,25 @@ impl Upstream for KiroUpstream {
     }
 
     fn models(&self) -> Vec<ModelInfo> {
-        models::catalog()
+        catalog::model_infos(&self.catalog.merged())
+    }
+
+    fn list_models(&self) -> ModelsFuture<'_> {
+        Box::pin(async move { catalog::model_infos(&self.model_list().await) })
     }
 
     fn context_window(&self, model: &str) -> u32 {
-        models::resolve_model(model, &self.config.model_overrides).context_window
+        self.resolve(model, &self.catalog.merged()).context_window
+    }
+
+    /// The encoded Kiro body's tokens, as [`KiroUpstream`] counts before sending (last known
+    /// catalogue; no fetch). A request that cannot be encoded counts as the client sent it.
+    fn count_tokens(&self, request: &Request) -> u32 {
+        let resolved = self.resolve(&request.model, &self.catalog.merged());
+        match convert::encode_request(request, &self.encode_options(request, &resolved)) {
+            Ok(body) => crate::count::body_tokens(&body),
+            Err(_) => conduit_core::tokens::count_request(request),
+        }
     }
 
     fn status(&self) -> UpstreamStatus {

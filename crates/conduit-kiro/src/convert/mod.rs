@@ -21,6 +21,7 @@ pub use history::{CONTINUE, EMPTY_RESULT, PLACEHOLDER};
 pub use tools::{kiro_tool_name, sanitize_schema, tool_name_map, MAX_TOOL_NAME};
 
 use conduit_core::{Error, ErrorKind, Request, Thinking};
+pub mod images;
 
 use crate::wire::{
     AssistantResponseMessage, ConversationState, CurrentMessage, GenerateAssistantResponseRequest,
