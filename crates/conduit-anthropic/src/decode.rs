@@ -60,7 +60,11 @@ pub fn request(w: wire::MessagesRequest) -> Result<Request, Error> {
         tools,
         tool_choice,
         max_tokens: w.max_tokens,
-        thinking: thinking(w.thinking, w.output_config),
+        thinking: thinking(w.thinking),
+        effort: w
+            .output_config
+            .and_then(|o| o.effort)
+            .and_then(|e| Effort::parse(&e)),
         temperature: w.temperature,
         top_p: w.top_p,
         stop_sequences: w.stop_sequences.unwrap_or_default(),
@@ -202,7 +206,7 @@ fn block(b: ContentBlock, path: &str) -> Result<Block, Error> {
             text: t.thinking,
             signature: (!t.signature.is_empty()).then_some(t.signature),
         },
-        ContentBlock::RedactedThinking(_) => Block::RedactedThinking,
+        ContentBlock::RedactedThinking(r) => Block::RedactedThinking { data: r.data },
         ContentBlock::Document(d) => Block::Text(document_text(d, path)?),
         ContentBlock::Other(raw) => return Err(unsupported_block(&raw, path)),
     })
@@ -370,22 +374,13 @@ fn tools(wire: Vec<wire::Tool>) -> Result<Vec<Tool>, Error> {
     Ok(out)
 }
 
-fn thinking(t: Option<wire::Thinking>, output: Option<wire::OutputConfig>) -> Thinking {
+/// `output_config.effort` is kept apart (`Request::effort`): Anthropic accepts it with any
+/// thinking mode. Unknown effort levels are ignored rather than refused: new ones appear with
+/// new models.
+fn thinking(t: Option<wire::Thinking>) -> Thinking {
     match t {
         None | Some(wire::Thinking::Disabled {}) => Thinking::Disabled,
         Some(wire::Thinking::Enabled { budget_tokens }) => Thinking::Enabled { budget_tokens },
-        Some(wire::Thinking::Adaptive {}) => Thinking::Adaptive {
-            effort: output.and_then(|o| o.effort).and_then(|e| effort(&e)),
-        },
-    }
-}
-
-/// Unknown levels are ignored rather than refused: new ones appear with new models.
-fn effort(level: &str) -> Option<Effort> {
-    match level {
-        "low" => Some(Effort::Low),
-        "medium" => Some(Effort::Medium),
-        "high" | "max" => Some(Effort::High),
-        _ => None,
+        Some(wire::Thinking::Adaptive {}) => Thinking::Adaptive,
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::wire::{
     self, ContentBlock, CountTokensResponse, Delta, ErrorDetail, ErrorResponse, MessageDelta,
-    MessagesResponse, StreamEvent, TextBlock, ThinkingBlock, ToolUseBlock,
+    MessagesResponse, RedactedThinkingBlock, StreamEvent, TextBlock, ThinkingBlock, ToolUseBlock,
 };
 
 /// `created_at` for every listed model: upstreams do not tell us release dates, and clients
@@ -28,7 +28,7 @@ pub fn error_status(kind: &ErrorKind) -> (u16, &'static str) {
         ErrorKind::RateLimited => (429, "rate_limit_error"),
         ErrorKind::Overloaded => (529, "overloaded_error"),
         ErrorKind::Timeout => (504, "timeout_error"),
-        ErrorKind::UpstreamProtocol => (502, "api_error"),
+        ErrorKind::UpstreamProtocol | ErrorKind::IncompleteTurn => (502, "api_error"),
         ErrorKind::Internal => (500, "api_error"),
     }
 }
@@ -97,12 +97,15 @@ fn response_block(b: &Block) -> Option<ContentBlock> {
             thinking: text.clone(),
             signature: signature.clone().unwrap_or_default(),
         }),
+        Block::RedactedThinking { data } => {
+            ContentBlock::RedactedThinking(RedactedThinkingBlock { data: data.clone() })
+        }
         Block::ToolUse { id, name, input } => ContentBlock::ToolUse(ToolUseBlock {
             id: id.clone(),
             name: name.clone(),
             input: input.clone(),
         }),
-        Block::Image(_) | Block::ToolResult { .. } | Block::RedactedThinking => return None,
+        Block::Image(_) | Block::ToolResult { .. } => return None,
     })
 }
 
@@ -193,6 +196,9 @@ impl SseEncoder {
                         thinking: String::new(),
                         signature: String::new(),
                     }),
+                    BlockStart::RedactedThinking { data } => {
+                        ContentBlock::RedactedThinking(RedactedThinkingBlock { data: data.clone() })
+                    }
                     BlockStart::ToolUse { id, name } => ContentBlock::ToolUse(ToolUseBlock {
                         id: id.clone(),
                         name: name.clone(),

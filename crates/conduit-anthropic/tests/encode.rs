@@ -240,6 +240,7 @@ fn sample_response() -> Response {
             output_tokens: 42,
             cache_read_input_tokens: 0,
             cache_creation_input_tokens: 0,
+            ..Usage::default()
         },
     }
 }

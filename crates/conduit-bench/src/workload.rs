@@ -147,6 +147,7 @@ fn kiro_body(request: &conduit_core::Request) -> anyhow::Result<Vec<u8>> {
     );
     let opts = conduit_kiro::convert::EncodeOptions {
         model_id: model.kiro_id,
+        model_schema: None,
         profile_arn: Some("arn:aws:codewhisperer:us-east-1:123456789012:profile/BENCH".into()),
         conversation_id: uuid::Uuid::new_v4().to_string(),
         tool_description_max: 10_000,

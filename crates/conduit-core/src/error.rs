@@ -31,6 +31,10 @@ pub enum ErrorKind {
     /// The upstream answered with something we cannot use: a cut stream, a bad frame, a tool call
     /// whose input never completed.
     UpstreamProtocol,
+    /// The upstream ended a turn that follows a tool result with reasoning only: no text, no
+    /// tool call. Reported as a normal end it would stop an agent's task early; the stream
+    /// yields this before any content, so the upstream layer can send the request once more.
+    IncompleteTurn,
     /// A bug or resource problem inside the gateway.
     Internal,
 }
@@ -66,7 +70,7 @@ impl Error {
             ErrorKind::RateLimited | ErrorKind::Overloaded | ErrorKind::Timeout => {
                 (Fault::Upstream, true)
             }
-            ErrorKind::UpstreamProtocol => (Fault::Upstream, true),
+            ErrorKind::UpstreamProtocol | ErrorKind::IncompleteTurn => (Fault::Upstream, true),
             ErrorKind::Internal => (Fault::Internal, false),
         };
         Self {

@@ -48,7 +48,14 @@ pub enum Event {
 pub enum BlockStart {
     Text,
     Thinking,
-    ToolUse { id: String, name: String },
+    /// Redacted reasoning: the whole block is in `data`; no delta follows, only `BlockStop`.
+    RedactedThinking {
+        data: String,
+    },
+    ToolUse {
+        id: String,
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,10 +90,28 @@ impl StopReason {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Token usage of one response, split as Anthropic splits it: `input_tokens` is the input
+/// neither read from nor written to the prompt cache, so the whole input is
+/// [`Usage::total_input_tokens`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
     pub input_tokens: u32,
     pub output_tokens: u32,
     pub cache_read_input_tokens: u32,
     pub cache_creation_input_tokens: u32,
+    /// Upstream credits this response cost (Kiro's `meteringEvent`s, summed), if reported.
+    #[serde(default)]
+    pub credits: Option<f64>,
+    /// The token counts are the gateway's estimate, not the upstream's own.
+    #[serde(default)]
+    pub estimated: bool,
+}
+
+impl Usage {
+    /// All input tokens: uncached + cache read + cache write.
+    pub fn total_input_tokens(&self) -> u32 {
+        self.input_tokens
+            .saturating_add(self.cache_read_input_tokens)
+            .saturating_add(self.cache_creation_input_tokens)
+    }
 }

@@ -15,6 +15,11 @@ pub struct Request {
     pub tool_choice: Option<ToolChoice>,
     pub max_tokens: Option<u32>,
     pub thinking: Thinking,
+    /// How hard the client asked the model to work (Anthropic `output_config.effort`, OpenAI
+    /// `reasoning_effort` / `reasoning.effort`), exactly as asked; `None` when it did not say.
+    /// Independent of `thinking`: Anthropic lets a client set an effort with thinking off.
+    #[serde(default)]
+    pub effort: Option<Effort>,
     pub temperature: Option<f32>,
     pub top_p: Option<f32>,
     pub stop_sequences: Vec<String>,
@@ -86,13 +91,18 @@ pub enum Block {
         content: Vec<ToolResultContent>,
         is_error: bool,
     },
-    /// Model reasoning from an earlier turn. Upstreams usually strip it from history.
+    /// Model reasoning from an earlier turn, with the signature it came with (the upstream's
+    /// own, or a gateway placeholder for reasoning the upstream did not sign).
     Thinking {
         text: String,
         signature: Option<String>,
     },
-    /// Reasoning the client holds only in encrypted/redacted form.
-    RedactedThinking,
+    /// Reasoning the upstream handed over only in redacted (encrypted) form; `data` is opaque
+    /// and goes back to the upstream unchanged.
+    RedactedThinking {
+        #[serde(default)]
+        data: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,7 +169,7 @@ pub enum ToolChoice {
     Tool { name: String },
 }
 
-/// How much the model should reason before answering.
+/// Whether the client wants to see the model reason before answering.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Thinking {
@@ -168,27 +178,52 @@ pub enum Thinking {
     Enabled {
         budget_tokens: u32,
     },
-    /// The model decides how much to think; `effort` is a hint.
-    Adaptive {
-        effort: Option<Effort>,
-    },
+    /// The model decides how much to think; [`Request::effort`] is the hint.
+    Adaptive,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Effort levels, lowest first (the order is meaningful: a level an upstream does not offer is
+/// replaced by the nearest one below it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Effort {
     Low,
     Medium,
     High,
+    XHigh,
+    Max,
 }
 
 impl Effort {
+    pub const ALL: [Effort; 5] = [
+        Effort::Low,
+        Effort::Medium,
+        Effort::High,
+        Effort::XHigh,
+        Effort::Max,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Effort::Low => "low",
             Effort::Medium => "medium",
             Effort::High => "high",
+            Effort::XHigh => "xhigh",
+            Effort::Max => "max",
         }
+    }
+
+    /// Parses a level as Anthropic and OpenAI spell it (`minimal` is OpenAI's lowest, folded
+    /// into `low`). `None` for anything else, including `none`.
+    pub fn parse(level: &str) -> Option<Effort> {
+        Some(match level {
+            "minimal" | "low" => Effort::Low,
+            "medium" => Effort::Medium,
+            "high" => Effort::High,
+            "xhigh" => Effort::XHigh,
+            "max" => Effort::Max,
+            _ => return None,
+        })
     }
 }
 

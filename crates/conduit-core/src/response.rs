@@ -21,6 +21,7 @@ pub struct Response {
 enum Partial {
     Text(String),
     Thinking(String, Option<String>),
+    Redacted(String),
     ToolUse {
         id: String,
         name: String,
@@ -33,6 +34,7 @@ impl Partial {
         Ok(match self {
             Partial::Text(text) => Block::Text(text),
             Partial::Thinking(text, signature) => Block::Thinking { text, signature },
+            Partial::Redacted(data) => Block::RedactedThinking { data },
             Partial::ToolUse { id, name, json } => {
                 let input = if json.trim().is_empty() {
                     serde_json::Value::Object(Default::default())
@@ -71,6 +73,7 @@ pub async fn collect(mut stream: EventStream) -> Result<Response, Error> {
                 current = Some(match block {
                     BlockStart::Text => Partial::Text(String::new()),
                     BlockStart::Thinking => Partial::Thinking(String::new(), None),
+                    BlockStart::RedactedThinking { data } => Partial::Redacted(data),
                     BlockStart::ToolUse { id, name } => Partial::ToolUse {
                         id,
                         name,

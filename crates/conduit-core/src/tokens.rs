@@ -110,7 +110,7 @@ pub fn count_request(request: &Request) -> u32 {
                     }
                 }
                 Block::Thinking { text, .. } => raw += raw_count(text),
-                Block::RedactedThinking => fixed += 100,
+                Block::RedactedThinking { .. } => fixed += 100,
             }
         }
     }

@@ -18,6 +18,8 @@ pub mod convert;
 pub mod count;
 pub mod eventstream;
 pub mod models;
+pub mod reasoning;
+pub mod textcalls;
 pub mod thinking;
 pub mod upstream;
 pub mod wire;

@@ -12,6 +12,10 @@ pub struct GenerateAssistantResponseRequest {
     pub conversation_state: ConversationState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile_arn: Option<String>,
+    /// Model-specific fields, checked against the model's `additionalModelRequestFieldsSchema`
+    /// (spec §9.4); only ever `{"output_config":{"effort":…}}` here. Keys are snake_case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_model_request_fields: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,6 +72,26 @@ pub struct AssistantResponseMessage {
     pub content: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tool_uses: Vec<ToolUse>,
+    /// Native reasoning of this turn, replayed exactly as Kiro sent it (spec §9.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<ReasoningContent>,
+}
+
+/// `assistantResponseMessage.reasoningContent`: `{"reasoningText":{"text","signature"}}` or
+/// `{"redactedContent": …}`. The flat form (a string plus a sibling signature) is refused by
+/// the service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ReasoningContent {
+    ReasoningText(ReasoningText),
+    RedactedContent(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasoningText {
+    pub text: String,
+    /// Every fragment of the streamed signature, joined.
+    pub signature: String,
 }
 
 /// One history entry; serialises as `{"userInputMessage": …}` or `{"assistantResponseMessage": …}`.
@@ -178,8 +202,17 @@ pub enum KiroEvent {
     Metering { usage: f64 },
     /// `contextUsageEvent`: share of the context window used, in percent.
     ContextUsage { percentage: f64 },
-    /// `metadataEvent` with `tokenUsage`.
+    /// `metadataEvent` with `tokenUsage`: the call's final totals so far (not an increment).
     MetadataTokenUsage(TokenUsage),
+    /// `metadataEvent` carrying only `stopReason`.
+    MetadataStopReason(String),
+    /// `reasoningContentEvent`: native reasoning. Each member is optional; the text and the
+    /// signature come in several fragments each, the signature after the text.
+    Reasoning {
+        text: Option<String>,
+        signature: Option<String>,
+        redacted_content: Option<String>,
+    },
     /// An exception or error message, or an `invalidStateEvent`.
     Exception { kind: String, message: String },
     /// Any other event type; ignored.
@@ -221,6 +254,15 @@ struct ContextUsagePayload {
 #[serde(rename_all = "camelCase")]
 struct MetadataPayload {
     token_usage: Option<TokenUsage>,
+    stop_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReasoningPayload {
+    text: Option<String>,
+    signature: Option<String>,
+    redacted_content: Option<String>,
 }
 
 fn parse<'a, T: Deserialize<'a>>(event_type: &str, payload: &'a [u8]) -> Result<T, Error> {
@@ -279,10 +321,22 @@ impl KiroEvent {
                     percentage: p.context_usage_percentage,
                 }
             }
-            "metadataEvent" => match parse::<MetadataPayload>(event_type, payload)?.token_usage {
-                Some(u) => KiroEvent::MetadataTokenUsage(u),
-                None => KiroEvent::Other(event_type.to_string()),
-            },
+            "metadataEvent" => {
+                let p: MetadataPayload = parse(event_type, payload)?;
+                match (p.token_usage, p.stop_reason) {
+                    (Some(u), _) => KiroEvent::MetadataTokenUsage(u),
+                    (None, Some(reason)) => KiroEvent::MetadataStopReason(reason),
+                    (None, None) => KiroEvent::Other(event_type.to_string()),
+                }
+            }
+            "reasoningContentEvent" => {
+                let p: ReasoningPayload = parse(event_type, payload)?;
+                KiroEvent::Reasoning {
+                    text: p.text,
+                    signature: p.signature,
+                    redacted_content: p.redacted_content,
+                }
+            }
             "invalidStateEvent" => KiroEvent::Exception {
                 kind: "InvalidStateEvent".to_string(),
                 message: exception_message(payload),
@@ -334,6 +388,24 @@ impl KiroEvent {
                 json!({ "contextUsagePercentage": percentage }),
             ),
             KiroEvent::MetadataTokenUsage(u) => event("metadataEvent", json!({ "tokenUsage": u })),
+            KiroEvent::MetadataStopReason(r) => event("metadataEvent", json!({ "stopReason": r })),
+            KiroEvent::Reasoning {
+                text,
+                signature,
+                redacted_content,
+            } => {
+                let mut v = serde_json::Map::new();
+                if let Some(r) = redacted_content {
+                    v.insert("redactedContent".into(), json!(r));
+                }
+                if let Some(s) = signature {
+                    v.insert("signature".into(), json!(s));
+                }
+                if let Some(t) = text {
+                    v.insert("text".into(), json!(t));
+                }
+                event("reasoningContentEvent", Value::Object(v))
+            }
             KiroEvent::Exception { kind, message } => {
                 (true, kind.clone(), json!({ "message": message }))
             }

@@ -56,6 +56,14 @@ fn options(o: Option<&Value>) -> AssembleOptions {
             .get("tool_names")
             .map(|v| serde_json::from_value::<HashMap<String, String>>(v.clone()).unwrap())
             .unwrap_or_default(),
+        text_call_tools: o
+            .get("text_call_tools")
+            .map(|v| serde_json::from_value::<HashMap<String, Value>>(v.clone()).unwrap())
+            .unwrap_or_default(),
+        after_tool_result: o
+            .get("after_tool_result")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     }
 }
 

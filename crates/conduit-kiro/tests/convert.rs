@@ -2,7 +2,8 @@
 //! out as insta snapshots.
 //!
 //! A fixture is `{"request": <partial canonical Request>, "options": {...}?}`; fields missing
-//! from the request take their defaults.
+//! from the request take their defaults. Options: `tool_description_max`, `max_payload_bytes`,
+//! `profile_arn`, `model_id` (with its fallback schema), `model_schema` (a schema or null).
 
 #![allow(
     clippy::unwrap_used,
@@ -13,6 +14,7 @@ use std::path::Path;
 
 use conduit_core::Request;
 use conduit_kiro::convert::{encode_request, tool_name_map, EncodeOptions};
+use conduit_kiro::reasoning::fallback_schema;
 use serde_json::{json, Value};
 
 fn request(partial: &Value) -> Request {
@@ -38,6 +40,14 @@ fn options(o: Option<&Value>) -> EncodeOptions {
         }
         if let Some(s) = o.get("profile_arn").and_then(Value::as_str) {
             opts.profile_arn = Some(s.into());
+        }
+        // A Kiro model id: its schema is the documented fallback unless `model_schema` says.
+        if let Some(id) = o.get("model_id").and_then(Value::as_str) {
+            opts.model_id = id.into();
+            opts.model_schema = fallback_schema(id);
+        }
+        if let Some(schema) = o.get("model_schema") {
+            opts.model_schema = Some(schema.clone()).filter(|s| !s.is_null());
         }
     }
     opts

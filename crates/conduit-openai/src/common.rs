@@ -47,7 +47,9 @@ pub fn error_parts(kind: &ErrorKind) -> (u16, &'static str, Option<&'static str>
         ErrorKind::RateLimited => (429, "rate_limit_error", Some("rate_limit_exceeded")),
         ErrorKind::Overloaded => (503, "server_error", Some("server_is_overloaded")),
         ErrorKind::Timeout => (504, "server_error", Some("timeout")),
-        ErrorKind::UpstreamProtocol => (502, "server_error", Some("bad_gateway")),
+        ErrorKind::UpstreamProtocol | ErrorKind::IncompleteTurn => {
+            (502, "server_error", Some("bad_gateway"))
+        }
         ErrorKind::Internal => (500, "server_error", None),
     }
 }
@@ -147,19 +149,16 @@ pub(crate) fn image_from_url(url: &str, path: &str) -> Result<Image, Error> {
     })
 }
 
-/// OpenAI reasoning effort → canonical thinking. Adaptive rather than a fixed budget: the
-/// upstream sizes its reasoning itself and `effort` is the hint OpenAI's levels mean. `none`
-/// disables thinking; unknown levels think with no effort hint rather than being refused (new
-/// levels appear with new models).
-pub(crate) fn thinking(level: &str) -> Thinking {
-    let effort = match level {
-        "none" => return Thinking::Disabled,
-        "minimal" | "low" => Some(Effort::Low),
-        "medium" => Some(Effort::Medium),
-        "high" | "xhigh" | "max" => Some(Effort::High),
-        _ => None,
-    };
-    Thinking::Adaptive { effort }
+/// OpenAI reasoning effort → canonical thinking and effort. Adaptive rather than a fixed
+/// budget: the upstream sizes its reasoning itself, and the level is passed on as the effort
+/// (`minimal` → low; `xhigh` and `max` as they are). `none` disables thinking; unknown levels
+/// think with no effort of their own rather than being refused (new levels appear with new
+/// models).
+pub(crate) fn thinking(level: Option<&str>) -> (Thinking, Option<Effort>) {
+    match level {
+        None | Some("none") => (Thinking::Disabled, None),
+        Some(level) => (Thinking::Adaptive, Effort::parse(level)),
+    }
 }
 
 /// `response_format` (Chat) / `text.format` (Responses). The upstream has no constrained

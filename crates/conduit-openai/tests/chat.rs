@@ -226,6 +226,7 @@ fn sample_response() -> Response {
             output_tokens: 42,
             cache_read_input_tokens: 100,
             cache_creation_input_tokens: 0,
+            ..Usage::default()
         },
     }
 }

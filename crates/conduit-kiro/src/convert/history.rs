@@ -6,8 +6,10 @@ use std::collections::HashSet;
 use conduit_core::{Block, Message, Role, ToolResultContent};
 
 use super::tools::{kiro_tool_name, sanitize_input};
+use crate::reasoning::is_placeholder_signature;
 use crate::wire::{
-    ImageSource, KiroImage, ToolResult, ToolResultContentBlock, ToolResultStatus, ToolUse,
+    KiroImage, ReasoningContent, ReasoningText, ToolResult, ToolResultContentBlock,
+    ToolResultStatus, ToolUse,
 };
 
 /// Stands in for content the service requires to be non-empty.
@@ -25,6 +27,8 @@ pub struct Turn {
     pub images: Vec<KiroImage>,
     pub tool_uses: Vec<ToolUse>,
     pub tool_results: Vec<ToolResult>,
+    /// An assistant turn's native reasoning, as Kiro sent it (one per turn: the first).
+    pub reasoning: Option<ReasoningContent>,
 }
 
 impl Turn {
@@ -35,6 +39,7 @@ impl Turn {
             images: Vec::new(),
             tool_uses: Vec::new(),
             tool_results: Vec::new(),
+            reasoning: None,
         }
     }
 
@@ -66,16 +71,12 @@ impl Turn {
     }
 }
 
-fn image(img: &conduit_core::Image) -> KiroImage {
-    let format = match img.format() {
-        "jpg" => "jpeg",
-        f => f,
-    };
-    KiroImage {
-        format: format.to_string(),
-        source: ImageSource {
-            bytes: img.data.clone(),
-        },
+/// The image as Kiro wants it (real format, within the limits: [`super::images`]), or the
+/// note that stands in for it.
+fn add_image(turn: &mut Turn, img: &conduit_core::Image) {
+    match super::images::kiro_image(img) {
+        Ok(image) => turn.images.push(image),
+        Err(note) => turn.text.push(note),
     }
 }
 
@@ -106,15 +107,36 @@ fn result_as_text(result: &ToolResult) -> String {
     )
 }
 
-/// Converts one message; with `tools_defined == false` all tool content becomes text.
-fn turn(message: &Message, tools_defined: bool) -> Turn {
+/// Earlier reasoning as Kiro takes it back: only what Kiro itself signed (or redacted), never a
+/// signature of ours, never unsigned or empty reasoning (spec §9.4).
+fn replayable(block: &Block) -> Option<ReasoningContent> {
+    match block {
+        Block::Thinking {
+            text,
+            signature: Some(signature),
+        } if !text.is_empty() && !signature.is_empty() && !is_placeholder_signature(signature) => {
+            Some(ReasoningContent::ReasoningText(ReasoningText {
+                text: text.clone(),
+                signature: signature.clone(),
+            }))
+        }
+        Block::RedactedThinking { data } if !data.is_empty() => {
+            Some(ReasoningContent::RedactedContent(data.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// Converts one message; with `tools_defined == false` all tool content becomes text. Signed
+/// reasoning of an assistant message is kept when `replay_reasoning`.
+fn turn(message: &Message, tools_defined: bool, replay_reasoning: bool) -> Turn {
     let mut turn = Turn::new(message.role);
     let user = message.role == Role::User;
     for block in &message.content {
         match block {
             Block::Text(t) if t.trim().is_empty() => {}
             Block::Text(t) => turn.text.push(t.clone()),
-            Block::Image(img) if user => turn.images.push(image(img)),
+            Block::Image(img) if user => add_image(&mut turn, img),
             // Kiro has nowhere to put an assistant image.
             Block::Image(_) => {}
             Block::ToolUse { id, name, input } => {
@@ -138,7 +160,9 @@ fn turn(message: &Message, tools_defined: bool) -> Turn {
                 for c in content {
                     match c {
                         ToolResultContent::Text(t) => texts.push(t.as_str()),
-                        ToolResultContent::Image(img) => turn.images.push(image(img)),
+                        // Carried into the user message that holds the result (Kiro has no image
+                        // member in a tool result).
+                        ToolResultContent::Image(img) => add_image(&mut turn, img),
                     }
                 }
                 let text = texts.join("\n");
@@ -161,24 +185,28 @@ fn turn(message: &Message, tools_defined: bool) -> Turn {
                     turn.text.push(result_as_text(&result));
                 }
             }
-            // Earlier reasoning is not replayed; the model only sees its answers.
-            Block::Thinking { .. } | Block::RedactedThinking => {}
+            Block::Thinking { .. } | Block::RedactedThinking { .. } => {
+                if replay_reasoning && !user && turn.reasoning.is_none() {
+                    turn.reasoning = replayable(block);
+                }
+            }
         }
     }
     turn
 }
 
 /// The normalised turns: never empty, first and last are user turns, roles alternate.
-pub fn normalize(messages: &[Message], tools_defined: bool) -> Vec<Turn> {
+pub fn normalize(messages: &[Message], tools_defined: bool, replay_reasoning: bool) -> Vec<Turn> {
     let mut turns: Vec<Turn> = Vec::new();
     for message in messages {
-        let next = turn(message, tools_defined);
+        let next = turn(message, tools_defined, replay_reasoning);
         match turns.last_mut() {
             Some(prev) if prev.role == next.role => {
                 prev.text.extend(next.text);
                 prev.images.extend(next.images);
                 prev.tool_uses.extend(next.tool_uses);
                 prev.tool_results.extend(next.tool_results);
+                prev.reasoning = prev.reasoning.take().or(next.reasoning);
             }
             _ => turns.push(next),
         }

@@ -7,7 +7,13 @@
 //!   message of the conversation. That message never carries `toolResults` (there is no assistant
 //!   turn before it, so any results there are orphans and become text), which satisfies spec
 //!   rule 13 while keeping thinking on during tool loops — the same place kiro.rs uses.
-//! - Earlier thinking blocks are stripped from history instead of being re-wrapped in tags.
+//! - Native reasoning (spec §9.4): `additionalModelRequestFields` carries only
+//!   `output_config.effort`, and only where the model's schema admits it ([`crate::reasoning`]);
+//!   then no thinking tags are added to the prompt. Earlier reasoning that Kiro signed is
+//!   replayed nested (`reasoningContent.reasoningText{text,signature}`, or `redactedContent`),
+//!   exactly as received, to models that reason natively; all other earlier thinking (unsigned,
+//!   or prompt-tag thinking with the gateway's placeholder signature) is stripped instead of
+//!   being re-wrapped in tags.
 //! - Orphan tool uses are removed; orphan tool results become text; with no tools defined all
 //!   tool content becomes text.
 //! - A payload over `max_payload_bytes` loses its oldest history pairs; if the current turn alone
@@ -15,13 +21,14 @@
 //!   clients such as Claude Code compact and retry.
 
 mod history;
+pub mod images;
 mod tools;
 
 pub use history::{CONTINUE, EMPTY_RESULT, PLACEHOLDER};
 pub use tools::{kiro_tool_name, sanitize_schema, tool_name_map, MAX_TOOL_NAME};
 
-use conduit_core::{Error, ErrorKind, Request, Thinking};
-pub mod images;
+use conduit_core::{Effort, Error, ErrorKind, Request, Thinking};
+use serde_json::Value;
 
 use crate::wire::{
     AssistantResponseMessage, ConversationState, CurrentMessage, GenerateAssistantResponseRequest,
@@ -46,6 +53,10 @@ your answer, then give the answer.";
 pub struct EncodeOptions {
     /// The Kiro model id (dot form), sent on every user message.
     pub model_id: String,
+    /// The model's `additionalModelRequestFieldsSchema` from ListAvailableModels; `None` when it
+    /// publishes none (then no `additionalModelRequestFields` is sent). When the catalogue cannot
+    /// be had, [`crate::reasoning::fallback_schema`] stands in.
+    pub model_schema: Option<Value>,
     pub profile_arn: Option<String>,
     pub conversation_id: String,
     /// Longer descriptions move into the system prompt.
@@ -57,6 +68,7 @@ impl Default for EncodeOptions {
     fn default() -> Self {
         Self {
             model_id: "auto".into(),
+            model_schema: None,
             profile_arn: None,
             conversation_id: String::new(),
             tool_description_max: DEFAULT_TOOL_DESCRIPTION_MAX,
@@ -65,9 +77,30 @@ impl Default for EncodeOptions {
     }
 }
 
-/// Whether the response should be parsed for `<thinking>` (the request asked for reasoning).
+/// Whether the client asked to see reasoning: then the response's leading `<thinking>` block and
+/// native reasoning become thinking blocks (otherwise native reasoning is not shown).
 pub fn thinking_requested(req: &Request) -> bool {
     !matches!(req.thinking, Thinking::Disabled)
+}
+
+/// Kiro tool name → input schema of the request's tools: the calls the assembler may recover
+/// when the model writes one as text ([`crate::assemble::AssembleOptions::text_call_tools`]).
+pub fn text_call_tools(req: &Request) -> std::collections::HashMap<String, Value> {
+    req.tools
+        .iter()
+        .map(|t| (kiro_tool_name(&t.name), t.input_schema.clone()))
+        .collect()
+}
+
+/// Whether the request's last turn carries tool results: an answer with reasoning only is then
+/// an incomplete turn ([`conduit_core::ErrorKind::IncompleteTurn`]), worth one more try.
+pub fn ends_with_tool_result(req: &Request) -> bool {
+    req.messages.last().is_some_and(|m| {
+        m.role == conduit_core::Role::User
+            && m.content
+                .iter()
+                .any(|b| matches!(b, conduit_core::Block::ToolResult { .. }))
+    })
 }
 
 pub fn encode_request(
@@ -89,12 +122,16 @@ fn encode(
 ) -> Result<(GenerateAssistantResponseRequest, Vec<u8>), Error> {
     let tools_defined = !req.tools.is_empty();
     let specs = tools::tool_specs(req, opts.tool_description_max);
-    let mut turns = history::normalize(&req.messages, tools_defined);
+    let schema = opts.model_schema.as_ref();
+    let replay_reasoning = crate::reasoning::supports_native(schema);
+    let mut turns = history::normalize(&req.messages, tools_defined, replay_reasoning);
     let mut tool_list = specs.tools;
     tools::add_history_tools(&mut tool_list, history::used_tool_names(&turns));
-    let system = system_block(req, &specs.docs);
+    let additional = crate::reasoning::additional_fields(schema, req);
+    let system = system_block(req, &specs.docs, additional.is_none());
 
     let mut body = build(&turns, &system, &tool_list, opts);
+    body.additional_model_request_fields = additional.clone();
     let mut json = to_json(&body)?;
     while json.len() > opts.max_payload_bytes && turns.len() > 1 {
         let size = json.len();
@@ -115,6 +152,7 @@ fn encode(
             "dropped oldest history to fit the Kiro payload limit"
         );
         body = build(&turns, &system, &tool_list, opts);
+        body.additional_model_request_fields = additional.clone();
         json = to_json(&body)?;
     }
     if json.len() > opts.max_payload_bytes {
@@ -150,8 +188,9 @@ fn turn_len(turn: &Turn, opts: &EncodeOptions) -> Result<usize, Error> {
     Ok(json_len(&history_message(turn, None, opts))? + 1)
 }
 
-/// System text, tool documentation and thinking tags, in that order of importance.
-fn system_block(req: &Request, tool_docs: &[String]) -> String {
+/// System text, tool documentation and thinking tags, in that order of importance. No tags when
+/// `prompt_thinking` is false (the model is asked to reason natively instead).
+fn system_block(req: &Request, tool_docs: &[String], prompt_thinking: bool) -> String {
     let mut parts: Vec<String> = Vec::new();
     let system: Vec<&str> = req
         .system
@@ -161,7 +200,7 @@ fn system_block(req: &Request, tool_docs: &[String]) -> String {
         .collect();
     let has_tags = system.iter().any(|s| s.contains("<thinking_mode>"));
     let tags = match req.thinking {
-        _ if has_tags => None,
+        _ if has_tags || !prompt_thinking => None,
         Thinking::Disabled => None,
         Thinking::Enabled { budget_tokens } => {
             let (lo, hi) = THINKING_BUDGET_RANGE;
@@ -170,9 +209,11 @@ fn system_block(req: &Request, tool_docs: &[String]) -> String {
                 budget_tokens.clamp(lo, hi)
             ))
         }
-        Thinking::Adaptive { effort } => Some(format!(
+        Thinking::Adaptive => Some(format!(
             "<thinking_mode>adaptive</thinking_mode><thinking_effort>{}</thinking_effort>",
-            effort.map_or("high", |e| e.as_str())
+            req.effort
+                .map_or(Effort::High, |e| e.min(Effort::High))
+                .as_str()
         )),
     };
     if let Some(tags) = &tags {
@@ -219,6 +260,7 @@ fn history_message(turn: &Turn, system: Option<&str>, opts: &EncodeOptions) -> H
         conduit_core::Role::Assistant => HistoryMessage::Assistant(AssistantResponseMessage {
             content: turn.content(),
             tool_uses: turn.tool_uses.clone(),
+            reasoning_content: turn.reasoning.clone(),
         }),
     }
 }
@@ -254,5 +296,6 @@ fn build(
             history,
         },
         profile_arn: opts.profile_arn.clone(),
+        additional_model_request_fields: None,
     }
 }

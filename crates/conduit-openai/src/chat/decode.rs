@@ -2,7 +2,7 @@
 
 use conduit_core::Error;
 use conduit_core::{
-    Block, Message, Request, RequestMeta, Role, Thinking, Tool, ToolChoice, ToolResultContent,
+    Block, Message, Request, RequestMeta, Role, Tool, ToolChoice, ToolResultContent,
 };
 
 use super::wire::{self, ContentPart};
@@ -37,6 +37,7 @@ pub fn request(w: wire::ChatRequest) -> Result<Request, Error> {
         Some(wire::Stop::One(s)) => vec![s],
         Some(wire::Stop::Many(v)) => v,
     };
+    let (thinking, effort) = common::thinking(w.reasoning_effort.as_deref());
     Ok(Request {
         model,
         system,
@@ -44,10 +45,8 @@ pub fn request(w: wire::ChatRequest) -> Result<Request, Error> {
         tools,
         tool_choice,
         max_tokens: w.max_completion_tokens.or(w.max_tokens).filter(|&n| n > 0),
-        thinking: w
-            .reasoning_effort
-            .as_deref()
-            .map_or(Thinking::Disabled, common::thinking),
+        thinking,
+        effort,
         temperature: w.temperature,
         top_p: w.top_p,
         stop_sequences,

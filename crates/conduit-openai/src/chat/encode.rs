@@ -65,7 +65,7 @@ pub(crate) fn response_body_at(r: &Response, created: u64) -> Vec<u8> {
                     arguments: input.to_string(),
                 },
             }),
-            Block::Image(_) | Block::ToolResult { .. } | Block::RedactedThinking => {}
+            Block::Image(_) | Block::ToolResult { .. } | Block::RedactedThinking { .. } => {}
         }
     }
     let message = ResponseMessage {

@@ -6,8 +6,8 @@
 //!   400 naming the option (the answer would silently lack what the client asked for).
 //! - `response_format` `json_object` / `json_schema` become a system instruction (best effort:
 //!   the upstream has no constrained decoding).
-//! - `reasoning_effort` becomes `Thinking::Adaptive { effort }` (`minimal` → low, `xhigh` →
-//!   high, `none` → no thinking); the upstream sizes the budget.
+//! - `reasoning_effort` becomes adaptive thinking with that effort (`minimal` → low, `xhigh`
+//!   and `max` kept, `none` → no thinking); the upstream sizes the budget.
 //! - image URLs other than base64 `data:` URLs are refused: the upstream cannot fetch them.
 //! - everything else unknown (`seed`, `logit_bias`, `parallel_tool_calls`, `store`, ...) is
 //!   ignored.

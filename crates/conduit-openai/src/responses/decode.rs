@@ -1,8 +1,7 @@
 //! Responses request (wire) → canonical [`Request`] plus the [`Context`] the encoders need.
 
 use conduit_core::{
-    Block, Error, Message, Request, RequestMeta, Role, Thinking, Tool, ToolChoice,
-    ToolResultContent,
+    Block, Error, Message, Request, RequestMeta, Role, Tool, ToolChoice, ToolResultContent,
 };
 use serde_json::{json, Value};
 
@@ -79,6 +78,7 @@ pub fn request(
         system.extend(common::format_instruction(format, "text.format")?);
     }
     let effort = w.reasoning.and_then(|r| r.effort);
+    let (thinking, effort_level) = common::thinking(effort.as_deref());
 
     let request = Request {
         model: model.clone(),
@@ -87,9 +87,8 @@ pub fn request(
         tools,
         tool_choice,
         max_tokens: w.max_output_tokens.filter(|&n| n > 0),
-        thinking: effort
-            .as_deref()
-            .map_or(Thinking::Disabled, common::thinking),
+        thinking,
+        effort: effort_level,
         temperature: w.temperature,
         top_p: w.top_p,
         stop_sequences: Vec::new(),

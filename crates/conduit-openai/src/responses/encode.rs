@@ -186,7 +186,7 @@ pub fn response_body(r: &Response, ctx: &Context, store: &ResponseStore) -> Vec<
                 call_id: id.clone(),
                 name: name.clone(),
             }),
-            Block::Image(_) | Block::ToolResult { .. } | Block::RedactedThinking => {}
+            Block::Image(_) | Block::ToolResult { .. } | Block::RedactedThinking { .. } => {}
         }
     }
     let usage = usage(&r.usage, 0, &thinking);

@@ -10,7 +10,7 @@
 //! - `reasoning` input items are ignored: their text is a summary or encrypted for another
 //!   service, and the upstream drops earlier reasoning from history anyway. `web_search_call`
 //!   items are ignored too (self-contained, server side).
-//! - `reasoning.effort` becomes `Thinking::Adaptive { effort }`, as in the Chat dialect.
+//! - `reasoning.effort` becomes adaptive thinking with that effort, as in the Chat dialect.
 //! - Thinking is streamed as a reasoning item with `response.reasoning_summary_text.delta`
 //!   events (what Codex and OpenAI UIs show by default); the item carries `summary` text only,
 //!   never `encrypted_content`, even when `include` asks for it.

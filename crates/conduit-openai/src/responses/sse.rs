@@ -200,6 +200,13 @@ impl ResponsesSseEncoder {
                     reasoning_item(id, None),
                 )
             }
+            // Nothing to show (a Responses reasoning item has no redacted form we could fill
+            // honestly), but the conversation keeps it for `previous_response_id`.
+            BlockStart::RedactedThinking { data } => {
+                self.blocks
+                    .push(Block::RedactedThinking { data: data.clone() });
+                return;
+            }
             BlockStart::ToolUse { id, name } => {
                 let item = OutputItem::FunctionCall {
                     id: item_id(&self.ctx, "fc", output_index),

@@ -57,7 +57,7 @@ fn block_bytes(b: &Block) -> usize {
             Block::Thinking { text, signature } => {
                 text.len() + signature.as_ref().map_or(0, String::len)
             }
-            Block::RedactedThinking => 0,
+            Block::RedactedThinking { data } => data.len(),
         }
 }
 

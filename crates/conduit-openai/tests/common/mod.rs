@@ -96,6 +96,7 @@ pub fn end(stop_reason: StopReason, input_tokens: u32, output_tokens: u32) -> It
             output_tokens,
             cache_read_input_tokens: 0,
             cache_creation_input_tokens: 0,
+            ..Usage::default()
         },
     })
 }
