@@ -31,6 +31,14 @@ if ! command -v chromium >/dev/null 2>&1; then
     fi
 fi
 
+# The interactive Claude Code test drives `claude` in a tmux pane.
+if ! command -v tmux >/dev/null 2>&1; then
+    echo "setup-e2e: installing tmux (apt)" >&2
+    if ! apt-get install -y --no-install-recommends tmux >/dev/null; then
+        apt-get update >/dev/null && apt-get install -y --no-install-recommends tmux >/dev/null
+    fi
+fi
+
 lock=tests/e2e/node/package-lock.json
 node_dir=tests/e2e/node
 if ! stamp_ok "$lock" "$node_dir/node_modules/.e2e-stamp"; then

@@ -51,7 +51,7 @@ def test_start_configures_claude_code_and_stop_stops(sim, account, tmp_path):
         written = json.loads(settings.read_text())
         assert written["theme"] == "dark" and written["env"]["KEEP_ME"] == "1"
         key = conduit("api-key", "--raw").stdout.strip()
-        assert written["env"]["ANTHROPIC_API_KEY"] == key
+        assert written["env"]["ANTHROPIC_AUTH_TOKEN"] == key and "ANTHROPIC_API_KEY" not in written["env"]
         assert written["env"]["ANTHROPIC_BASE_URL"] == f"http://127.0.0.1:{env['CONDUIT_PORT']}"
         assert json.loads((home / ".claude" / "settings.json.conduit.bak").read_text())["theme"] == "dark"
 

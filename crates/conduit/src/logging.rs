@@ -182,7 +182,7 @@ pub struct RequestRecord {
     started: Instant,
     first_byte: Option<Duration>,
     status: u16,
-    usage: Usage,
+    usage: Option<Usage>,
     error: Option<String>,
     debug: DebugMode,
     body: Option<String>,
@@ -198,7 +198,7 @@ impl RequestRecord {
             started: Instant::now(),
             first_byte: None,
             status: 0,
-            usage: Usage::default(),
+            usage: None,
             error: None,
             debug,
             body: None,
@@ -228,7 +228,7 @@ impl RequestRecord {
     }
 
     pub fn set_usage(&mut self, usage: Usage) {
-        self.usage = usage;
+        self.usage = Some(usage);
     }
 
     pub fn fail(&mut self, status: u16, error: &Error) {
@@ -249,6 +249,14 @@ impl RequestRecord {
         let status = if self.status == 0 { 499 } else { self.status };
         let total_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         let first_ms = self.first_byte.map(|d| d.as_secs_f64() * 1000.0);
+        let usage = self.usage.unwrap_or_default();
+        // "reported": the upstream's own token counts; "estimated": the gateway's; "-": the
+        // response never ended (an error, or the client left).
+        let counted = match self.usage {
+            Some(u) if u.estimated => "estimated",
+            Some(_) => "reported",
+            None => "-",
+        };
         let body = match (self.debug, self.error.is_some()) {
             (DebugMode::All, _) | (DebugMode::Errors, true) => self.body.as_deref(),
             _ => None,
@@ -260,8 +268,13 @@ impl RequestRecord {
             status,
             first_byte_ms = first_ms.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into()),
             total_ms = format!("{total_ms:.1}"),
-            input_tokens = self.usage.input_tokens,
-            output_tokens = self.usage.output_tokens,
+            input_tokens = usage.total_input_tokens(),
+            output_tokens = usage.output_tokens,
+            cache_read_tokens = usage.cache_read_input_tokens,
+            cache_write_tokens = usage.cache_creation_input_tokens,
+            // Kiro's meteringEvent credits for this request; "-" when none came.
+            credits = usage.credits.map(|c| format!("{c:.4}")).unwrap_or_else(|| "-".into()),
+            usage = counted,
             error = self.error.as_deref().unwrap_or(""),
             body = body.unwrap_or(""),
             "request"

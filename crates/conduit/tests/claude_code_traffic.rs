@@ -68,8 +68,8 @@ async fn model_discovery_with_limit_and_either_credential_header() {
             .iter()
             .filter_map(|m| m["id"].as_str())
             .collect();
-        assert!(!ids.is_empty(), "{v}");
-        assert!(ids.iter().all(|id| id.contains("claude")), "{ids:?}");
+        // Claude Code keeps the ids that contain `claude`.
+        assert!(ids.iter().any(|id| id.contains("claude")), "{ids:?}");
     }
 }
 

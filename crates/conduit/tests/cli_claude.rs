@@ -34,7 +34,17 @@ fn configure_claude_merges_keeps_everything_else_and_is_idempotent() {
     assert!(first.stdout.contains("wrote ANTHROPIC_BASE_URL"), "{first}");
     let s = env.settings();
     assert_eq!(s["env"]["ANTHROPIC_BASE_URL"], "http://127.0.0.1:18765");
-    assert_eq!(s["env"]["ANTHROPIC_API_KEY"], env.key());
+    // The key as a bearer token: an ANTHROPIC_API_KEY would make a first interactive `claude`
+    // ask whether to use it, defaulting to No.
+    assert_eq!(s["env"]["ANTHROPIC_AUTH_TOKEN"], env.key());
+    assert!(s["env"].get("ANTHROPIC_API_KEY").is_none(), "{s}");
+    // No daemon: the default model's window comes from the built-in table.
+    let window: u32 = s["env"]["CLAUDE_CODE_AUTO_COMPACT_WINDOW"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((100_000..=1_000_000).contains(&window), "{window}");
     assert_eq!(s["env"]["FOO"], "1");
     assert_eq!(s["theme"], "dark");
     assert_eq!(s["hooks"], json!({"PreToolUse": [{"matcher": "Bash"}]}));
@@ -136,7 +146,75 @@ fn api_key_raw_prints_exactly_the_key_and_changes_nothing() {
         r.stdout.contains(&env.key()) && r.stdout.contains("Claude Code: wrote"),
         "{r}"
     );
-    assert_eq!(env.settings()["env"]["ANTHROPIC_API_KEY"], env.key());
+    assert_eq!(env.settings()["env"]["ANTHROPIC_AUTH_TOKEN"], env.key());
+}
+
+#[test]
+fn an_api_key_conduit_wrote_earlier_is_replaced_by_the_token_and_a_foreign_one_is_reported() {
+    // Written by an earlier conduit: moved to ANTHROPIC_AUTH_TOKEN.
+    let env = env_on_port("18765");
+    env.ok(&["api-key", "--raw"]);
+    write_settings(
+        &env,
+        &format!(
+            r#"{{"env":{{"ANTHROPIC_BASE_URL":"http://127.0.0.1:18765","ANTHROPIC_API_KEY":"{}","KEEP":"1"}}}}"#,
+            env.key()
+        ),
+    );
+    let r = env.ok(&["configure-claude"]);
+    assert!(
+        r.stdout
+            .contains("removed conduit's earlier ANTHROPIC_API_KEY"),
+        "{r}"
+    );
+    assert!(!r.stderr.contains("warning"), "{r}");
+    let s = env.settings();
+    assert_eq!(s["env"]["ANTHROPIC_AUTH_TOKEN"], env.key());
+    assert!(s["env"].get("ANTHROPIC_API_KEY").is_none(), "{s}");
+    assert_eq!(s["env"]["KEEP"], "1");
+
+    // The user's own key is kept, and named as the reason for Claude Code's question.
+    let mine = env_on_port("18765");
+    write_settings(&mine, r#"{"env":{"ANTHROPIC_API_KEY":"sk-ant-mine"}}"#);
+    let r = mine.ok(&["configure-claude"]);
+    assert!(
+        r.stderr
+            .contains("warning: ANTHROPIC_API_KEY is set in ~/.claude/settings.json")
+            && r.stderr.contains("default No"),
+        "{r}"
+    );
+    assert_eq!(mine.settings()["env"]["ANTHROPIC_API_KEY"], "sk-ant-mine");
+
+    // Uninstalling removes the token and the window conduit wrote, keeping the rest.
+    env.ok(&["uninstall", "--no-activate"]);
+    assert_eq!(env.settings()["env"], json!({"KEEP": "1"}));
+}
+
+#[test]
+fn the_compaction_window_follows_the_chosen_model() {
+    // The `model` setting, env.ANTHROPIC_MODEL, or Claude Code's default; the window is a plain
+    // integer in the range Claude Code accepts.
+    for (settings, check) in [
+        (r#"{"model":"sonnet"}"#, "sonnet"),
+        (r#"{"env":{"ANTHROPIC_MODEL":"claude-haiku-4-5"}}"#, "haiku"),
+        ("{}", "opus"),
+    ] {
+        let env = env_on_port("18765");
+        write_settings(&env, settings);
+        let r = env.ok(&["configure-claude", "--json"]);
+        let v: Value = serde_json::from_str(&r.stdout).unwrap();
+        assert!(
+            v["default_model"].as_str().unwrap().contains(check),
+            "{settings}: {v}"
+        );
+        assert_eq!(v["window_source"], "built-in", "{v}");
+        let w = v["auto_compact_window"].as_u64().unwrap();
+        assert!((100_000..=1_000_000).contains(&w), "{v}");
+        assert_eq!(
+            env.settings()["env"]["CLAUDE_CODE_AUTO_COMPACT_WINDOW"],
+            w.to_string()
+        );
+    }
 }
 
 #[test]

@@ -45,7 +45,8 @@ async fn start_status_configure_stop() {
         s["env"]["ANTHROPIC_BASE_URL"],
         format!("http://127.0.0.1:{port}")
     );
-    assert_eq!(s["env"]["ANTHROPIC_API_KEY"], env.key());
+    assert_eq!(s["env"]["ANTHROPIC_AUTH_TOKEN"], env.key());
+    assert!(s["env"].get("ANTHROPIC_API_KEY").is_none(), "{s}");
     assert_eq!(s["env"]["FOO"], "bar");
     assert_eq!(s["model"], "opus");
     assert_eq!(s["permissions"], json!({"allow": ["Bash(ls)"]}));
@@ -60,6 +61,26 @@ async fn start_status_configure_stop() {
         .await
         .unwrap();
     assert_eq!(models.status(), 200);
+    // The compaction window is the one the gateway gives the default model (`"model": "opus"`).
+    let opus: serde_json::Value = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/v1/models/claude-opus-5-5"))
+        .bearer_auth(env.key())
+        .header("anthropic-version", "2023-06-01")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let window = opus["context_window"]
+        .as_u64()
+        .unwrap()
+        .clamp(100_000, 1_000_000);
+    assert_eq!(
+        s["env"]["CLAUDE_CODE_AUTO_COMPACT_WINDOW"],
+        window.to_string(),
+        "{s}"
+    );
 
     // A second start is a no-op that says so; the backup is not made again.
     let again = env.ok(&["start"]);

@@ -58,6 +58,6 @@ pub fn run(paths: &Paths, raw: bool, json: bool, yes: bool) -> Outcome {
     }
     line("For other clients (or a shell that should not read settings.json):");
     line(format!("  export ANTHROPIC_BASE_URL={url}"));
-    line("  export ANTHROPIC_API_KEY=$(conduit api-key --raw)");
+    line("  export ANTHROPIC_AUTH_TOKEN=$(conduit api-key --raw)");
     super::ok()
 }

@@ -1,6 +1,18 @@
 //! Claude Code's `~/.claude/settings.json`: merge conduit's `env` entries (every other key is
 //! kept), back the file up once before the first write, undo on uninstall, and spot settings
 //! or shell variables that would send Claude Code around the gateway.
+//!
+//! The key goes in as `ANTHROPIC_AUTH_TOKEN` (sent as `Authorization: Bearer`, which the
+//! gateway accepts like `x-api-key`), never as `ANTHROPIC_API_KEY`: with an API key in its
+//! settings, interactive `claude` first asks "Detected a custom API key … use it?" with No as
+//! the default, and Enter leaves the user not logged in (2.1.328 even goes on to the
+//! claude.ai sign-in). An auth token gets no such question. The alternative, recording the
+//! key's approval in `~/.claude.json` (`customApiKeyResponses`), would mean writing Claude
+//! Code's own state file, in an undocumented format that it rewrites while it runs; the
+//! token is a documented setting in the file conduit already manages. A conduit-written
+//! `ANTHROPIC_API_KEY` from earlier versions is removed.
+
+use std::collections::HashMap;
 
 use std::path::{Path, PathBuf};
 
@@ -8,10 +20,20 @@ use anyhow::{bail, Context};
 use serde_json::{json, Map, Value};
 
 use super::output::{self, line, warn};
+use super::probe::Probe;
 use super::{api_key, daemon, env, Outcome, Paths};
 
 pub const BASE_URL: &str = "ANTHROPIC_BASE_URL";
+/// What conduit writes the key as.
+pub const AUTH_TOKEN: &str = "ANTHROPIC_AUTH_TOKEN";
+/// What earlier conduit versions wrote the key as; removed when it is conduit's.
 pub const API_KEY: &str = "ANTHROPIC_API_KEY";
+/// The context window Claude Code compacts against (it assumes 200K behind a gateway).
+pub const COMPACT_WINDOW: &str = "CLAUDE_CODE_AUTO_COMPACT_WINDOW";
+/// The range Claude Code accepts for [`COMPACT_WINDOW`].
+const COMPACT_WINDOW_RANGE: (u32, u32) = (100_000, 1_000_000);
+/// Claude Code's model when the settings name none (2.1.328 and later send `claude-opus-5-5`).
+const CLAUDE_CODE_DEFAULT_MODEL: &str = "claude-opus-5-5";
 
 /// Variables that route Claude Code to another provider, bypassing the gateway.
 const ROUTING_VARS: &[&str] = &[
@@ -65,6 +87,19 @@ pub struct Applied {
     pub changed: bool,
     pub backup: Option<PathBuf>,
     pub conflicts: Vec<Conflict>,
+    /// The `CLAUDE_CODE_AUTO_COMPACT_WINDOW` written, and where it came from.
+    pub window: Window,
+    /// A conduit-written `ANTHROPIC_API_KEY` was removed.
+    pub removed_api_key: bool,
+}
+
+/// The default model's context window, for [`COMPACT_WINDOW`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    pub model: String,
+    pub tokens: u32,
+    /// `"gateway"` (the running daemon's live catalogue) or `"built-in"` (the static table).
+    pub source: &'static str,
 }
 
 impl Applied {
@@ -72,6 +107,8 @@ impl Applied {
         json!({
             "path": self.path, "changed": self.changed, "backup": self.backup,
             "conflicts": self.conflicts.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "auto_compact_window": self.window.tokens, "default_model": self.window.model,
+            "window_source": self.window.source, "removed_api_key": self.removed_api_key,
         })
     }
 
@@ -79,8 +116,16 @@ impl Applied {
         let shown = paths.show(&self.path);
         if self.changed {
             line(format!(
-                "Claude Code: wrote {BASE_URL} and {API_KEY} to {shown}"
+                "Claude Code: wrote {BASE_URL}, {AUTH_TOKEN} and {COMPACT_WINDOW}={} ({} window \
+                 of {}) to {shown}",
+                self.window.tokens, self.window.source, self.window.model
             ));
+            if self.removed_api_key {
+                line(format!(
+                    "  removed conduit's earlier {API_KEY}: with it, a first `claude` asks \
+                     whether to use the key and defaults to No"
+                ));
+            }
         } else {
             line(format!("Claude Code: already configured ({shown})"));
         }
@@ -133,6 +178,7 @@ pub fn apply(paths: &Paths, url: &str, key: &str) -> anyhow::Result<Applied> {
     let path = settings_path(paths)?;
     let existing = read(&path)?;
     let mut settings = existing.clone().unwrap_or_default();
+    let window = default_window(url, key, &settings);
     let env_block = settings
         .entry("env")
         .or_insert_with(|| Value::Object(Map::new()));
@@ -143,12 +189,25 @@ pub fn apply(paths: &Paths, url: &str, key: &str) -> anyhow::Result<Applied> {
             path.display()
         );
     };
-    let wanted = [(BASE_URL, url), (API_KEY, key)];
-    let changed = wanted
-        .iter()
-        .any(|(k, v)| env_map.get(*k).and_then(Value::as_str) != Some(v));
+    let tokens = window.tokens.to_string();
+    let wanted = [
+        (BASE_URL, url),
+        (AUTH_TOKEN, key),
+        (COMPACT_WINDOW, &tokens),
+    ];
+    let removed_api_key = env_map
+        .get(API_KEY)
+        .and_then(Value::as_str)
+        .is_some_and(|k| is_conduit_key(k, Some(key)));
+    let changed = removed_api_key
+        || wanted
+            .iter()
+            .any(|(k, v)| env_map.get(*k).and_then(Value::as_str) != Some(v));
     let mut backup = None;
     if changed {
+        if removed_api_key {
+            env_map.remove(API_KEY);
+        }
         for (k, v) in wanted {
             env_map.insert(k.to_string(), Value::String(v.to_string()));
         }
@@ -166,7 +225,63 @@ pub fn apply(paths: &Paths, url: &str, key: &str) -> anyhow::Result<Applied> {
         path,
         changed,
         backup,
+        window,
+        removed_api_key,
     })
+}
+
+/// A key conduit made (`sk-conduit-…`) or the gateway's current key.
+fn is_conduit_key(value: &str, key: Option<&str>) -> bool {
+    key == Some(value) || value.starts_with("sk-conduit-")
+}
+
+/// The model Claude Code uses by default under these settings: `env.ANTHROPIC_MODEL`, else the
+/// `model` setting (aliases as Claude Code resolves them behind a gateway), else its default.
+fn default_model(settings: &Map<String, Value>) -> String {
+    let chosen = settings
+        .get("env")
+        .and_then(|e| e.get("ANTHROPIC_MODEL"))
+        .or_else(|| settings.get("model"))
+        .and_then(Value::as_str);
+    let Some(model) = chosen else {
+        return CLAUDE_CODE_DEFAULT_MODEL.into();
+    };
+    if model.contains("claude") {
+        return model.to_string();
+    }
+    let suffix = model.find('[').map_or("", |i| &model[i..]);
+    let base = match model.split('[').next().unwrap_or_default() {
+        "sonnet" => "claude-sonnet-5-5",
+        "haiku" => "claude-haiku-4-5",
+        _ => CLAUDE_CODE_DEFAULT_MODEL,
+    };
+    format!("{base}{suffix}")
+}
+
+/// The default model's context window: from the running gateway (its live catalogue) when it
+/// answers, else from conduit's built-in table; clamped to what Claude Code accepts.
+pub fn default_window(url: &str, key: &str, settings: &Map<String, Value>) -> Window {
+    let model = default_model(settings);
+    let live = Probe::new()
+        .ok()
+        .and_then(|p| p.model_window(url, key, &model).ok());
+    let (tokens, source) = match live {
+        Some(t) => (t, "gateway"),
+        None => (
+            conduit_kiro::models::resolve_model(
+                &model,
+                &HashMap::new(),
+                &conduit_kiro::models::ModelList::fallback(),
+            )
+            .context_window,
+            "built-in",
+        ),
+    };
+    Window {
+        model,
+        tokens: tokens.clamp(COMPACT_WINDOW_RANGE.0, COMPACT_WINDOW_RANGE.1),
+        source,
+    }
 }
 
 fn truthy(v: &str) -> bool {
@@ -186,11 +301,15 @@ pub fn conflicts(
     let mut found = Vec::new();
     let shell = "your shell environment";
     let unset = |v: &str| format!("unset {v} (and remove it from your shell profile)");
-    if env(API_KEY).is_some_and(|v| v != key) {
+    if env(API_KEY).is_some() {
         found.push(Conflict {
             variable: API_KEY.into(),
             place: shell.into(),
-            fix: format!("{} so Claude Code uses conduit's key", unset(API_KEY)),
+            fix: format!(
+                "{}: a first interactive `claude` asks whether to use it (default No), and it \
+                 is sent besides conduit's key",
+                unset(API_KEY)
+            ),
         });
     }
     if env(BASE_URL).is_some_and(|v| v.trim_end_matches('/') != url) {
@@ -200,13 +319,13 @@ pub fn conflicts(
             fix: format!("{} so Claude Code talks to {url}", unset(BASE_URL)),
         });
     }
-    if env("ANTHROPIC_AUTH_TOKEN").is_some() {
+    if env(AUTH_TOKEN).is_some_and(|v| v != key) {
         found.push(Conflict {
-            variable: "ANTHROPIC_AUTH_TOKEN".into(),
+            variable: AUTH_TOKEN.into(),
             place: shell.into(),
             fix: format!(
                 "{}: Claude Code would send it instead of conduit's key",
-                unset("ANTHROPIC_AUTH_TOKEN")
+                unset(AUTH_TOKEN)
             ),
         });
     }
@@ -256,14 +375,28 @@ fn settings_conflicts(
             });
         }
     }
-    if env_map.get("ANTHROPIC_AUTH_TOKEN").is_some() {
-        found.push(Conflict {
-            variable: "ANTHROPIC_AUTH_TOKEN".into(),
-            place: place.into(),
-            fix: format!(
-                "remove it from {place}: Claude Code would send it instead of conduit's key"
-            ),
-        });
+    // In the user's settings the token is conduit's own; managed settings win over it.
+    let foreign_keys: &[&str] = if url.is_some() {
+        &[API_KEY, AUTH_TOKEN]
+    } else {
+        &[API_KEY]
+    };
+    for var in foreign_keys {
+        if env_map.get(*var).is_some() {
+            found.push(Conflict {
+                variable: (*var).into(),
+                place: place.into(),
+                fix: format!(
+                    "remove it from {place}: Claude Code would send it besides or instead of \
+                     conduit's key{}",
+                    if *var == API_KEY {
+                        ", and a first interactive `claude` asks whether to use it (default No)"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+        }
     }
     if let (Some(url), Some(other)) = (url, env_map.get(BASE_URL).and_then(Value::as_str)) {
         if other.trim_end_matches('/') != url {
@@ -289,14 +422,23 @@ pub fn unconfigure(paths: &Paths, key: Option<&str>) -> anyhow::Result<bool> {
     let Some(Value::Object(env_map)) = settings.get_mut("env") else {
         return Ok(false);
     };
-    let ours = match env_map.get(API_KEY).and_then(Value::as_str) {
-        Some(k) => key == Some(k) || k.starts_with("sk-conduit-"),
-        None => false,
-    };
-    if !ours {
+    let ours: Vec<&str> = [AUTH_TOKEN, API_KEY]
+        .into_iter()
+        .filter(|var| {
+            env_map
+                .get(*var)
+                .and_then(Value::as_str)
+                .is_some_and(|k| is_conduit_key(k, key))
+        })
+        .collect();
+    if ours.is_empty() {
         return Ok(false);
     }
-    env_map.remove(API_KEY);
+    for var in ours {
+        env_map.remove(var);
+    }
+    // Written together with the token, so it goes with it.
+    env_map.remove(COMPACT_WINDOW);
     if env_map
         .get(BASE_URL)
         .and_then(Value::as_str)

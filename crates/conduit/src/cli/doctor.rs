@@ -224,8 +224,19 @@ fn claude_checks(
     };
     let env_map = settings.get("env").cloned().unwrap_or(Value::Null);
     let set_url = env_map[claude_settings::BASE_URL].as_str();
-    let set_key = env_map[claude_settings::API_KEY].as_str();
+    let set_key = env_map[claude_settings::AUTH_TOKEN].as_str();
     out.push(match (set_url, set_key) {
+        (Some(u), None) if u == url && env_map[claude_settings::API_KEY].is_string() => check(
+            "claude settings",
+            Level::Fail,
+            format!(
+                "{} has the key as {} (a first interactive `claude` then asks whether to use \
+                 it, default No)",
+                paths.show(&path),
+                claude_settings::API_KEY
+            ),
+            configure.clone(),
+        ),
         (Some(u), Some(k)) if u == url && k == key => check(
             "claude settings",
             Level::Ok,

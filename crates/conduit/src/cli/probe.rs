@@ -53,6 +53,27 @@ impl Probe {
         })
     }
 
+    /// The context window the gateway gives requests for `model` (`GET {base}/v1/models/{model}`).
+    pub fn model_window(&self, base: &str, key: &str, model: &str) -> anyhow::Result<u32> {
+        let id = model.replace('[', "%5B").replace(']', "%5D");
+        self.runtime.block_on(async {
+            let r = self
+                .http
+                .get(format!("{base}/v1/models/{id}"))
+                .header("x-api-key", key)
+                .header("anthropic-version", "2023-06-01")
+                .send()
+                .await
+                .with_context(|| format!("no answer from {base}/v1/models/{id}"))?
+                .error_for_status()?;
+            let body: Value = r.json().await?;
+            body["context_window"]
+                .as_u64()
+                .and_then(|w| u32::try_from(w).ok())
+                .with_context(|| format!("no context_window in {body}"))
+        })
+    }
+
     /// The status of an authenticated `GET {base}/v1/models` with `key`.
     pub fn models_status(&self, base: &str, key: &str) -> anyhow::Result<u16> {
         self.runtime.block_on(async {

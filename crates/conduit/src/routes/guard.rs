@@ -10,16 +10,21 @@ use super::models::Dialect;
 use super::{anthropic, openai};
 use crate::state::Access;
 
-/// The key a client presented, from either header.
-pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
-    if let Some(k) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
-        return Some(k.trim());
-    }
-    let auth = headers.get("authorization")?.to_str().ok()?;
-    let (scheme, token) = auth.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
+/// Every credential a client presented: `x-api-key` and `Authorization: Bearer`. Claude Code
+/// sends both when `ANTHROPIC_API_KEY` (say, from the shell) sits next to the
+/// `ANTHROPIC_AUTH_TOKEN` conduit writes; either one being conduit's key is enough.
+fn presented_keys(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    let api_key = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| auth.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    api_key.into_iter().chain(bearer)
 }
 
 pub async fn require_key(State(access): State<Access>, req: Request, next: Next) -> Response {
@@ -27,15 +32,22 @@ pub async fn require_key(State(access): State<Access>, req: Request, next: Next)
         Dialect::Anthropic => anthropic::error_response,
         Dialect::OpenAi => openai::error_response,
     };
-    match presented_key(req.headers()) {
-        Some(k) if access.key.matches(k) => next.run(req).await,
-        Some(_) => error_response(&Error::new(
-            ErrorKind::Authentication,
-            "invalid x-api-key: use the key in $CONDUIT_HOME/api-key (`conduit api-key --raw`)",
-        )),
-        None => error_response(&Error::new(
+    let mut presented = presented_keys(req.headers()).peekable();
+    if presented.peek().is_none() {
+        return error_response(&Error::new(
             ErrorKind::Authentication,
             "missing API key: send it as x-api-key or Authorization: Bearer",
-        )),
+        ));
+    }
+    // Every presented key is compared (constant time each), so timing does not tell which one
+    // was wrong.
+    let accepted = presented.fold(false, |ok, k| access.key.matches(k) | ok);
+    if accepted {
+        next.run(req).await
+    } else {
+        error_response(&Error::new(
+            ErrorKind::Authentication,
+            "invalid x-api-key: use the key in $CONDUIT_HOME/api-key (`conduit api-key --raw`)",
+        ))
     }
 }
