@@ -10,8 +10,9 @@
 //! 5 MB), or its base64 over [`MAX_BASE64`] (a third of Kiro's request cap, so that one image
 //! cannot push the request past it). It is scaled to fit [`TARGET_SIDE`] on the longest side
 //! (what Anthropic itself scales to, so the model sees no less), re-encoded as JPEG (PNG when it
-//! has transparency), and once more to [`SMALL_SIDE`] if still too large. An image that cannot
-//! be decoded or shrunk is left out, with a short note in its place.
+//! has transparency), and made 30 % smaller again while still over the byte budget (down to
+//! [`MIN_SIDE`]). An image that cannot be decoded or re-encoded is left out, with a short note
+//! in its place.
 
 use std::collections::HashMap;
 use std::io::Cursor;
@@ -27,7 +28,8 @@ pub const MAX_SIDE: u32 = 8_000;
 pub const MAX_BYTES: usize = 5 * 1024 * 1024;
 pub const MAX_BASE64: usize = 200_000;
 pub const TARGET_SIDE: u32 = 1_568;
-pub const SMALL_SIDE: u32 = 1_024;
+/// Images are not made smaller than this on the longest side to meet the byte budget.
+pub const MIN_SIDE: u32 = 256;
 /// Decoding refuses larger images (a decompression bomb costs no more than this).
 const DECODE_MAX_SIDE: u32 = 20_000;
 const DECODE_MAX_ALLOC: u64 = 512 * 1024 * 1024;
@@ -160,20 +162,22 @@ fn convert(img: &Image, declared: &'static str) -> Result<KiroImage, String> {
     let decoded = reader().decode().map_err(|e| {
         format!("[image omitted: it is over the size limits and could not be decoded ({e})]")
     })?;
-    for target in [TARGET_SIDE, SMALL_SIDE] {
-        let (format, data) = shrink(&decoded, target)?;
+    // Fit the target side; while the result is still over the byte budget, 30 % smaller.
+    let mut side = TARGET_SIDE.min(decoded.width().max(decoded.height()));
+    loop {
+        let (format, data) = shrink(&decoded, side)?;
         let encoded = engine.encode(&data);
-        if encoded.len() <= MAX_BASE64 || target == SMALL_SIDE {
+        if encoded.len() <= MAX_BASE64 || side <= MIN_SIDE {
             tracing::debug!(
                 from = bytes.len(),
                 to = data.len(),
-                target,
+                side,
                 "downscaled an image for Kiro"
             );
             return Ok(kiro(format, encoded));
         }
+        side = (side * 7 / 10).max(MIN_SIDE);
     }
-    Err("[image omitted: it is over the size limits]".into())
 }
 
 fn image_format(format: &str) -> ImageFormat {

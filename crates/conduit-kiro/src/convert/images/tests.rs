@@ -39,17 +39,17 @@ fn outcome(data: String, declared: &str) -> String {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(&k.source.bytes)
                 .unwrap();
-            let (w, h) = ImageReader::new(Cursor::new(&bytes))
+            let size = ImageReader::new(Cursor::new(&bytes))
                 .with_guessed_format()
                 .unwrap()
                 .into_dimensions()
-                .unwrap();
+                .map_or("not an image".to_string(), |(w, h)| format!("{w}x{h}"));
             let same = if k.source.bytes == data {
                 "unchanged"
             } else {
                 "re-encoded"
             };
-            format!("{} {w}x{h} {same}", k.format)
+            format!("{} {size} {same}", k.format)
         }
         Err(note) => note,
     }
