@@ -41,11 +41,9 @@ const MEMO_MAX: usize = 64;
 pub fn kiro_image(img: &Image) -> Result<KiroImage, String> {
     let declared = declared_format(&img.media_type);
     // The common case needs only the first bytes: small enough, and the type from its magic.
-    if img.data.len() <= MAX_BASE64 {
-        if !needs_dimensions_check(&img.data) {
-            let format = sniff(&prefix(&img.data)).unwrap_or(declared);
-            return Ok(kiro(format, img.data.clone()));
-        }
+    if img.data.len() <= MAX_BASE64 && !needs_dimensions_check(&img.data) {
+        let format = sniff(&prefix(&img.data)).unwrap_or(declared);
+        return Ok(kiro(format, img.data.clone()));
     }
     memoised(img, || convert(img, declared))
 }
@@ -115,7 +113,8 @@ fn memoised(
     img: &Image,
     f: impl FnOnce() -> Result<KiroImage, String>,
 ) -> Result<KiroImage, String> {
-    static MEMO: OnceLock<Mutex<HashMap<[u8; 32], Result<KiroImage, String>>>> = OnceLock::new();
+    type Memo = Mutex<HashMap<[u8; 32], Result<KiroImage, String>>>;
+    static MEMO: OnceLock<Memo> = OnceLock::new();
     use sha2::Digest as _;
     let key: [u8; 32] = sha2::Sha256::digest(img.data.as_bytes()).into();
     let memo = MEMO.get_or_init(|| Mutex::new(HashMap::new()));
