@@ -121,6 +121,36 @@ fn thinking_text_and_tool_use_stream() {
     );
 }
 
+/// Native reasoning as Kiro gives it: a redacted block (its data in `content_block_start`, no
+/// delta), then a thinking block whose one signature delta comes just before its stop.
+#[test]
+fn redacted_and_signed_thinking_stream() {
+    check(
+        "sse_redacted_and_signed_thinking",
+        vec![
+            start(300),
+            block(
+                0,
+                BlockStart::RedactedThinking {
+                    data: "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT".into(),
+                },
+            ),
+            stop(0),
+            block(1, BlockStart::Thinking),
+            delta(1, BlockDelta::Thinking("The user wants a greeting.".into())),
+            delta(
+                1,
+                BlockDelta::ThinkingSignature("EqQBCkYIBxgCKkDa1b2c3+/=".into()),
+            ),
+            stop(1),
+            block(2, BlockStart::Text),
+            delta(2, BlockDelta::Text("Hello!".into())),
+            stop(2),
+            end(StopReason::EndTurn, 300, 12),
+        ],
+    );
+}
+
 /// A sloppy upstream: no `BlockStop` before the next block or the end, usage without input
 /// tokens, events after the end. The output still has Anthropic's shape.
 #[test]
@@ -186,6 +216,10 @@ fn error_kinds() {
         Error::new(ErrorKind::Overloaded, "Kiro is overloaded"),
         Error::new(ErrorKind::Timeout, "Kiro did not answer within 300 s"),
         Error::new(ErrorKind::UpstreamProtocol, "the upstream stream was cut"),
+        Error::new(
+            ErrorKind::IncompleteTurn,
+            "the upstream ended its turn after a tool result with reasoning only",
+        ),
         Error::internal("a gateway bug"),
     ];
     let mut table = String::new();
@@ -226,6 +260,9 @@ fn sample_response() -> Response {
             Block::Thinking {
                 text: "unsigned".into(),
                 signature: None,
+            },
+            Block::RedactedThinking {
+                data: "EmwKAhgBEgy3va3pzix".into(),
             },
             Block::Text("Done.".into()),
             Block::ToolUse {

@@ -43,6 +43,18 @@ fn reasoning_effort_and_tolerated_options() {
 }
 
 #[test]
+fn reasoning_effort_levels() {
+    for &(level, thinking, effort) in common::EFFORT_LEVELS {
+        let mut body = json!({"model": "gpt-5", "messages": [{"role": "user", "content": "hi"}]});
+        if let Some(level) = level {
+            body["reasoning_effort"] = json!(level);
+        }
+        let request = chat::decode_request(&serde_json::to_vec(&body).unwrap()).unwrap();
+        common::check_effort(&request, level, thinking, effort);
+    }
+}
+
+#[test]
 fn named_tool_choice_and_json_object() {
     check("named_tool_choice");
 }

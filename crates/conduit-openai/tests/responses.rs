@@ -57,6 +57,24 @@ fn items_images_and_tool_outputs() {
 }
 
 #[test]
+fn reasoning_effort_levels() {
+    for &(level, thinking, effort) in common::EFFORT_LEVELS {
+        let mut body = json!({"model": "gpt-5-codex", "input": "hi"});
+        if let Some(level) = level {
+            body["reasoning"] = json!({"effort": level});
+        }
+        let (request, ctx) = responses::decode_request(
+            &serde_json::to_vec(&body).unwrap(),
+            &ResponseStore::default(),
+        )
+        .unwrap();
+        common::check_effort(&request, level, thinking, effort);
+        // The response echoes the level as the client sent it.
+        assert_eq!(ctx.echo.reasoning_effort.as_deref(), level);
+    }
+}
+
+#[test]
 fn invalid_requests() {
     let cases: &[(&str, &str)] = &[
         ("empty body", ""),

@@ -206,3 +206,30 @@ pub fn scenarios() -> Vec<(&'static str, Vec<Item>)> {
         ),
     ]
 }
+
+/// `reasoning_effort` / `reasoning.effort` levels and the canonical thinking and effort each
+/// decodes to (`None` level: the option absent).
+pub const EFFORT_LEVELS: &[(Option<&str>, &str, Option<&str>)] = &[
+    (None, "disabled", None),
+    (Some("none"), "disabled", None),
+    (Some("minimal"), "adaptive", Some("low")),
+    (Some("low"), "adaptive", Some("low")),
+    (Some("medium"), "adaptive", Some("medium")),
+    (Some("high"), "adaptive", Some("high")),
+    (Some("xhigh"), "adaptive", Some("xhigh")),
+    (Some("max"), "adaptive", Some("max")),
+    // A level from a newer model: thinking on, no effort of the client's own.
+    (Some("turbo"), "adaptive", None),
+];
+
+/// Checks one decoded request against a row of [`EFFORT_LEVELS`].
+pub fn check_effort(
+    request: &conduit_core::Request,
+    level: Option<&str>,
+    thinking: &str,
+    effort: Option<&str>,
+) {
+    let json = serde_json::to_value(request).unwrap();
+    assert_eq!(json["thinking"]["type"], thinking, "{level:?}");
+    assert_eq!(json["effort"].as_str(), effort, "{level:?}");
+}
