@@ -279,3 +279,94 @@ async fn stop_lets_an_in_flight_stream_finish() {
     let v: serde_json::Value = serde_json::from_str(&stopped.stdout).unwrap();
     assert_eq!(v["forced"], false, "{stopped}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_doctor_and_usage_show_credits_and_a_suspended_account() {
+    let env = CliEnv::with_kiro().await;
+    env.ok(&["start", "--no-configure-claude"]);
+    let url = format!("http://127.0.0.1:{}", env.port().unwrap());
+    let http = reqwest::Client::new();
+    let ask = || {
+        http.post(format!("{url}/v1/messages"))
+            .header("x-api-key", env.key())
+            .header("anthropic-version", "2023-06-01")
+            .json(&json!({"model": "claude-sonnet-4-5", "max_tokens": 100,
+                "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+    };
+    assert_eq!(ask().await.unwrap().status(), 200);
+
+    // The answer's meteringEvent credits are the account's.
+    let (code, status) = env.status_json();
+    assert_eq!(code, 0, "{status}");
+    let upstream = &status["health"]["upstream"];
+    assert_eq!(upstream["state"], "active", "{status}");
+    let credits = upstream["credits_used"].as_f64().unwrap();
+    assert!(credits > 0.0, "{status}");
+    let human = env.ok(&["status"]);
+    assert!(
+        human.stdout.contains("active, ") && human.stdout.contains("credits used"),
+        "{human}"
+    );
+    let doctor = env.run(&["doctor"]);
+    assert!(
+        doctor
+            .stdout
+            .contains("[ok  ] kiro account: account: active"),
+        "{doctor}"
+    );
+
+    // Kiro suspends the account: the next request is refused, and every view says so.
+    let update = http
+        .post(format!(
+            "{}/_sim/accounts/update",
+            env.sim_url.as_ref().unwrap()
+        ))
+        .json(&json!({"access_token": env.access_token, "suspended": true}))
+        .send()
+        .await
+        .unwrap();
+    assert!(update.status().is_success());
+    assert_ne!(ask().await.unwrap().status(), 200);
+    let (code, status) = env.status_json();
+    assert_eq!(code, 4, "a suspended account cannot serve: {status}");
+    assert_eq!(
+        status["health"]["upstream"]["state"], "suspended",
+        "{status}"
+    );
+    let human = env.run(&["status"]);
+    assert!(human.stdout.contains("suspended"), "{human}");
+    let doctor = env.run(&["doctor", "--json"]);
+    assert_eq!(doctor.code, 4, "{doctor}");
+    let checks: serde_json::Value = serde_json::from_str(&doctor.stdout).unwrap();
+    let account = checks["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "kiro account")
+        .unwrap();
+    assert_eq!(account["level"], "fail", "{account}");
+    assert!(
+        account["fix"]
+            .as_str()
+            .unwrap()
+            .contains("contact AWS support"),
+        "{account}"
+    );
+    let usage: serde_json::Value = http
+        .get(format!("{url}/v1/usage"))
+        .header("x-api-key", env.key())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let first = &usage["accounts"][0];
+    assert_eq!(first["state"], "suspended", "{usage}");
+    assert!(
+        first["credits_used"].as_f64().unwrap() >= credits,
+        "{usage}"
+    );
+    env.ok(&["stop"]);
+}

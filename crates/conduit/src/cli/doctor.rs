@@ -166,6 +166,7 @@ fn gather(paths: &Paths) -> anyhow::Result<Vec<Check>> {
                     status::credentials_line(upstream),
                     fix,
                 ));
+                out.extend(status::accounts(upstream).iter().map(account_check));
                 if let Some(e) = upstream["last_error"].as_str() {
                     out.push(check("last upstream error", Level::Warn, e, None));
                 }
@@ -184,6 +185,36 @@ fn gather(paths: &Paths) -> anyhow::Result<Vec<Check>> {
     }
     out.extend(claude_checks(paths, &config, port, &key)?);
     Ok(out)
+}
+
+/// A Kiro account's state: suspended or disabled fail (they serve nothing until the user acts);
+/// a cooldown or a used-up quota only warns (conduit moves on by itself).
+fn account_check(a: &status::Account) -> Check {
+    let (level, fix) = match a.state.as_str() {
+        "active" => (Level::Ok, None),
+        "cooling_down" => (
+            Level::Warn,
+            Some("nothing to do: conduit uses it again when the cooldown ends (other accounts serve meanwhile)"),
+        ),
+        "quota" => (
+            Level::Warn,
+            Some("wait for the monthly reset (`GET /v1/usage` says when), or add an account with `conduit login`"),
+        ),
+        "suspended" => (
+            Level::Fail,
+            Some("Kiro suspended this account and conduit no longer sends it anything: contact AWS support, then sign in again with `conduit login`"),
+        ),
+        _ => (
+            Level::Fail,
+            Some("`conduit login` to sign in again, then `conduit restart`"),
+        ),
+    };
+    check(
+        "kiro account",
+        level,
+        format!("{}: {}", a.name, a.summary()),
+        fix.map(str::to_string),
+    )
 }
 
 fn claude_checks(

@@ -64,10 +64,20 @@ pub fn run(paths: &Paths, json_out: bool) -> Outcome {
                 h.http_status
             ),
         };
-        let mut rows = vec![
-            ("health", health_line),
-            ("credentials", credentials_line(&upstream)),
-        ];
+        let mut rows = vec![("health", health_line)];
+        let accounts = accounts(&upstream);
+        if accounts.len() > 1 {
+            let usable = accounts.iter().filter(|a| a.state == "active").count();
+            rows.push(("accounts", format!("{} ({usable} usable)", accounts.len())));
+            for a in &accounts {
+                rows.push(("account", format!("{}: {}", a.name, a.summary())));
+            }
+        } else {
+            rows.push(("credentials", credentials_line(&upstream)));
+            if let Some(a) = accounts.first() {
+                rows.push(("account", a.summary()));
+            }
+        }
         if let Some(store) = upstream["secret_store"].as_str() {
             rows.push(("secrets", secret_store_line(store)));
         }
@@ -102,6 +112,58 @@ fn not_running(json_out: bool, state: &DaemonState, detail: Option<String>) -> O
         line("  start it with `conduit start`");
     }
     Ok(ExitCode::from(exit::NOT_RUNNING))
+}
+
+/// One Kiro account as `/health` describes it (several: `upstream.accounts[]`; one: the
+/// upstream detail itself).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub name: String,
+    /// `active`, `cooling_down`, `quota`, `suspended` or `disabled`.
+    pub state: String,
+    pub reason: Option<String>,
+    pub credits_used: f64,
+    pub cooldown_until: Option<String>,
+}
+
+impl Account {
+    /// "active, 1.24 credits used" / "suspended (Your User ID … is suspended), 0.5 credits used".
+    pub fn summary(&self) -> String {
+        let mut s = self.state.replace('_', " ");
+        if let Some(until) = &self.cooldown_until {
+            s.push_str(&format!(" until {until}"));
+        }
+        if let Some(r) = &self.reason {
+            s.push_str(&format!(" ({r})"));
+        }
+        format!("{s}, {:.2} credits used", self.credits_used)
+    }
+}
+
+/// The accounts in a `/health` upstream detail that report a state.
+pub fn accounts(upstream: &Value) -> Vec<Account> {
+    let one = |v: &Value, name: String| {
+        Some(Account {
+            name,
+            state: v["state"].as_str()?.to_string(),
+            reason: v["reason"].as_str().map(str::to_string),
+            credits_used: v["credits_used"].as_f64().unwrap_or(0.0),
+            cooldown_until: v["cooldown_until"].as_str().map(str::to_string),
+        })
+    };
+    match upstream["accounts"].as_array() {
+        Some(list) => list
+            .iter()
+            .filter_map(|a| {
+                let name = a["label"]
+                    .as_str()
+                    .or_else(|| a["id"].as_str())
+                    .unwrap_or("?");
+                one(a, name.to_string())
+            })
+            .collect(),
+        None => one(upstream, "account".into()).into_iter().collect(),
+    }
 }
 
 /// "social sign-in, account 123456789012, expires 2026-05-01 12:00 UTC (in 53 min)".
@@ -161,6 +223,39 @@ fn expiry(rfc3339: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accounts_with_their_state_and_credits() {
+        let several = json!({"accounts": [
+            {"id": "acc_1", "label": "work", "state": "active", "reason": null, "credits_used": 1.234},
+            {"id": "acc_2", "state": "suspended", "reason": "suspended by Kiro", "credits_used": 0.5},
+            {"id": "acc_3", "state": "cooling_down", "reason": "429", "cooldown_until": "2026-12-04T17:00:00Z"},
+        ]});
+        let got: Vec<(String, String)> = accounts(&several)
+            .iter()
+            .map(|a| (a.name.clone(), a.summary()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("work".into(), "active, 1.23 credits used".into()),
+                (
+                    "acc_2".into(),
+                    "suspended (suspended by Kiro), 0.50 credits used".into()
+                ),
+                (
+                    "acc_3".into(),
+                    "cooling down until 2026-12-04T17:00:00Z (429), 0.00 credits used".into()
+                ),
+            ]
+        );
+        let single = json!({"source": "file x", "state": "quota", "reason": "monthly limit", "credits_used": 2.0});
+        assert_eq!(
+            accounts(&single)[0].summary(),
+            "quota (monthly limit), 2.00 credits used"
+        );
+        assert!(accounts(&json!({"source": "file x"})).is_empty());
+    }
 
     #[test]
     fn credentials_name_the_account() {

@@ -36,6 +36,9 @@ pub struct CliEnv {
     pub home: PathBuf,
     pub conduit_home: PathBuf,
     pub extra: Vec<(String, String)>,
+    /// With [`CliEnv::with_kiro`]: the simulator's URL and the account's access token.
+    pub sim_url: Option<String>,
+    pub access_token: Option<String>,
     _sim: Option<conduit_sim::SimHandle>,
 }
 
@@ -52,6 +55,8 @@ impl CliEnv {
             home,
             conduit_home,
             extra: vec![("CONDUIT_SHUTDOWN_GRACE".into(), "2".into())],
+            sim_url: None,
+            access_token: None,
             _sim: None,
         }
     }
@@ -101,6 +106,8 @@ impl CliEnv {
         ] {
             env.extra.push((k.into(), v));
         }
+        env.sim_url = Some(sim.base_url().to_string());
+        env.access_token = Some(access);
         env._sim = Some(sim);
         env
     }
