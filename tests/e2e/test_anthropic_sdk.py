@@ -164,6 +164,28 @@ def test_key_as_bearer_token_is_accepted(sim, gateway):
     assert text_of(ask(bearer, False, messages=user("Hi")))
 
 
+@pytest.mark.parametrize("token_usage, kind", [(True, "reported"), (False, "estimated")],
+                         ids=["kiro-counts", "estimate"])
+def test_access_line_has_credits_and_says_whose_counts(sim, gateway, client, token_usage, kind):
+    """Kiro's meteringEvent credits and, when it sends no metadataEvent token counts, that the
+    counts are conduit's estimate."""
+    sim._post("/_sim/config", {"token_usage": token_usage})
+    try:
+        since = gateway.proc.size()
+        sim.rule({"text": "Metered."}, match={"contains": "metered"})
+        assert text_of(ask(client, False, messages=user("Please be metered."))) == "Metered."
+        deadline = time.monotonic() + 5
+        while 'path="/v1/messages"' not in (lines := gateway.proc.output(since)):
+            assert time.monotonic() < deadline, lines
+            time.sleep(0.05)
+    finally:
+        sim._post("/_sim/config", {"token_usage": True})
+    [line] = [l for l in lines.splitlines() if 'path="/v1/messages"' in l]
+    assert f'usage="{kind}"' in line or f"usage={kind}" in line, line
+    credits = line.split("credits=")[1].split()[0].strip('"')
+    assert float(credits) > 0, line
+
+
 def test_wrong_api_key_is_401(sim, gateway):
     with pytest.raises(anthropic.AuthenticationError) as err:
         ask(gateway.anthropic(api_key="not-the-key"), False, messages=user("Hi"))
