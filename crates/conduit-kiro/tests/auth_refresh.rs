@@ -116,10 +116,11 @@ async fn a_dead_refresh_token_is_tried_again_after_the_backoff() {
     let h = Harness::start(Token::Expired).await;
     assert!(h.sim.revoke_refresh_token(REFRESH));
     let mut config = h.config();
-    config.refresh_failure_backoff = std::time::Duration::from_millis(50);
+    // Long enough that one request's calls (model list, then chat) fall inside it.
+    config.refresh_failure_backoff = std::time::Duration::from_millis(400);
     let upstream = conduit_kiro::upstream::KiroUpstream::new(config).unwrap();
     ask(&upstream, "hello").await.unwrap_err();
-    tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(450)).await;
     ask(&upstream, "hello").await.unwrap_err();
     assert_eq!(h.refreshes(), 2);
 }

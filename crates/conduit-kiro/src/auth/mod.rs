@@ -686,14 +686,20 @@ fn load(config: &KiroConfig) -> Result<(Creds, Source), String> {
 const NO_CREDENTIALS: &str = "no Kiro credentials found: run `conduit login` (or sign in with the Kiro IDE or kiro-cli, or set KIRO_REFRESH_TOKEN)";
 
 /// The documented order (docs/configuration.md, "Credential sources"): conduit's own store
-/// (device sign-in and imports), the Kiro IDE token file, the kiro-cli database (copied into
-/// the own store on first use), `KIRO_REFRESH_TOKEN`.
+/// (sign-ins and imports), the Kiro IDE token file, kiro-cli's token file
+/// (`kiro-auth-token-cli.json`), the kiro-cli database (copied into the own store on first
+/// use), `KIRO_REFRESH_TOKEN`.
 fn discover(config: &KiroConfig) -> Result<(Creds, Source), String> {
     if let Some(path) = own_token_file(&config.data_dir)? {
         let creds = file::read_token_file(&path, &config.region)?;
         return Ok((creds, Source::File(path)));
     }
-    if let Some(path) = config.ide_creds_file.as_ref().filter(|p| p.exists()) {
+    // The Kiro IDE's token file, then kiro-cli's newer one (same shape).
+    for path in [&config.ide_creds_file, &config.cli_creds_file]
+        .into_iter()
+        .flatten()
+        .filter(|p| p.exists())
+    {
         let creds = file::read_token_file(path, &config.region)?;
         return Ok((creds, Source::File(path.clone())));
     }

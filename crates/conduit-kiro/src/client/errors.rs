@@ -273,7 +273,11 @@ pub fn verdict(a: &Answer, ctx: CallContext, sent: Option<&Sent<'_>>) -> Verdict
             ErrorKind::Timeout,
             "a gateway in front of Kiro timed out (HTTP 524); conduit does not resend it, try again",
         )),
-        Class::Capacity | Class::ModelTemporarilyUnavailable => Verdict::Backoff(Error::new(
+        Class::Capacity => Verdict::Backoff(Error::new(
+            ErrorKind::Overloaded,
+            format!("the model is out of capacity at Kiro ({quoted}); try again later or pick another model"),
+        )),
+        Class::ModelTemporarilyUnavailable => Verdict::Backoff(Error::new(
             ErrorKind::Overloaded,
             format!("the model is temporarily unavailable at Kiro ({quoted}); try again later or pick another model"),
         )),

@@ -33,11 +33,12 @@ pub enum Action {
 }
 
 /// The documented order (docs/configuration.md, "Credential sources").
-pub const SOURCES: [&str; 4] = [
+pub const SOURCES: [&str; 5] = [
     "1. conduit's own store: $CONDUIT_HOME/data/credentials.json (`conduit login`, `conduit accounts import`)",
     "2. the Kiro IDE token file: KIRO_CREDS_FILE, default ~/.aws/sso/cache/kiro-auth-token.json",
-    "3. the kiro-cli / Amazon Q database: KIRO_CLI_DB_FILE, default ~/.local/share/{kiro-cli,amazon-q}/data.sqlite3 (macOS: ~/Library/Application Support/...); copied into the own store on first use",
-    "4. KIRO_REFRESH_TOKEN",
+    "3. kiro-cli's token file: KIRO_CLI_CREDS_FILE, default ~/.aws/sso/cache/kiro-auth-token-cli.json",
+    "4. the kiro-cli / Amazon Q database: KIRO_CLI_DB_FILE, default ~/.local/share/{kiro-cli,amazon-q}/data.sqlite3 (macOS: ~/Library/Application Support/...); copied into the own store on first use",
+    "5. KIRO_REFRESH_TOKEN",
 ];
 
 pub fn run(paths: &Paths, action: Action) -> Outcome {
@@ -123,6 +124,7 @@ fn list(
 
 fn default_import(config: &KiroConfig) -> anyhow::Result<PathBuf> {
     let mut candidates: Vec<PathBuf> = config.ide_creds_file.iter().cloned().collect();
+    candidates.extend(config.cli_creds_file.iter().cloned());
     candidates.extend(config.cli_db_file.iter().cloned());
     candidates.extend(config.cli_db_default_paths.iter().cloned());
     candidates.into_iter().find(|p| p.exists()).ok_or_else(|| {
