@@ -1,7 +1,8 @@
 //! Arbitrary bytes, split into arbitrary chunks, through `FrameDecoder` and `Assembler`: never a
 //! panic, and the chunking never changes the events (or whether the stream is an error).
 //!
-//! Input layout: byte 0 seeds the chunk sizes, byte 1 picks the assembler options (and whether
+//! Input layout: byte 0 seeds the chunk sizes (its low bit also says whether the request ended
+//! with tool results), byte 1 picks the assembler options (and whether
 //! the frames' checksums are repaired first, so mutated headers and payloads get past the CRC
 //! checks and reach the event parsing and the assembler), the rest is the response body.
 #![no_main]
@@ -76,10 +77,16 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let mut tool_names = std::collections::HashMap::new();
+    let mut text_call_tools = std::collections::HashMap::new();
     if flags & 2 != 0 {
         tool_names.insert(
             "get_weather".to_string(),
             "mcp__weather__get_weather".to_string(),
+        );
+        text_call_tools.insert(
+            "get_weather".to_string(),
+            serde_json::json!({"type": "object", "properties": {
+                "city": {"type": "string"}, "days": {"type": "integer"}}}),
         );
     }
     let mut assembler = Assembler::new(AssembleOptions {
@@ -89,6 +96,9 @@ fuzz_target!(|data: &[u8]| {
         context_window: if flags & 4 != 0 { 0 } else { 200_000 },
         thinking: flags & 1 != 0,
         tool_names,
+        text_call_tools,
+        // The chunking seed's low bit: whether the request ended with tool results.
+        after_tool_result: seed & 1 != 0,
     });
     let _ = assembler.start();
     for event in whole {

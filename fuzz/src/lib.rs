@@ -9,9 +9,20 @@ pub fn exercise(request: &Request) {
     let _ = conduit_core::tokens::count_request(request);
     let _ = thinking_requested(request);
     let _ = tool_name_map(request);
-    for max_payload_bytes in [600_000, 2_000] {
+    let _ = conduit_kiro::convert::text_call_tools(request);
+    let _ = conduit_kiro::convert::ends_with_tool_result(request);
+    // A model without native reasoning (prompt tags), and one whose schema takes the effort
+    // (additionalModelRequestFields, signed reasoning replayed).
+    let models = [
+        ("claude-sonnet-4.5", 600_000),
+        ("claude-sonnet-4.5", 2_000),
+        ("claude-opus-5", 600_000),
+        ("claude-opus-4.6", 2_000),
+    ];
+    for (model_id, max_payload_bytes) in models {
         let opts = EncodeOptions {
-            model_id: "claude-sonnet-4.5".into(),
+            model_id: model_id.into(),
+            model_schema: conduit_kiro::reasoning::fallback_schema(model_id),
             profile_arn: Some("arn:aws:codewhisperer:us-east-1:123456789012:profile/FUZZ".into()),
             conversation_id: "00000000-0000-4000-8000-000000000000".into(),
             tool_description_max: 10_000,

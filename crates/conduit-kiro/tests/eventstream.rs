@@ -38,6 +38,22 @@ fn events() -> Vec<KiroEvent> {
             ..TokenUsage::default()
         }),
         KiroEvent::Metering { usage: 0.176 },
+        KiroEvent::Reasoning {
+            text: Some("Let me think ✓".into()),
+            signature: None,
+            redacted_content: None,
+        },
+        KiroEvent::Reasoning {
+            text: None,
+            signature: Some("EqQBCkYIBxgCKkD+/=".into()),
+            redacted_content: None,
+        },
+        KiroEvent::Reasoning {
+            text: None,
+            signature: None,
+            redacted_content: Some("b3BhcXVl".into()),
+        },
+        KiroEvent::MetadataStopReason("end_turn".into()),
         KiroEvent::ContextUsage { percentage: 25.5 },
         KiroEvent::Other("followupPromptEvent".into()),
         KiroEvent::Exception {
