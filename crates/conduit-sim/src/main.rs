@@ -26,6 +26,9 @@ struct Args {
     /// Whether chat requests must carry profileArn.
     #[arg(long, default_value = "required")]
     profile_arn_policy: ProfileArnPolicy,
+    /// The region the root (no `/region/{region}` prefix) stands for; unset = no region checks there.
+    #[arg(long)]
+    root_region: Option<String>,
 }
 
 #[tokio::main]
@@ -49,6 +52,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         port: args.port,
         device_interval: args.device_interval,
         profile_arn_policy: args.profile_arn_policy,
+        root_region: args.root_region.clone(),
         ..SimConfig::default()
     };
     let sim = Sim::start(config)
