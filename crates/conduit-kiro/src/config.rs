@@ -131,8 +131,6 @@ pub struct KiroConfig {
     pub max_payload_bytes: usize,
     /// How long a ListAvailableModels answer is used (`CONDUIT_MODELS_TTL`, seconds; default 3600).
     pub models_ttl: Duration,
-    /// How long a ListAvailableModels answer is used (`CONDUIT_MODELS_TTL`, seconds; default 3600).
-    pub models_ttl: Duration,
     /// Stable id placed in the User-Agent (`KIRO_MACHINE_ID`); default a hash of `data_dir`.
     pub machine_id: String,
     /// Several accounts: `ACCOUNT_SYSTEM`, `CONDUIT_ACCOUNT_*` (see [`crate::accounts`]).
@@ -199,7 +197,6 @@ impl KiroConfig {
             models_ttl: crate::catalog::DEFAULT_TTL,
             tool_description_max: 10_000,
             max_payload_bytes: 600_000,
-            models_ttl: crate::catalog::DEFAULT_TTL,
             accounts: crate::accounts::AccountsConfig::default(),
         }
     }
@@ -288,9 +285,6 @@ impl KiroConfig {
         }
         if let Some(v) = get("KIRO_MAX_PAYLOAD_BYTES") {
             c.max_payload_bytes = parse_num("KIRO_MAX_PAYLOAD_BYTES", &v)?;
-        }
-        if let Some(v) = get("CONDUIT_MODELS_TTL") {
-            c.models_ttl = parse_seconds("CONDUIT_MODELS_TTL", &v)?;
         }
         if let Some(v) = get("CONDUIT_KIRO_BINDING") {
             c.binding = match v.to_ascii_lowercase().as_str() {
