@@ -535,11 +535,13 @@ async fn no_secret_reaches_the_logs_at_any_debug_mode() {
     }
 }
 
-/// Runs `conduit login --no-browser` and approves the code in the simulator, as an account
-/// with the one profile `arn`.
-async fn login(env: &CliEnv, sim: &str, arn: &str) {
+/// Runs `conduit login --no-browser` at the IAM Identity Center `start_url` and approves the
+/// code in the simulator, as an account with the one profile `arn`. (A sign-in to a start URL
+/// already registered replaces that account.)
+async fn login(env: &CliEnv, sim: &str, start_url: &str, arn: &str) {
     let mut child = env
         .cmd(&["login", "--no-browser"])
+        .env("CONDUIT_SSO_START_URL", start_url)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -605,10 +607,17 @@ async fn every_file_under_conduit_home_is_private_after_logins_and_a_chat() {
         .unwrap();
     assert!(r.status().is_success());
     // Two accounts: the second lands in data/accounts/, and the pool keeps data/state.json.
-    login(&env, &base, cli_support::PROFILE_ARN).await;
     login(
         &env,
         &base,
+        "https://first.awsapps.com/start",
+        cli_support::PROFILE_ARN,
+    )
+    .await;
+    login(
+        &env,
+        &base,
+        "https://second.awsapps.com/start",
         "arn:aws:codewhisperer:us-east-1:210987654321:profile/SECOND",
     )
     .await;

@@ -113,7 +113,13 @@ async fn a_session_fails_over_to_the_second_account_through_the_gateway() {
         .await
         .unwrap();
     assert_eq!(usage["accounts"][0]["healthy"], false);
-    assert_eq!(usage["accounts"][0]["reason"], "quota");
+    assert_eq!(usage["accounts"][0]["state"], "quota", "{usage:#}");
+    assert!(
+        usage["accounts"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("quota")),
+        "{usage:#}"
+    );
     assert!(usage["accounts"][0]["cooldown_until"].is_string());
     let health: serde_json::Value = gw
         .http
