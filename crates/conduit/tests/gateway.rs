@@ -151,6 +151,19 @@ async fn count_tokens_and_models() {
         .unwrap();
     let big: Value = r.json().await.unwrap();
     assert!(big["input_tokens"].as_u64() > small["input_tokens"].as_u64());
+    // Counted as Kiro gets it: the thinking instructions the conversion adds count too.
+    let r = gw
+        .post("/v1/messages/count_tokens")
+        .json(&json!({"model": "claude-haiku-4-5", "thinking": {"type": "enabled", "budget_tokens": 2000},
+            "messages": [{"role": "user", "content": "hello there"}]}))
+        .send()
+        .await
+        .unwrap();
+    let thinking: Value = r.json().await.unwrap();
+    assert!(
+        thinking["input_tokens"].as_u64().unwrap() > small["input_tokens"].as_u64().unwrap() + 40,
+        "{thinking} vs {small}"
+    );
     let r = gw
         .http
         .get(format!("{}/v1/models", gw.url))

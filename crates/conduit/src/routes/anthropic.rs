@@ -40,14 +40,20 @@ pub async fn messages(
     }
 }
 
-pub async fn count_tokens(State(relay): State<RelaySettings>, body: Bytes) -> Response {
+/// Counts the request as the upstream will see it (after its conversion), so that clients size
+/// compaction on the prompt that is really sent.
+pub async fn count_tokens(
+    State(upstreams): State<Upstreams>,
+    State(relay): State<RelaySettings>,
+    body: Bytes,
+) -> Response {
     let mut record = RequestRecord::start("POST", "/v1/messages/count_tokens", relay.debug_mode);
     record.keep_body(&body);
     match conduit_anthropic::decode_count_tokens(&body) {
         Ok(request) => {
             record.set_model(&request.model);
             record.set_status(200);
-            let n = conduit_core::tokens::count_request(&request);
+            let n = upstreams.0.count_tokens(&request);
             turn::json_response(StatusCode::OK, conduit_anthropic::count_tokens_body(n))
         }
         Err(e) => turn::failed(record, &e, error_response(&e)),
