@@ -3,6 +3,11 @@
 //! callers, a failed refresh keeps the last good answer, and windows from the catalogue drive
 //! the overflow errors Claude Code acts on. Time is a [`ManualClock`], never a sleep.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test stories: a panic is the failure report"
+)]
+
 mod client_harness;
 
 use std::sync::Arc;

@@ -1,6 +1,11 @@
 //! A turn after a tool result that brings reasoning only (no text, no tool call) is sent once
 //! more, and reported as an error if the second answer is no better, never as `end_turn`.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test stories: a panic is the failure report"
+)]
+
 mod client_harness;
 
 use client_harness::{Harness, Token};
