@@ -125,8 +125,13 @@ def test_count_tokens_grows_with_what_is_sent(client):
 
 
 def test_models_list_offers_claude_models(client):
-    ids = [m.id for m in client.models.list()]
-    assert ids and all(i.startswith("claude") for i in ids), ids
+    """Kiro's live catalogue; `[1m]` ids only next to models whose window really is 1M."""
+    models = {m.id: m for m in client.models.list(limit=1000)}
+    assert any(i.startswith("claude-sonnet") for i in models), list(models)
+    for id, m in models.items():
+        if id.endswith("[1m]"):
+            assert (m.model_extra or {}).get("context_window", 0) >= 1_000_000, m
+            assert id.removesuffix("[1m]") in models, id
 
 
 # ---------------------------------------------------------------------------------------------

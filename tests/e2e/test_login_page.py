@@ -19,8 +19,11 @@ CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/c
 def test_login_page_signs_in_in_chromium(sim, start_gateway):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} not found: run scripts/setup-e2e.sh (installs Debian's chromium)")
-    # No PROFILE_ARN: the profile comes from ListAvailableProfiles for the new login.
-    gw = start_gateway({"CONDUIT_SECRET_STORE": "file", "PROFILE_ARN": ""})
+    # No PROFILE_ARN: the profile comes from ListAvailableProfiles for the new login. An IAM
+    # Identity Center start URL: a Builder ID has no profile of its own (it sends Kiro's
+    # placeholder ARN, which is not stored).
+    gw = start_gateway({"CONDUIT_SECRET_STORE": "file", "PROFILE_ARN": "",
+                        "CONDUIT_SSO_START_URL": "https://e2e.awsapps.com/start"})
     driver = subprocess.Popen(
         ["node", str(NODE_DIR / "login_page.mjs"), gw.url + "/login"],
         cwd=NODE_DIR, env={**os.environ, "CHROMIUM": CHROMIUM},
