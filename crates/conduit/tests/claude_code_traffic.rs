@@ -98,3 +98,24 @@ async fn agent_id_headers_are_accepted_as_attribution() {
     assert!(events.iter().all(|(n, _)| n != "error"), "{events:?}");
     assert_eq!(gw.chat_requests().await.len(), 1);
 }
+
+#[tokio::test]
+async fn the_key_as_bearer_wins_over_another_x_api_key() {
+    // Claude Code sends both headers when ANTHROPIC_API_KEY (say, from the shell) sits next to
+    // the ANTHROPIC_AUTH_TOKEN conduit wrote.
+    let gw = harness::start().await;
+    let both = |api_key: &str, bearer: &str| {
+        gw.http
+            .get(format!("{}/v1/models", gw.url))
+            .header("x-api-key", api_key.to_string())
+            .bearer_auth(bearer)
+            .header("anthropic-version", "2023-06-01")
+            .send()
+    };
+    assert_eq!(both("sk-ant-other", KEY).await.unwrap().status(), 200);
+    assert_eq!(both(KEY, "sk-ant-other").await.unwrap().status(), 200);
+    let r = both("sk-ant-other", "also-wrong").await.unwrap();
+    assert_eq!(r.status(), 401);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "authentication_error");
+}

@@ -311,3 +311,23 @@ fn logs_show_the_last_lines() {
         "line 8\nline 9\nline 10\n"
     );
 }
+
+#[test]
+fn doctor_warns_when_the_compaction_window_is_missing() {
+    let env = env_on_port("18765");
+    env.ok(&["configure-claude"]);
+    let r = env.run(&["doctor"]);
+    assert!(!r.stdout.contains("claude compaction"), "{r}");
+    let mut s = env.settings();
+    s["env"]
+        .as_object_mut()
+        .unwrap()
+        .remove("CLAUDE_CODE_AUTO_COMPACT_WINDOW");
+    write_settings(&env, &s.to_string());
+    let r = env.run(&["doctor"]);
+    assert!(
+        r.stdout
+            .contains("[warn] claude compaction: ~/.claude/settings.json has no CLAUDE_CODE_AUTO_COMPACT_WINDOW"),
+        "{r}"
+    );
+}

@@ -256,6 +256,20 @@ fn claude_checks(
     let env_map = settings.get("env").cloned().unwrap_or(Value::Null);
     let set_url = env_map[claude_settings::BASE_URL].as_str();
     let set_key = env_map[claude_settings::AUTH_TOKEN].as_str();
+    let compaction = (set_url == Some(url.as_str())
+        && !env_map[claude_settings::COMPACT_WINDOW].is_string())
+    .then(|| {
+        check(
+            "claude compaction",
+            Level::Warn,
+            format!(
+                "{} has no {}: Claude Code assumes a 200K window behind a gateway",
+                paths.show(&path),
+                claude_settings::COMPACT_WINDOW
+            ),
+            configure.clone(),
+        )
+    });
     out.push(match (set_url, set_key) {
         (Some(u), None) if u == url && env_map[claude_settings::API_KEY].is_string() => check(
             "claude settings",
@@ -293,6 +307,7 @@ fn claude_checks(
             configure,
         ),
     });
+    out.extend(compaction);
     let place = format!("{} (env)", paths.show(&path));
     for c in claude_settings::conflicts(&settings, &place, &url, key) {
         out.push(check(

@@ -60,6 +60,8 @@ impl Probe {
             let r = self
                 .http
                 .get(format!("{base}/v1/models/{id}"))
+                // A cold catalogue is fetched from Kiro first (at most 8 s).
+                .timeout(Duration::from_secs(10))
                 .header("x-api-key", key)
                 .header("anthropic-version", "2023-06-01")
                 .send()
