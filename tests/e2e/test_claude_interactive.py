@@ -68,7 +68,10 @@ class Tmux:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
 
 
-def test_first_interactive_run_after_start_needs_no_extra_step(sim, account, tmp_path):
+@pytest.mark.parametrize("before", ["fresh", "upgraded"])
+def test_first_interactive_run_after_start_needs_no_extra_step(sim, account, tmp_path, before):
+    """`fresh`: no Claude Code settings yet. `upgraded`: settings an earlier conduit wrote, with
+    the key as ANTHROPIC_API_KEY, which `conduit start` turns into ANTHROPIC_AUTH_TOKEN."""
     if not CLAUDE.exists():
         pytest.fail(f"{CLAUDE} missing: run scripts/setup-e2e.sh")
     if shutil.which("tmux") is None:
@@ -94,6 +97,11 @@ def test_first_interactive_run_after_start_needs_no_extra_step(sim, account, tmp
                               capture_output=True, text=True, timeout=60)
 
     sim.rule({"text": ANSWER}, match={"contains": "capital of Kiroland"})
+    if before == "upgraded":
+        key = conduit("api-key", "--raw").stdout.strip()
+        (home / ".claude").mkdir()
+        (home / ".claude" / "settings.json").write_text(json.dumps({"env": {
+            "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{env['CONDUIT_PORT']}", "ANTHROPIC_API_KEY": key}}))
     tmux = None
     try:
         started = conduit("start")
