@@ -119,3 +119,49 @@ async fn the_key_as_bearer_wins_over_another_x_api_key() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["type"], "authentication_error");
 }
+
+#[tokio::test]
+async fn a_claude_code_2_1_3xx_turn_with_every_new_field_is_served() {
+    // Tool search (a server tool, `defer_loading`, `tool_reference` blocks), task_budget,
+    // context_management, `fallbacks`, metadata.user_id as JSON, adaptive thinking, a `[1m]`
+    // model name: the body C's decoder fixture records.
+    let gw = harness::start().await;
+    let body: Value = serde_json::from_str(include_str!(
+        "../../conduit-anthropic/tests/fixtures/requests/claude_code_2_1_3xx.json"
+    ))
+    .unwrap();
+    let r = gw
+        .post("/v1/messages?beta=true")
+        .header(
+            "anthropic-beta",
+            "claude-code-20250219,advanced-tool-use-2025-11-20,task-budgets-2026-03-13",
+        )
+        .header(
+            "x-claude-code-session-id",
+            "0b9e6a3c-2f4d-4e8a-9c1b-7d5e3f2a1b0c",
+        )
+        .header("x-claude-code-agent-id", "agent-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let events = harness::parse_sse(&r.text().await.unwrap());
+    assert!(events.iter().all(|(n, _)| n != "error"), "{events:?}");
+    assert_eq!(events.last().unwrap().0, "message_stop", "{events:?}");
+    let [sent] = gw.chat_requests().await.try_into().unwrap();
+    let kiro = &sent["body"];
+    assert_eq!(sent["status"], 200, "{sent}");
+    // Adaptive thinking is never forwarded; the effort goes as Kiro's own field.
+    let fields = &kiro["additionalModelRequestFields"];
+    assert!(fields.get("thinking").is_none(), "{fields}");
+    assert_eq!(fields["output_config"]["effort"], "high", "{kiro}");
+    let text = kiro.to_string();
+    for gone in [
+        "tool_search_tool_regex_20251119",
+        "task_budget",
+        "some_future_field",
+    ] {
+        assert!(!text.contains(gone), "{gone} reached Kiro: {text}");
+    }
+}
