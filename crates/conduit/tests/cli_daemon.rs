@@ -334,6 +334,8 @@ async fn status_doctor_and_usage_show_credits_and_a_suspended_account() {
         status["health"]["upstream"]["state"], "suspended",
         "{status}"
     );
+    assert_eq!(status["accounts"][0]["state"], "suspended", "{status}");
+    assert!(status["accounts"][0]["credits_used"].as_f64().unwrap() >= credits);
     let human = env.run(&["status"]);
     assert!(human.stdout.contains("suspended"), "{human}");
     let doctor = env.run(&["doctor", "--json"]);

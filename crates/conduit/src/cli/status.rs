@@ -49,6 +49,7 @@ pub fn run(paths: &Paths, json_out: bool) -> Outcome {
     if json_out {
         output::json(&json!({
             "running": true, "pid": pid, "port": port, "url": url, "healthy": healthy,
+            "accounts": accounts(&upstream).iter().map(Account::to_json).collect::<Vec<_>>(),
             "health": health.as_ref().map(|h| h.body.clone()),
             "version": version,
             "server_version": health.as_ref().map(|h| h.body["version"].clone()),
@@ -127,6 +128,13 @@ pub struct Account {
 }
 
 impl Account {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "name": self.name, "state": self.state, "reason": self.reason,
+            "credits_used": self.credits_used, "cooldown_until": self.cooldown_until,
+        })
+    }
+
     /// "active, 1.24 credits used" / "suspended (Your User ID … is suspended), 0.5 credits used".
     pub fn summary(&self) -> String {
         let mut s = self.state.replace('_', " ");
