@@ -1,6 +1,8 @@
 //! Fault injection: thousands of requests through conduit (in-process, over real sockets) while
 //! the simulated upstream throttles, fails, cuts streams, stalls, expires the access token and
-//! takes the refresh endpoint down, and clients hang up mid-stream. Then kill -9 during token
+//! takes the refresh endpoint down, and clients hang up mid-stream; replies carry native and
+//! redacted reasoning, and the late-2026 errors (model unavailable, 524, tool schema, tool
+//! pairing as a 503) come in between. Then kill -9 during token
 //! writes, and a read-only data directory. `FAULT_SEED` replays a run; `FAULT_N` sets its size.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]

@@ -26,10 +26,22 @@ pub enum Fault {
     ExceptionMidStream,
     SlowFirstTokenAlways,
     ClientDisconnect,
+    /// Native reasoning (`reasoningContentEvent` text, a signature in fragments) before the text.
+    Reasoning,
+    /// Redacted reasoning (`reasoningContentEvent` `redactedContent`) before the text.
+    RedactedReasoning,
+    /// `MODEL_TEMPORARILY_UNAVAILABLE` (500) once: retried.
+    ModelUnavailableOnce,
+    /// A 524 without a body once: failed fast, not retried.
+    GatewayTimeout524Once,
+    /// `TOOL_SCHEMA_INVALID`: a client error, never retried.
+    ToolSchemaInvalid,
+    /// `TOOL_USE_RESULT_MISMATCH` arriving as a 503: a client error, never retried.
+    ToolMismatch503,
 }
 
 /// (fault, weight).
-const FAULTS: [(Fault, u32); 12] = [
+const FAULTS: [(Fault, u32); 18] = [
     (Fault::Ok, 22),
     (Fault::SlowStream, 5),
     (Fault::Throttled429Once, 9),
@@ -42,6 +54,12 @@ const FAULTS: [(Fault, u32); 12] = [
     (Fault::ExceptionMidStream, 6),
     (Fault::SlowFirstTokenAlways, 1),
     (Fault::ClientDisconnect, 8),
+    (Fault::Reasoning, 6),
+    (Fault::RedactedReasoning, 3),
+    (Fault::ModelUnavailableOnce, 3),
+    (Fault::GatewayTimeout524Once, 2),
+    (Fault::ToolSchemaInvalid, 2),
+    (Fault::ToolMismatch503, 2),
 ];
 
 const DIALECTS: [Dialect; 5] = [
@@ -69,7 +87,10 @@ impl Fault {
             | Fault::Throttled429Once
             | Fault::Error500Once
             | Fault::CutBeforeFirstFrameOnce
-            | Fault::SlowFirstTokenOnce => Expect::Success,
+            | Fault::SlowFirstTokenOnce
+            | Fault::Reasoning
+            | Fault::RedactedReasoning
+            | Fault::ModelUnavailableOnce => Expect::Success,
             Fault::ClientDisconnect => Expect::Abandoned,
             _ => Expect::Error,
         }
@@ -124,6 +145,19 @@ pub fn standing_rules() -> Vec<Value> {
         json!({"id": "slowstream", "match": {"contains": "fault-slowstream"},
             "reply": [{"thinking": "let me see", "chunk": 4}, {"text": "slow "}, {"delay_ms": 120},
                 {"text": "but "}, {"delay_ms": 120}, {"text": "steady"}]}),
+        json!({"id": "reasoning", "match": {"contains": "fault-reasoning"},
+            "reply": [{"reasoning": "thinking it over, step by step ", "signed": true},
+                {"text": "a reasoned answer", "chunk": 5}]}),
+        json!({"id": "redacted", "match": {"contains": "fault-redacted"},
+            "reply": [{"redacted_reasoning": true}, {"text": "after redacted reasoning"}]}),
+        json!({"id": "toolschema", "match": {"contains": "fault-toolschema"},
+            "http_error": {"status": 400, "body": {"__type": "ValidationException",
+                "message": "input_schema does not support oneOf, allOf, or anyOf at the top level",
+                "reason": "TOOL_SCHEMA_INVALID"}}}),
+        json!({"id": "mismatch503", "match": {"contains": "fault-mismatch503"},
+            "http_error": {"status": 503, "error_type": "ServiceUnavailableException",
+                "body": {"message": "Expected toolResult blocks at messages.2.content for the following Ids: tooluse_x",
+                    "reason": "TOOL_USE_RESULT_MISMATCH"}}}),
         // Long enough that a stream nobody cancelled would still be open when the run ends.
         json!({"id": "disconnect", "match": {"contains": "fault-disconnect"},
             "reply": [{"text": "first words "}, {"delay_ms": 60_000}, {"text": "never read"}]}),
@@ -170,6 +204,20 @@ fn script(gw: &Gateway, plan: &Plan) -> String {
         Fault::ExceptionMidStream => "fault-exception",
         Fault::SlowFirstTokenAlways => "fault-slowalways",
         Fault::ClientDisconnect => "fault-disconnect",
+        Fault::Reasoning => "fault-reasoning",
+        Fault::RedactedReasoning => "fault-redacted",
+        Fault::ModelUnavailableOnce => {
+            once(
+                json!({"http_error": {"status": 500, "body": {"message": "Encountered unexpectedly high load when processing the request, please try again.", "reason": "MODEL_TEMPORARILY_UNAVAILABLE"}}}),
+            );
+            "fault-once"
+        }
+        Fault::GatewayTimeout524Once => {
+            once(json!({"http_error": {"status": 524, "body": null, "error_type": ""}}));
+            "fault-once"
+        }
+        Fault::ToolSchemaInvalid => "fault-toolschema",
+        Fault::ToolMismatch503 => "fault-mismatch503",
     };
     format!("{marker}{word} {}", "x".repeat(plan.text_len))
 }
@@ -180,7 +228,11 @@ fn request(
     http: &reqwest::Client,
     text: &str,
 ) -> reqwest::RequestBuilder {
-    let model = "claude-sonnet-4-5";
+    // Native reasoning comes from Opus-class models.
+    let model = match plan.fault {
+        Fault::Reasoning | Fault::RedactedReasoning => "claude-opus-4-8",
+        _ => "claude-sonnet-4-5",
+    };
     let msgs = json!([{"role": "user", "content": text}]);
     let (path, body) = match plan.dialect {
         Dialect::AnthropicJson | Dialect::AnthropicSse => (
