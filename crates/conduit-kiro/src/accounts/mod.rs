@@ -392,7 +392,23 @@ impl AccountPool {
     }
 
     /// Per-account health for `/health` (no secrets). Healthy = at least one account usable.
+    /// Several accounts: `{"accounts":[{"id","label","kind","healthy","state","reason",
+    /// "cooldown_until","credits_used","credential"}]}`. One account: its
+    /// [`crate::auth::CredentialStatus`] with `state`, `reason`, `credits_used` and `kind` added
+    /// (the single-account shape `/health` always had).
     pub fn status(&self) -> (bool, Value) {
+        if !self.multi() {
+            let cred = self.accounts[0].auth.status();
+            let (state, reason, credits) = self.account_state(0);
+            let mut detail = serde_json::to_value(&cred).unwrap_or(Value::Null);
+            if let Value::Object(m) = &mut detail {
+                m.insert("state".into(), json!(state));
+                m.insert("reason".into(), json!(reason));
+                m.insert("credits_used".into(), json!(credits));
+                m.insert("kind".into(), json!(cred.account_kind));
+            }
+            return (cred.healthy && state == AccountState::Active, detail);
+        }
         let now = self.clock.now();
         let s = self.sched();
         let mut any = false;

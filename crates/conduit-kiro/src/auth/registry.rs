@@ -141,17 +141,25 @@ impl Registry {
         self.accounts.iter().find(|a| a.id == id)
     }
 
-    /// The account already registered for this source and profile (a second login to the same
-    /// account replaces its tokens instead of adding a twin).
+    /// The account a new sign-in replaces (instead of adding a twin): a device sign-in to the
+    /// same start URL (whatever profile either found: the profile cached for the earlier
+    /// identity must not survive), a social sign-in with the same provider, or an import of the
+    /// same origin and profile.
     pub fn find_same(
         &self,
         source: AccountSource,
         label: &str,
         arn: Option<&str>,
     ) -> Option<&AccountEntry> {
-        self.accounts
-            .iter()
-            .find(|a| a.source == source && a.label == label && a.profile_arn.as_deref() == arn)
+        let start_url = |l: &str| l.split(" / ").next().unwrap_or(l).to_string();
+        self.accounts.iter().find(|a| {
+            a.source == source
+                && match source {
+                    AccountSource::Device => start_url(&a.label) == start_url(label),
+                    AccountSource::Social => a.label == label,
+                    _ => a.label == label && a.profile_arn.as_deref() == arn,
+                }
+        })
     }
 
     /// A fresh id and the token file a new account gets: the default file for the first
