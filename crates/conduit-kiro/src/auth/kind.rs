@@ -142,14 +142,15 @@ mod tests {
     fn kinds_are_derived_from_the_ide_keys() {
         use AccountKind::*;
         let real = "arn:aws:codewhisperer:eu-central-1:1:profile/X";
-        let cases: &[(
-            Option<&str>,
-            Option<&str>,
-            Option<&str>,
+        type Row<'a> = (
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<&'a str>,
             bool,
-            Option<&str>,
+            Option<&'a str>,
             AccountKind,
-        )] = &[
+        );
+        let cases: &[Row] = &[
             (Some("social"), Some("Google"), None, false, None, Social),
             (None, None, None, false, None, Social),
             (Some("IdC"), Some("BuilderId"), None, true, None, BuilderId),

@@ -695,11 +695,11 @@ fn discover(config: &KiroConfig) -> Result<(Creds, Source), String> {
         return Ok((creds, Source::File(path)));
     }
     // The Kiro IDE's token file, then kiro-cli's newer one (same shape).
-    for path in [&config.ide_creds_file, &config.cli_creds_file]
+    let token_file = [&config.ide_creds_file, &config.cli_creds_file]
         .into_iter()
         .flatten()
-        .filter(|p| p.exists())
-    {
+        .find(|p| p.exists());
+    if let Some(path) = token_file {
         let creds = file::read_token_file(path, &config.region)?;
         return Ok((creds, Source::File(path.clone())));
     }
