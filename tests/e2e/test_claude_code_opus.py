@@ -141,3 +141,28 @@ def test_claude_code_compacts_after_kiro_input_too_long_and_continues(sim, gatew
     size = [len(json.dumps(r["body"])) for r in chats]
     assert size[after] < size[overflow] - len(long_answer) // 2, (size[overflow], size[after])
     assert len(history(chats[after])) < len(history(chats[overflow]))
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "conduit answers upstream credential errors (ErrorKind::Credentials: a suspended account, a "
+    "dead refresh token) with 401 authentication_error; Claude Code 2.1.328 takes a 401 as its own "
+    "key going stale and retries for over a minute without a word. A 403 permission_error ends "
+    "it at once with the message (observed against a stub server)."))
+def test_claude_code_stops_at_once_on_a_suspended_account(sim, start_gateway, tmp_path):
+    gw = start_gateway()
+    cwd = tmp_path / "project"
+    cwd.mkdir()
+    sim.rule(http_error={"status": 403, "body": {
+        "__type": "com.amazon.aws.codewhisperer#AccessDeniedException",
+        "message": "Your User ID (d-9067c8a2f1) temporarily is suspended. We've locked your account as a "
+                   "security precaution. To restore access, please contact our support team to verify your "
+                   "identity: https://aws.amazon.com/contact-us/"}}, match={"contains": "suspended-run"})
+
+    try:
+        done = claude(gw, cwd, "-p", "suspended-run: hello", timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail("Claude Code was still retrying after 20 s")
+
+    assert done.returncode != 0
+    assert "suspended" in done.stdout + done.stderr
+    assert len(sim.chat_requests()) == 1, "the suspended account is not asked again"
