@@ -175,3 +175,86 @@ async fn when_kiro_cli_rotated_first_conduit_takes_its_newer_tokens() {
     assert_eq!(read(&entry.token_file)["refreshToken"], r2);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_entra_id_token_file_and_kiro_clis_token_file_are_imported_with_their_kind() {
+    let dir = tmp();
+    let data = dir.join("data");
+    let entra = dir.join("entra.json");
+    std::fs::write(
+        &entra,
+        json!({"accountKind": "external_idp", "accessToken": "a", "refreshToken": long("entra"),
+            "expiresAt": "2099-01-01T00:00:00.000Z", "clientId": "public-client",
+            "tenantId": "contoso", "scope": "api://kiro/.default"})
+        .to_string(),
+    )
+    .unwrap();
+    let e = import_ide(&entra, &data, SecretBackend::File).unwrap();
+    assert_eq!(
+        e.kind,
+        Some(conduit_kiro::auth::kind::AccountKind::ExternalIdp)
+    );
+    assert!(e.label.starts_with("Entra ID contoso"), "{}", e.label);
+    let copy: Value = serde_json::from_slice(&std::fs::read(&e.token_file).unwrap()).unwrap();
+    for (k, v) in [
+        ("accountKind", "external_idp"),
+        ("authMethod", "external_idp"),
+        ("clientId", "public-client"),
+        ("tenantId", "contoso"),
+        ("scope", "api://kiro/.default"),
+    ] {
+        assert_eq!(copy[k], v, "{k}: {copy}");
+    }
+
+    let cache = dir.join(".aws/sso/cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let cli = cache.join("kiro-auth-token-cli.json");
+    std::fs::write(
+        &cli,
+        json!({"accessToken": "b", "refreshToken": long("cli"), "authMethod": "social",
+            "provider": "Github", "profileArn": ARN, "expiresAt": "2099-01-01T00:00:00.000Z"})
+        .to_string(),
+    )
+    .unwrap();
+    let c = import_ide(&cli, &data, SecretBackend::File).unwrap();
+    assert_eq!(
+        c.source,
+        conduit_kiro::auth::registry::AccountSource::KiroCli
+    );
+    assert_eq!(c.kind, Some(conduit_kiro::auth::kind::AccountKind::Social));
+    assert!(c.label.starts_with("kiro-cli Github"), "{}", c.label);
+    assert_eq!(Registry::load(&data).unwrap().accounts.len(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn kiro_clis_token_file_is_found_after_the_ides() {
+    let dir = tmp();
+    let home = dir.join("home");
+    let cache = home.join(".aws/sso/cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(
+        cache.join("kiro-auth-token-cli.json"),
+        json!({"accessToken": "cli-access", "refreshToken": long("cli"),
+            "expiresAt": "2099-01-01T00:00:00.000Z", "authMethod": "social", "profileArn": ARN})
+        .to_string(),
+    )
+    .unwrap();
+    let h = home.display().to_string();
+    let config =
+        KiroConfig::from_env(|k| (k == "HOME").then(|| h.clone()), dir.join("data")).unwrap();
+    let auth = Auth::new(Arc::new(config), reqwest::Client::new());
+    let status = auth.status();
+    assert!(
+        status
+            .source
+            .as_deref()
+            .is_some_and(|s| s.ends_with("kiro-auth-token-cli.json")),
+        "{status:?}"
+    );
+    assert_eq!(
+        auth.access_token().await.unwrap().access_token,
+        "cli-access"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

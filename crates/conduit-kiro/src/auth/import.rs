@@ -58,15 +58,17 @@ pub fn import_ide(
         .and_then(Value::as_str)
         .map(str::to_string);
     let cli_file = path.file_name().and_then(|n| n.to_str()) == Some(CLI_TOKEN_FILE);
+    let origin_name = match (creds.kind, cli_file) {
+        (AccountKind::ExternalIdp, _) => "Entra ID",
+        (_, true) => "kiro-cli",
+        (_, false) => "Kiro IDE",
+    };
     let who = match creds.kind {
-        AccountKind::ExternalIdp => format!(
-            "Entra ID {}",
-            creds
-                .idp
-                .as_ref()
-                .and_then(|i| i.tenant.as_deref())
-                .unwrap_or("tenant")
-        ),
+        AccountKind::ExternalIdp => creds
+            .idp
+            .as_ref()
+            .and_then(|i| i.tenant.clone())
+            .unwrap_or_else(|| "tenant".into()),
         _ => provider.clone().unwrap_or_else(|| "login".into()),
     };
     let account = NewAccount {
@@ -76,8 +78,7 @@ pub fn import_ide(
             AccountSource::Ide
         },
         label: format!(
-            "{} {who} / {}",
-            if cli_file { "kiro-cli" } else { "Kiro IDE" },
+            "{origin_name} {who} / {}",
             creds.profile_arn.as_deref().unwrap_or("no profile")
         ),
         extra: {

@@ -31,7 +31,9 @@ pub fn run(paths: &Paths, no_browser: bool, social: Option<&str>, json_out: bool
         Some(p) => {
             let provider = SocialProvider::parse(p)
                 .ok_or_else(|| anyhow!("--social takes google or github, not {p:?}"))?;
-            runtime.block_on(social_sign_in(paths, &config, provider, no_browser, json_out))
+            runtime.block_on(social_sign_in(
+                paths, &config, provider, no_browser, json_out,
+            ))
         }
         None => runtime.block_on(sign_in(paths, &config, no_browser, json_out)),
     }
@@ -65,16 +67,18 @@ async fn social_sign_in(
         .finish(&http, social::SIGNIN_TIMEOUT)
         .await
         .map_err(|e| anyhow!(e))?;
-    let entry = social::save(&data_dir(paths), backend, provider, &tokens)
-        .map_err(|e| anyhow!(e))?;
+    let entry =
+        social::save(&data_dir(paths), backend, provider, &tokens).map_err(|e| anyhow!(e))?;
     let api_region = entry
         .profile_arn
         .as_deref()
         .and_then(region_of_profile_arn)
         .unwrap_or(conduit_kiro::config::DEFAULT_REGION);
     if json_out {
-        output::json(&json!({"signed_in": true, "account": entry, "api_region": api_region,
-            "secret_store": backend}));
+        output::json(
+            &json!({"signed_in": true, "account": entry, "api_region": api_region,
+            "secret_store": backend}),
+        );
     } else {
         output::line("Signed in.");
         output::rows(&[
@@ -168,8 +172,20 @@ async fn sign_in(paths: &Paths, config: &KiroConfig, no_browser: bool, json_out:
         output::rows(&[
             ("account", format!("{} ({})", entry.id, entry.label)),
             (
+                "kind",
+                entry
+                    .kind
+                    .map_or_else(|| "unknown".into(), |k| k.as_str().to_string()),
+            ),
+            (
                 "profile",
-                entry.profile_arn.clone().unwrap_or_else(|| "none".into()),
+                entry.profile_arn.clone().unwrap_or_else(|| {
+                    if entry.kind == Some(conduit_kiro::auth::kind::AccountKind::BuilderId) {
+                        "the shared Builder ID profile (none of its own)".into()
+                    } else {
+                        "none found: set PROFILE_ARN and run `conduit login` again".into()
+                    }
+                }),
             ),
             ("api region", api_region.to_string()),
             ("sso region", settings.sso_region.clone()),
