@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod client_harness;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -195,4 +197,36 @@ fn a_re_login_replaces_the_whole_credential_set() {
         assert!(file.get(stale).is_none(), "{stale} survived: {file}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_running_gateway_takes_a_new_sign_in_from_the_next_request_on() {
+    use client_harness::{ask, Harness, Token};
+    let h = Harness::start(Token::Valid).await;
+    let refresh_b = format!("refresh-b-{}", "r".repeat(100));
+    h.sim.add_account(
+        conduit_sim::Account::new("access-b", refresh_b.clone())
+            .with_profile_arn(client_harness::ARN),
+    );
+    let up = h.upstream();
+    assert_eq!(ask(&up, "hi").await.unwrap(), DEFAULT_TEXT);
+    // A new sign-in rewrites the token file whole (another identity, other keys).
+    std::thread::sleep(Duration::from_millis(20));
+    let file = serde_json::json!({"accessToken": "access-b", "refreshToken": refresh_b,
+        "expiresAt": "2099-01-01T00:00:00.000Z", "authMethod": "social", "provider": "Google",
+        "profileArn": client_harness::ARN, "signedInAt": "2026-12-04T16:00:00Z"});
+    std::fs::write(&h.creds_file, file.to_string()).unwrap();
+    assert_eq!(ask(&up, "hi").await.unwrap(), DEFAULT_TEXT);
+    let bearers: Vec<String> = h
+        .sim
+        .log()
+        .iter()
+        .filter(|e| e.path == "/generateAssistantResponse")
+        .filter_map(|e| e.bearer().map(str::to_string))
+        .collect();
+    assert_eq!(
+        bearers,
+        vec![client_harness::ACCESS.to_string(), "access-b".to_string()]
+    );
+    assert_eq!(h.refreshes(), 0, "no refresh needed to switch");
 }

@@ -154,6 +154,8 @@ struct State {
     last_error: Option<String>,
     last_refresh: Option<OffsetDateTime>,
     refresh_calls: u64,
+    /// The token file's modification time when it was last read (a file source only).
+    file_mtime: Option<std::time::SystemTime>,
 }
 
 struct Inner {
@@ -400,6 +402,7 @@ impl Inner {
     fn ensure_loaded(&self, st: &mut State) {
         let dead = st.blocked.as_ref().is_some_and(|b| b.dead);
         if st.creds.is_some() && !dead {
+            self.follow_file(st);
             return;
         }
         match load(&self.config) {
@@ -412,6 +415,7 @@ impl Inner {
                     return;
                 }
                 tracing::info!(source = %source.describe(), method = ?creds.method, "loaded Kiro credentials");
+                st.file_mtime = mtime_of(&source);
                 st.creds = Some(creds);
                 st.source = Some(source);
                 st.last_error = None;
@@ -421,6 +425,42 @@ impl Inner {
             Err(e) if st.creds.is_none() => st.last_error = Some(e),
             Err(_) => {}
         }
+    }
+
+    /// Takes over the token file's credentials when someone else changed it since we read it:
+    /// a new sign-in (`conduit login`, a re-import) replaces the whole credential set at once,
+    /// not only at the next refresh; the Kiro IDE's own refresh of a file used in place is
+    /// adopted too. One `stat` per request; the file is read only when it changed.
+    fn follow_file(&self, st: &mut State) {
+        let Some(source @ Source::File(path)) = &st.source else {
+            return;
+        };
+        let mtime = mtime_of(source);
+        if mtime.is_none() || mtime == st.file_mtime {
+            return;
+        }
+        st.file_mtime = mtime;
+        let Ok(mut disk) = file::read_token_file(path, &self.config.region) else {
+            return;
+        };
+        if let Some(arn) = &self.config.profile_arn {
+            disk.profile_arn = Some(arn.clone());
+        }
+        let Some(ours) = &st.creds else {
+            return;
+        };
+        let same = disk.refresh_token == ours.refresh_token
+            && disk.client_id == ours.client_id
+            && disk.kind == ours.kind
+            && (disk.profile_arn == ours.profile_arn || disk.profile_arn.is_none());
+        if same {
+            return;
+        }
+        tracing::info!(source = %source.describe(), "the token file was replaced (a new sign-in or another program's refresh); using it");
+        st.creds = Some(disk);
+        st.generation += 1;
+        st.blocked = None;
+        st.last_error = None;
     }
 
     fn start_or_join(self: &Arc<Self>, st: &mut State) -> RefreshFuture {
@@ -738,6 +778,13 @@ fn env_source(config: &KiroConfig, rt: &str) -> (Creds, Source) {
     let state_file = config.data_dir.join(ENV_TOKEN_FILE);
     let creds = file::env_creds(rt, &state_file, &config.region);
     (creds, Source::Env { state_file })
+}
+
+fn mtime_of(source: &Source) -> Option<std::time::SystemTime> {
+    match source {
+        Source::File(path) => std::fs::metadata(path).and_then(|m| m.modified()).ok(),
+        Source::Env { .. } => None,
+    }
 }
 
 fn is_valid(creds: &Creds, at: OffsetDateTime) -> bool {
