@@ -369,30 +369,60 @@ async fn the_builder_id_placeholder_refused_for_an_idc_account_says_so() {
 
 #[tokio::test]
 async fn a_throttled_refresh_is_waited_out_not_taken_for_a_dead_token() {
-    let file = json!({"accessToken": "stale", "refreshToken": REFRESH,
-        "expiresAt": "2020-01-01T00:00:00.000Z", "authMethod": "social"});
-    let s = Story::start(
-        SimConfig {
-            refresh_throttle: 1,
-            ..SimConfig::default()
-        },
-        Account::new("access-kinds", REFRESH).with_kind(AccountKind::Social),
-        file,
-    )
-    .await;
-    let up = s.upstream(false);
-    assert_eq!(ask(&up).await.unwrap(), DEFAULT_TEXT);
-    let refreshes: Vec<u16> = s
-        .sim
-        .log()
-        .iter()
-        .filter(|e| e.path == "/refreshToken")
-        .map(|e| e.status)
-        .collect();
-    assert_eq!(
-        refreshes,
-        vec![429, 200],
-        "Retry-After honoured, then refreshed"
-    );
-    assert!(up.credential_status().healthy);
+    // (kind, token file, sim account, the token endpoint's path): all three token endpoints.
+    let expired = "2020-01-01T00:00:00.000Z";
+    let cases = vec![
+        (
+            "social",
+            json!({"accessToken": "stale", "refreshToken": REFRESH, "expiresAt": expired,
+                "authMethod": "social"}),
+            Account::new("access-kinds", REFRESH).with_kind(AccountKind::Social),
+            "/refreshToken",
+        ),
+        (
+            "builder id (OIDC)",
+            {
+                let mut f = oidc_file("BuilderId", "us-east-1", None);
+                f["expiresAt"] = json!(expired);
+                f
+            },
+            oidc_account(AccountKind::BuilderId, &[]),
+            "/token",
+        ),
+        (
+            "entra id (IdP)",
+            json!({"accountKind": "external_idp", "accessToken": "stale", "refreshToken": REFRESH,
+                "expiresAt": expired, "clientId": "c", "tenantId": "t1", "profileArn": US_ARN}),
+            Account::new("access-kinds", REFRESH)
+                .with_kind(AccountKind::ExternalIdp)
+                .with_profiles(vec![Profile::new(US_ARN)]),
+            "/t1/oauth2/v2.0/token",
+        ),
+    ];
+    for (name, file, account, path) in cases {
+        let s = Story::start(
+            SimConfig {
+                refresh_throttle: 1,
+                ..SimConfig::default()
+            },
+            account,
+            file,
+        )
+        .await;
+        let up = s.upstream(false);
+        assert_eq!(ask(&up).await.unwrap(), DEFAULT_TEXT, "{name}");
+        let refreshes: Vec<u16> = s
+            .sim
+            .log()
+            .iter()
+            .filter(|e| e.path == path)
+            .map(|e| e.status)
+            .collect();
+        assert_eq!(
+            refreshes,
+            vec![429, 200],
+            "{name}: Retry-After honoured, then refreshed"
+        );
+        assert!(up.credential_status().healthy, "{name}");
+    }
 }
