@@ -515,10 +515,15 @@ impl Scheduler {
         let last = last
             .map(|e| format!(" Last error: {}", e.message))
             .unwrap_or_default();
+        let what = if n == 1 {
+            "the Kiro account is unavailable".to_string()
+        } else {
+            format!("all {n} Kiro accounts are exhausted or unavailable")
+        };
         Error::new(
             kind,
             format!(
-                "all {n} Kiro accounts are exhausted or unavailable ({}){when}. Wait, or add an account with `conduit login`.{last}",
+                "{what} ({}){when}. Wait, or add an account with `conduit login`.{last}",
                 parts.join("; ")
             ),
         )

@@ -187,7 +187,8 @@ impl DeviceFlow {
                 }))
             }
             Err(DeviceError::Refused(code)) if code == "authorization_pending" => Ok(Poll::Pending),
-            Err(DeviceError::Refused(code)) if code == "slow_down" => {
+            // A 429 from the token endpoint is throttling too (spec §9.3): poll more slowly.
+            Err(DeviceError::Refused(code)) if code == "slow_down" || code == "HTTP 429" => {
                 self.interval += Duration::from_secs(5);
                 Ok(Poll::SlowDown)
             }
