@@ -8,6 +8,7 @@
 //! request into another refresh call.
 
 pub mod device;
+mod discovery;
 mod file;
 pub mod idp;
 pub mod import;
@@ -18,6 +19,7 @@ mod refresh;
 pub mod registry;
 pub mod signin;
 pub mod social;
+mod sources;
 pub mod sqlite;
 pub mod store;
 
@@ -34,6 +36,8 @@ use tokio::time::Instant;
 use crate::config::KiroConfig;
 pub use file::{format_time, parse_time, Source, ENV_TOKEN_FILE};
 use refresh::{RefreshError, RefreshTarget};
+pub use sources::own_token_file;
+use sources::{load, mtime_of};
 
 /// The message a person reads when the refresh token is dead.
 pub const DEAD_CREDENTIALS: &str =
@@ -263,114 +267,6 @@ impl Auth {
         }
     }
 
-    /// `token` with its profile ARN: an IdC or Entra ID account whose ARN is not known yet
-    /// asks ListAvailableProfiles (spec §9.2) once and saves the answer in its token file. When
-    /// that finds nothing the token is returned as it is; the call then fails with a message
-    /// that says how to set the ARN.
-    pub async fn with_profile(&self, token: Token) -> Token {
-        if token.profile_arn.is_some() || !token.kind.discovers_profile() {
-            return token;
-        }
-        let mut failed_at = self.inner.discovery.lock().await;
-        if let Some(arn) = self
-            .inner
-            .lock()
-            .creds
-            .as_ref()
-            .and_then(|c| c.profile_arn.clone())
-        {
-            return Token {
-                profile_arn: token.kind.chat_arn(Some(&arn)),
-                ..token
-            };
-        }
-        if failed_at.is_some_and(|t| t.elapsed() < DISCOVERY_BACKOFF) {
-            return token;
-        }
-        let sso_region = self
-            .inner
-            .lock()
-            .creds
-            .as_ref()
-            .map_or_else(|| self.inner.config.region.clone(), |c| c.region.clone());
-        let found = profiles::list_profiles(
-            &self.inner.http,
-            &self.inner.config,
-            &token.access_token,
-            token.kind.external_idp(),
-            &sso_region,
-        )
-        .await;
-        let arn = match found.map(|f| profiles::choose(f, None)) {
-            Ok(Ok(profiles::Choice::Use(p))) => p.arn,
-            Ok(Ok(profiles::Choice::Ask(list))) => {
-                tracing::warn!(profiles = %profiles::describe(&list), "several CodeWhisperer profiles; using the first (set PROFILE_ARN to choose)");
-                list[0].arn.clone()
-            }
-            Ok(Ok(profiles::Choice::None)) | Ok(Err(_)) => {
-                tracing::warn!(kind = %token.kind, "ListAvailableProfiles found no profile for this account");
-                *failed_at = Some(Instant::now());
-                return token;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not discover the CodeWhisperer profile");
-                *failed_at = Some(Instant::now());
-                return token;
-            }
-        };
-        tracing::info!(profile_arn = %arn, "discovered the CodeWhisperer profile");
-        let saved = {
-            let mut st = self.inner.lock();
-            let source = st.source.clone();
-            match (st.creds.as_mut(), source) {
-                (Some(c), Some(src)) => {
-                    c.profile_arn = Some(arn.clone());
-                    Some((c.clone(), src))
-                }
-                _ => None,
-            }
-        };
-        if let Some((creds, source)) = saved {
-            let written =
-                tokio::task::spawn_blocking(move || file::write_back(&source, &creds, None)).await;
-            if !matches!(written, Ok(Ok(()))) {
-                tracing::warn!("could not save the discovered profile ARN in the token file");
-            }
-        }
-        Token {
-            profile_arn: token.kind.chat_arn(Some(&arn)),
-            ..token
-        }
-    }
-
-    /// A hash of the sign-in the credentials come from (`signedInAt` in the token file, which
-    /// only a sign-in or import writes; our own refreshes do not change it): changes when
-    /// someone signs the account in again. Never contains a secret.
-    pub fn fingerprint(&self) -> Option<String> {
-        use sha2::{Digest, Sha256};
-        let (source, memory) = {
-            let st = self.inner.lock();
-            (
-                st.source.clone(),
-                st.creds.as_ref().map(|c| c.refresh_token.clone()),
-            )
-        };
-        let material = match source {
-            Some(Source::File(path)) => {
-                let v: serde_json::Value =
-                    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-                match v.get("signedInAt") {
-                    Some(at) => at.to_string(),
-                    None => v.get("refreshToken")?.to_string(),
-                }
-            }
-            _ => memory?,
-        };
-        Some(hex::encode(
-            &Sha256::digest(format!("conduit-fp:{material}"))[..12],
-        ))
-    }
-
     pub fn status(&self) -> CredentialStatus {
         let st = self.inner.lock();
         let dead = st.blocked.as_ref().is_some_and(|b| b.dead);
@@ -425,42 +321,6 @@ impl Inner {
             Err(e) if st.creds.is_none() => st.last_error = Some(e),
             Err(_) => {}
         }
-    }
-
-    /// Takes over the token file's credentials when someone else changed it since we read it:
-    /// a new sign-in (`conduit login`, a re-import) replaces the whole credential set at once,
-    /// not only at the next refresh; the Kiro IDE's own refresh of a file used in place is
-    /// adopted too. One `stat` per request; the file is read only when it changed.
-    fn follow_file(&self, st: &mut State) {
-        let Some(source @ Source::File(path)) = &st.source else {
-            return;
-        };
-        let mtime = mtime_of(source);
-        if mtime.is_none() || mtime == st.file_mtime {
-            return;
-        }
-        st.file_mtime = mtime;
-        let Ok(mut disk) = file::read_token_file(path, &self.config.region) else {
-            return;
-        };
-        if let Some(arn) = &self.config.profile_arn {
-            disk.profile_arn = Some(arn.clone());
-        }
-        let Some(ours) = &st.creds else {
-            return;
-        };
-        let same = disk.refresh_token == ours.refresh_token
-            && disk.client_id == ours.client_id
-            && disk.kind == ours.kind
-            && (disk.profile_arn == ours.profile_arn || disk.profile_arn.is_none());
-        if same {
-            return;
-        }
-        tracing::info!(source = %source.describe(), "the token file was replaced (a new sign-in or another program's refresh); using it");
-        st.creds = Some(disk);
-        st.generation += 1;
-        st.blocked = None;
-        st.last_error = None;
     }
 
     fn start_or_join(self: &Arc<Self>, st: &mut State) -> RefreshFuture {
@@ -705,88 +565,6 @@ impl Inner {
     }
 }
 
-fn load(config: &KiroConfig) -> Result<(Creds, Source), String> {
-    let (mut creds, source) = match &config.creds_file {
-        Some(path) => (
-            file::read_token_file(path, &config.region)?,
-            Source::File(path.clone()),
-        ),
-        None if config.discover => discover(config)?,
-        None => match &config.refresh_token {
-            Some(rt) => env_source(config, rt),
-            None => return Err(NO_CREDENTIALS.into()),
-        },
-    };
-    if let Some(arn) = &config.profile_arn {
-        creds.profile_arn = Some(arn.clone());
-    }
-    Ok((creds, source))
-}
-
-const NO_CREDENTIALS: &str = "no Kiro credentials found: run `conduit login` (or sign in with the Kiro IDE or kiro-cli, or set KIRO_REFRESH_TOKEN)";
-
-/// The documented order (docs/configuration.md, "Credential sources"): conduit's own store
-/// (sign-ins and imports), the Kiro IDE token file, kiro-cli's token file
-/// (`kiro-auth-token-cli.json`), the kiro-cli database (copied into the own store on first
-/// use), `KIRO_REFRESH_TOKEN`.
-fn discover(config: &KiroConfig) -> Result<(Creds, Source), String> {
-    if let Some(path) = own_token_file(&config.data_dir)? {
-        let creds = file::read_token_file(&path, &config.region)?;
-        return Ok((creds, Source::File(path)));
-    }
-    // The Kiro IDE's token file, then kiro-cli's newer one (same shape).
-    let token_file = [&config.ide_creds_file, &config.cli_creds_file]
-        .into_iter()
-        .flatten()
-        .find(|p| p.exists());
-    if let Some(path) = token_file {
-        let creds = file::read_token_file(path, &config.region)?;
-        return Ok((creds, Source::File(path.clone())));
-    }
-    let db = match &config.cli_db_file {
-        Some(p) => Some(p.clone()),
-        None => config
-            .cli_db_default_paths
-            .iter()
-            .find(|p| p.exists())
-            .cloned(),
-    };
-    if let Some(db) = db.filter(|p| p.exists()) {
-        let backend = store::resolve(config.secret_store).0;
-        let entry = import::import_kiro_cli(&db, &config.data_dir, backend)?;
-        tracing::info!(db = %db.display(), account = %entry.id, "copied the kiro-cli sign-in into conduit's store");
-        let creds = file::read_token_file(&entry.token_file, &config.region)?;
-        return Ok((creds, Source::File(entry.token_file)));
-    }
-    if let Some(rt) = &config.refresh_token {
-        return Ok(env_source(config, rt));
-    }
-    Err(NO_CREDENTIALS.into())
-}
-
-/// The default account's token file from the registry, or `data/kiro-auth-token.json`.
-pub fn own_token_file(data_dir: &std::path::Path) -> Result<Option<std::path::PathBuf>, String> {
-    let reg = registry::Registry::load(data_dir)?;
-    if let Some(a) = reg.default_account() {
-        return Ok(Some(a.token_file.clone()));
-    }
-    let default = data_dir.join(registry::DEFAULT_TOKEN_FILE);
-    Ok(default.exists().then_some(default))
-}
-
-fn env_source(config: &KiroConfig, rt: &str) -> (Creds, Source) {
-    let state_file = config.data_dir.join(ENV_TOKEN_FILE);
-    let creds = file::env_creds(rt, &state_file, &config.region);
-    (creds, Source::Env { state_file })
-}
-
-fn mtime_of(source: &Source) -> Option<std::time::SystemTime> {
-    match source {
-        Source::File(path) => std::fs::metadata(path).and_then(|m| m.modified()).ok(),
-        Source::Env { .. } => None,
-    }
-}
-
 fn is_valid(creds: &Creds, at: OffsetDateTime) -> bool {
     creds.access_token.is_some() && creds.expires_at.is_some_and(|exp| exp > at)
 }
@@ -815,8 +593,6 @@ const REFRESH_TIMEOUT: Duration = Duration::from_secs(30);
 /// A throttled refresh is waited out inline this often, when the wait is this short at most.
 const MAX_THROTTLE_WAITS: u32 = 2;
 const MAX_THROTTLE_WAIT: Duration = Duration::from_secs(10);
-/// A failed profile discovery is not repeated for this long.
-const DISCOVERY_BACKOFF: Duration = Duration::from_secs(60);
 
 #[cfg(test)]
 mod tests;
