@@ -341,3 +341,35 @@ async fn a_model_that_is_briefly_unavailable_is_retried_on_the_same_account() {
     assert_eq!(calls(&h), (2, 0));
     assert_eq!(up.pool().account_state(0).0, AccountState::Active);
 }
+
+#[tokio::test]
+async fn credits_are_summed_per_account_as_the_simulator_charged_them() {
+    let h = Accounts::start(2).await;
+    let up = h.upstream();
+    for _ in 0..3 {
+        ask(&up, Some("a")).await.unwrap();
+    }
+    ask(&up, Some("b")).await.unwrap();
+    for i in 0..2 {
+        let ours = up.pool().account_state(i).2;
+        let charged = h.sim.credits(&access(i)).unwrap();
+        assert!(charged > 0.0, "account {i}");
+        assert!(
+            (ours - charged).abs() < 1e-9,
+            "account {i}: {ours} vs {charged}"
+        );
+    }
+    let usage = up.usage().await;
+    assert!(
+        usage["accounts"][0]["credits_used"].as_f64().unwrap() > 0.0,
+        "{usage}"
+    );
+    up.pool().flush();
+    let saved = h.state_json();
+    assert!(
+        saved["accounts"][accounts_harness::id(0)]["credits_used"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+}
