@@ -373,3 +373,26 @@ async fn credits_are_summed_per_account_as_the_simulator_charged_them() {
             > 0.0
     );
 }
+
+#[tokio::test]
+async fn a_tool_schema_kiro_refuses_is_named_in_the_client_error_and_not_retried() {
+    let h = Accounts::start(2).await;
+    let up = h.upstream();
+    let mut request = accounts_harness::request(Some("s"), "use the tool");
+    request.tools = vec![conduit_core::Tool {
+        name: "pick_one".into(),
+        description: "Picks one of two shapes.".into(),
+        input_schema: serde_json::json!({"anyOf": [
+            {"type": "object", "properties": {"a": {"type": "string"}}},
+            {"type": "object", "properties": {"b": {"type": "number"}}}
+        ]}),
+    }];
+    let e = match conduit_core::Upstream::send(&up, request).await {
+        Ok(stream) => conduit_core::collect(stream).await.unwrap_err(),
+        Err(e) => e,
+    };
+    assert_eq!(e.kind, ErrorKind::InvalidRequest, "{}", e.message);
+    assert!(e.message.contains("`pick_one`"), "{}", e.message);
+    assert!(e.message.contains("oneOf/anyOf/allOf"), "{}", e.message);
+    assert_eq!(calls(&h), (1, 0), "one call, no retry, no failover");
+}
