@@ -226,6 +226,7 @@ async fn binary_writes_its_port_and_serves() {
         .args(["--port", "0", "--port-file"])
         .arg(&port_file)
         .args(["--device-interval", "0", "--profile-arn-policy", "optional"])
+        .args(["--root-region", "us-east-1"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -245,8 +246,19 @@ async fn binary_writes_its_port_and_serves() {
         .timeout(Duration::from_secs(5))
         .send()
         .await;
+    let config: Value = client()
+        .post(format!("{base}/_sim/config"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     child.kill().unwrap();
     child.wait().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(health.unwrap().text().await.unwrap(), "ok");
+    assert_eq!(config["root_region"], "us-east-1");
+    assert_eq!(config["profile_arn_policy"], "optional");
 }
