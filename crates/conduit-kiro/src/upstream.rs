@@ -139,11 +139,20 @@ impl KiroUpstream {
                     return Ok(body.clone());
                 }
             }
-            let opts = EncodeOptions {
-                profile_arn: token.profile_arn.clone(),
-                ..base_opts.clone()
-            };
-            let body = Bytes::from(convert::encode_request_json(&request, &opts)?);
+            // The counted body with this ARN; encoded anew only if the ARN tips it over the
+            // payload limit (then older history is trimmed as usual).
+            let mut with_arn = counted.clone();
+            with_arn.profile_arn = token.profile_arn.clone();
+            let mut json = serde_json::to_vec(&with_arn)
+                .map_err(|e| Error::internal(format!("cannot serialise the Kiro request: {e}")))?;
+            if json.len() > base_opts.max_payload_bytes {
+                let opts = EncodeOptions {
+                    profile_arn: token.profile_arn.clone(),
+                    ..base_opts.clone()
+                };
+                json = convert::encode_request_json(&request, &opts)?;
+            }
+            let body = Bytes::from(json);
             *cached = Some((token.profile_arn.clone(), body.clone()));
             Ok(body)
         };
@@ -266,15 +275,10 @@ impl Upstream for KiroUpstream {
         }
     }
 
+    /// Several accounts: `{"accounts":[…]}`; one: its credential status. Either way each account
+    /// carries `state`, `reason`, `credits_used` and `kind` ([`AccountPool::status`]).
     fn status(&self) -> UpstreamStatus {
-        if self.pool.len() > 1 {
-            let (healthy, detail) = self.pool.status();
-            return UpstreamStatus { healthy, detail };
-        }
-        let status = self.credential_status();
-        UpstreamStatus {
-            healthy: status.healthy,
-            detail: serde_json::to_value(&status).unwrap_or(serde_json::Value::Null),
-        }
+        let (healthy, detail) = self.pool.status();
+        UpstreamStatus { healthy, detail }
     }
 }
