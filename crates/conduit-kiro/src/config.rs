@@ -194,9 +194,9 @@ impl KiroConfig {
             refresh_margin: Duration::from_secs(300),
             refresh_failure_backoff: Duration::from_secs(60),
             refresh_retry_backoff: Duration::from_secs(5),
-            models_ttl: crate::catalog::DEFAULT_TTL,
             tool_description_max: 10_000,
             max_payload_bytes: 600_000,
+            models_ttl: crate::catalog::DEFAULT_TTL,
             accounts: crate::accounts::AccountsConfig::default(),
         }
     }
@@ -280,11 +280,11 @@ impl KiroConfig {
         if let Some(v) = get("TOOL_DESCRIPTION_MAX_LENGTH") {
             c.tool_description_max = parse_num("TOOL_DESCRIPTION_MAX_LENGTH", &v)?;
         }
-        if let Some(v) = get("CONDUIT_MODELS_TTL") {
-            c.models_ttl = parse_seconds("CONDUIT_MODELS_TTL", &v)?;
-        }
         if let Some(v) = get("KIRO_MAX_PAYLOAD_BYTES") {
             c.max_payload_bytes = parse_num("KIRO_MAX_PAYLOAD_BYTES", &v)?;
+        }
+        if let Some(v) = get("CONDUIT_MODELS_TTL") {
+            c.models_ttl = parse_seconds("CONDUIT_MODELS_TTL", &v)?;
         }
         if let Some(v) = get("CONDUIT_KIRO_BINDING") {
             c.binding = match v.to_ascii_lowercase().as_str() {
