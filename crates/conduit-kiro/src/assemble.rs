@@ -233,7 +233,9 @@ impl Assembler {
             }
         }
         self.close_all(&mut out)?;
-        if self.opts.after_tool_result && self.saw_reasoning && !self.visible {
+        // A turn cut by the output limit has a stop reason: it is not the reasoning-only turn
+        // that a retry may fix.
+        if self.opts.after_tool_result && self.saw_reasoning && !self.visible && !self.max_tokens {
             return Err(Error::new(
                 ErrorKind::IncompleteTurn,
                 "the upstream ended its turn after a tool result with reasoning only (no text, \
