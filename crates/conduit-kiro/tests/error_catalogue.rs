@@ -249,6 +249,13 @@ async fn a_suspended_account_stays_off_across_restarts_until_it_is_signed_in_aga
     }
     assert_eq!(calls(&h), (1, 4));
     assert_eq!(up.pool().account_state(0).0, AccountState::Suspended);
+    // /v1/usage still shows its usage (Kiro answers that for a suspended account) and its state;
+    // asking does not lift the suspension.
+    let usage = up.usage().await;
+    assert_eq!(usage["accounts"][0]["state"], "suspended", "{usage}");
+    assert!(usage["accounts"][0]["usage"].is_object(), "{usage}");
+    ask(&up, Some("s")).await.unwrap();
+    assert_eq!(calls(&h), (1, 5));
 
     // Signing the account in again (a new token file) lifts it.
     h.sim.update_account(AccountUpdate {
@@ -262,7 +269,7 @@ async fn a_suspended_account_stays_off_across_restarts_until_it_is_signed_in_aga
     std::fs::write(&file, v.to_string()).unwrap();
     assert_eq!(ask(&up, Some("s")).await.unwrap(), DEFAULT_TEXT);
 
-    assert_eq!(calls(&h), (2, 4), "back on its home account");
+    assert_eq!(calls(&h), (2, 5), "back on its home account");
     assert_eq!(up.pool().account_state(0).0, AccountState::Active);
 }
 

@@ -441,37 +441,20 @@ impl AccountPool {
 
     /// Every account's usage and limits (getUsageLimits), queried concurrently with a timeout.
     pub async fn usage(&self, http: &reqwest::Client) -> Value {
-        let suspended: Vec<bool> = {
-            let s = self.sched();
-            (0..self.accounts.len())
-                .map(|i| s.suspended_with(i).is_some())
-                .collect()
-        };
-        let queries = self
-            .accounts
-            .iter()
-            .zip(suspended)
-            .map(|(a, suspended)| async move {
-                if suspended {
-                    // Kiro refuses every call of a suspended account; do not add to it.
-                    return Err(Error::new(
-                        conduit_core::ErrorKind::Credentials,
-                        "the account is suspended by Kiro; no usage query was made",
-                    ));
-                }
-                let result = tokio::time::timeout(
-                    usage::USAGE_TIMEOUT,
-                    usage::fetch(http, &a.config, &a.auth),
-                )
-                .await
-                .unwrap_or_else(|_| {
-                    Err(Error::new(
-                        conduit_core::ErrorKind::Timeout,
-                        "Kiro did not answer the usage query in time",
-                    ))
-                });
-                result
-            });
+        // Suspended accounts are asked too: Kiro still answers their usage query, and it never
+        // lifts a suspension (only a new sign-in does).
+        let queries = self.accounts.iter().map(|a| async move {
+            let result =
+                tokio::time::timeout(usage::USAGE_TIMEOUT, usage::fetch(http, &a.config, &a.auth))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Error::new(
+                            conduit_core::ErrorKind::Timeout,
+                            "Kiro did not answer the usage query in time",
+                        ))
+                    });
+            result
+        });
         let results = futures::future::join_all(queries).await;
         let now = self.clock.now();
         let mut s = self.sched();

@@ -54,7 +54,8 @@ pub async fn fetch(
 ) -> Result<UsageSummary, Error> {
     let token = auth.access_token().await?;
     match get(http, config, &token).await {
-        Err((401 | 403, _)) => {
+        // Only a rejected token is worth a refresh (a suspension is not).
+        Err((true, _)) => {
             let token = auth.force_refresh(&token).await?;
             get(http, config, &token).await.map_err(|(_, e)| e)
         }
@@ -66,7 +67,7 @@ async fn get(
     http: &reqwest::Client,
     config: &KiroConfig,
     token: &Token,
-) -> Result<UsageSummary, (u16, Error)> {
+) -> Result<UsageSummary, (bool, Error)> {
     // The ARN decides the region only: the REST GET answers 400 when it carries a real
     // (IdC / Enterprise) ARN (spec §9.2), and works for every kind without one.
     let base = config.api_url_for(token.profile_arn.as_deref());
@@ -88,7 +89,7 @@ async fn get(
         .await
         .map_err(|e| {
             (
-                0,
+                false,
                 Error::new(
                     ErrorKind::Overloaded,
                     format!("could not reach Kiro for usage limits: {e}"),
@@ -96,14 +97,16 @@ async fn get(
             )
         })?;
     let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let text = response.text().await.unwrap_or_default();
+    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     if !(200..300).contains(&status) {
         let message = body
             .get("message")
             .and_then(Value::as_str)
             .unwrap_or("no message");
+        let class = crate::client::errors::parse(status, &text).class;
         return Err((
-            status,
+            class == crate::client::errors::Class::BearerInvalid,
             Error::new(
                 ErrorKind::UpstreamProtocol,
                 format!("Kiro refused the usage query (HTTP {status}: {message})"),
