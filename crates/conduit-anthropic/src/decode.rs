@@ -360,13 +360,18 @@ fn tools(wire: Vec<wire::Tool>) -> Result<Vec<Tool>, Error> {
         if !custom {
             continue;
         }
+        let Some(name) = t.name.filter(|n| !n.trim().is_empty()) else {
+            return Err(Error::invalid_request(format!(
+                "tools.{i}.custom.name: Field required"
+            )));
+        };
         let Some(input_schema) = t.input_schema else {
             return Err(Error::invalid_request(format!(
                 "tools.{i}.custom.input_schema: Field required"
             )));
         };
         out.push(Tool {
-            name: t.name,
+            name,
             description: t.description.unwrap_or_default(),
             input_schema,
         });

@@ -222,7 +222,9 @@ impl<'de> Deserialize<'de> for ContentBlock {
 pub struct Tool {
     #[serde(rename = "type")]
     pub kind: Option<String>,
-    pub name: String,
+    /// Required for custom tools; server tools such as `mcp_toolset` have none.
+    #[serde(default)]
+    pub name: Option<String>,
     pub description: Option<String>,
     pub input_schema: Option<Value>,
 }

@@ -237,6 +237,10 @@ fn invalid_requests() {
             r#"{"model":"m","max_tokens":1,"tools":[{"name":"Read","description":"read"}],"messages":[{"role":"user","content":"hi"}]}"#,
         ),
         (
+            "custom tool without name",
+            r#"{"model":"m","max_tokens":1,"tools":[{"description":"read","input_schema":{}}],"messages":[{"role":"user","content":"hi"}]}"#,
+        ),
+        (
             "unknown thinking type",
             r#"{"model":"m","max_tokens":1,"thinking":{"type":"turbo"},"messages":[{"role":"user","content":"hi"}]}"#,
         ),
