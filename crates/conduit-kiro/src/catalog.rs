@@ -87,9 +87,9 @@ impl Catalog {
         st.fetched_at.is_none_or(|at| now >= at + self.ttl)
     }
 
-    /// Fetches account `index`'s list with `fetch` if it is due. Concurrent callers wait for
-    /// the one fetch in flight instead of starting their own; a failure keeps the last good
-    /// answer.
+    /// Fetches account `index`'s list with `fetch` if it is due. Concurrent callers never start
+    /// a second fetch: they wait for the one in flight when the account never answered, and
+    /// go on with the last good answer otherwise; a failure keeps the last good answer.
     pub async fn refresh_with<F, Fut>(&self, index: usize, fetch: F)
     where
         F: FnOnce() -> Fut,
@@ -101,7 +101,13 @@ impl Catalog {
         if !self.due(index) {
             return;
         }
-        let _flight = slot.flight.lock().await;
+        // With an answer in hand, a caller that finds a fetch in flight goes on with it
+        // rather than wait; without one, it waits for the fetch.
+        let _flight = match slot.flight.try_lock() {
+            Ok(guard) => guard,
+            Err(_) if self.account(index).is_some() => return,
+            Err(_) => slot.flight.lock().await,
+        };
         if !self.due(index) {
             return;
         }

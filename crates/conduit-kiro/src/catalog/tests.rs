@@ -144,3 +144,30 @@ fn merged_lists_union_the_accounts_first_wins() {
     assert_eq!(ids(&merged), ["auto", "claude-opus-5", "claude-sonnet-5"]);
     assert_eq!(merged.get("claude-opus-5").unwrap().max_input_tokens, 100);
 }
+
+/// Once an account has answered, callers arriving during a refresh use that answer at once.
+#[tokio::test]
+async fn callers_during_a_refresh_use_the_last_answer_without_waiting() {
+    let (catalog, clock) = catalog(1);
+    catalog
+        .refresh_with(0, || async { Ok(list(&["auto"])) })
+        .await;
+    clock.advance(DEFAULT_TTL);
+    let gate = tokio::sync::Notify::new();
+    let slow = catalog.refresh_with(0, || async {
+        gate.notified().await;
+        Ok(list(&["auto", "claude-opus-5"]))
+    });
+    let other = async {
+        tokio::task::yield_now().await;
+        catalog
+            .refresh_with(0, || async { panic!("a second fetch") })
+            .await;
+        let seen = ids(&catalog.merged()).join(",");
+        gate.notify_waiters();
+        seen
+    };
+    let ((), seen) = tokio::join!(slow, other);
+    assert_eq!(seen, "auto");
+    assert_eq!(ids(&catalog.merged()), ["auto", "claude-opus-5"]);
+}
