@@ -178,7 +178,8 @@ def test_access_line_has_credits_and_says_whose_counts(sim, gateway, client, tok
     try:
         since = gateway.proc.size()
         sim.rule({"text": "Metered."}, match={"contains": "metered"})
-        assert text_of(ask(client, False, messages=user("Please be metered."))) == "Metered."
+        assert text_of(ask(client, False, messages=user("Please be metered."),
+                           extra_headers={"x-claude-code-agent-id": "agent-e2e"})) == "Metered."
         deadline = time.monotonic() + 5
         while 'path="/v1/messages"' not in (lines := gateway.proc.output(since)):
             assert time.monotonic() < deadline, lines
@@ -187,6 +188,7 @@ def test_access_line_has_credits_and_says_whose_counts(sim, gateway, client, tok
         sim._post("/_sim/config", {"token_usage": True})
     [line] = [l for l in lines.splitlines() if 'path="/v1/messages"' in l]
     assert f'usage="{kind}"' in line or f"usage={kind}" in line, line
+    assert 'agent="agent-e2e"' in line or "agent=agent-e2e" in line, line
     credits = line.split("credits=")[1].split()[0].strip('"')
     assert float(credits) > 0, line
 

@@ -179,6 +179,8 @@ pub struct RequestRecord {
     method: &'static str,
     path: &'static str,
     model: String,
+    /// Claude Code's `x-claude-code-agent-id`: which (sub)agent sent the request.
+    agent: Option<String>,
     started: Instant,
     first_byte: Option<Duration>,
     status: u16,
@@ -195,6 +197,7 @@ impl RequestRecord {
             method,
             path,
             model: String::new(),
+            agent: None,
             started: Instant::now(),
             first_byte: None,
             status: 0,
@@ -208,6 +211,20 @@ impl RequestRecord {
 
     pub fn set_model(&mut self, model: &str) {
         self.model = model.to_string();
+    }
+
+    /// The (sub)agent a request came from, for attribution; kept only if it looks like an id
+    /// (at most 64 of `[A-Za-z0-9._:-]`), so a header cannot stuff the log.
+    pub fn set_agent(&mut self, agent: Option<&str>) {
+        self.agent = agent
+            .map(str::trim)
+            .filter(|a| {
+                !a.is_empty()
+                    && a.len() <= 64
+                    && a.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+            })
+            .map(str::to_string);
     }
 
     /// Keep the body for the log, if the debug mode may ever show it.
@@ -265,6 +282,7 @@ impl RequestRecord {
             method = self.method,
             path = self.path,
             model = %self.model,
+            agent = self.agent.as_deref().unwrap_or("-"),
             status,
             first_byte_ms = first_ms.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into()),
             total_ms = format!("{total_ms:.1}"),
@@ -313,6 +331,28 @@ mod tests {
             assert!(len <= 100, "{len}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn agent_ids_are_kept_only_when_they_look_like_ids() {
+        let cases = [
+            (Some("agent-7f3a"), Some("agent-7f3a")),
+            (Some(" team:reviewer.2 "), Some("team:reviewer.2")),
+            (Some("a b"), None),
+            (Some("x\ny"), None),
+            (Some(""), None),
+            (None, None),
+        ];
+        for (given, kept) in cases {
+            let mut r = RequestRecord::start("POST", "/v1/messages", DebugMode::Off);
+            r.set_agent(given);
+            assert_eq!(r.agent.as_deref(), kept, "{given:?}");
+            r.done = true;
+        }
+        let mut long = RequestRecord::start("POST", "/v1/messages", DebugMode::Off);
+        long.set_agent(Some(&"a".repeat(65)));
+        assert_eq!(long.agent, None);
+        long.done = true;
     }
 
     #[test]

@@ -34,6 +34,11 @@ pub async fn messages(
 ) -> Response {
     let mut record = RequestRecord::start("POST", "/v1/messages", relay.debug_mode);
     record.keep_body(&body);
+    record.set_agent(
+        headers
+            .get("x-claude-code-agent-id")
+            .and_then(|v| v.to_str().ok()),
+    );
     match conduit_anthropic::decode_request(&body, &request_headers(&headers)) {
         Ok(request) => turn::run(&upstreams, relay, record, request, Messages).await,
         Err(e) => turn::failed(record, &e, error_response(&e)),
