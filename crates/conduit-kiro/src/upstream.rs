@@ -130,12 +130,16 @@ impl KiroUpstream {
         let counted = convert::encode_request(&request, &base_opts)?;
         let input_tokens = crate::count::body_tokens(&counted);
         check_window(input_tokens, request.max_tokens, &resolved)?;
-        // Encoded once per profile ARN; a refresh rarely changes it.
-        let cache: Mutex<Option<(Option<String>, Bytes)>> = Mutex::new(None);
+        // Encoded once per profile ARN (and Entra ID or not); a refresh rarely changes it.
+        type Key = (Option<String>, bool);
+        let cache: Mutex<Option<(Key, Bytes)>> = Mutex::new(None);
         let body_for = |token: &Token| -> Result<Bytes, Error> {
             let mut cached = cache.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((arn, body)) = cached.as_ref() {
-                if *arn == token.profile_arn {
+            // Entra ID (external IdP) accounts are refused any additionalModelRequestFields
+            // (spec §9.3, §9.4): theirs goes without, and is cached apart.
+            let external = token.kind.external_idp();
+            if let Some(((arn, ext), body)) = cached.as_ref() {
+                if *arn == token.profile_arn && *ext == external {
                     return Ok(body.clone());
                 }
             }
@@ -143,17 +147,21 @@ impl KiroUpstream {
             // payload limit (then older history is trimmed as usual).
             let mut with_arn = counted.clone();
             with_arn.profile_arn = token.profile_arn.clone();
+            if external {
+                with_arn.additional_model_request_fields = None;
+            }
             let mut json = serde_json::to_vec(&with_arn)
                 .map_err(|e| Error::internal(format!("cannot serialise the Kiro request: {e}")))?;
             if json.len() > base_opts.max_payload_bytes {
                 let opts = EncodeOptions {
                     profile_arn: token.profile_arn.clone(),
+                    model_schema: base_opts.model_schema.clone().filter(|_| !external),
                     ..base_opts.clone()
                 };
                 json = convert::encode_request_json(&request, &opts)?;
             }
             let body = Bytes::from(json);
-            *cached = Some((token.profile_arn.clone(), body.clone()));
+            *cached = Some(((token.profile_arn.clone(), external), body.clone()));
             Ok(body)
         };
         let ctx = CallContext {

@@ -17,7 +17,7 @@ use conduit_core::{
     ToolResultContent, Upstream,
 };
 use conduit_kiro::reasoning::is_placeholder_signature;
-use conduit_sim::{Rule, Step};
+use conduit_sim::{Account, AccountKind, Profile, Rule, Sim, SimConfig, Step};
 use serde_json::{json, Value};
 
 fn read_tool() -> Tool {
@@ -228,4 +228,58 @@ async fn usage_is_exact_and_credits_are_counted() {
     assert!(!r.usage.estimated, "{:?}", r.usage);
     assert!(r.usage.output_tokens > 0);
     assert!(r.usage.credits.is_some_and(|c| c > 0.0), "{:?}", r.usage);
+}
+
+/// Kiro refuses any `additionalModelRequestFields` from an Entra ID (external IdP) account: such
+/// an account gets its answer without the field.
+#[tokio::test]
+async fn an_entra_id_account_is_never_sent_the_field() {
+    const ARN: &str = "arn:aws:codewhisperer:us-east-1:333333333333:profile/ENTRA";
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    sim.add_account(
+        Account::new("access-entra", "refresh-entra")
+            .with_kind(AccountKind::ExternalIdp)
+            .with_tenant("contoso")
+            .with_profiles(vec![Profile::new(ARN)]),
+    );
+    let dir = std::env::temp_dir().join(format!("conduit-entra-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("token.json");
+    let token = json!({"accountKind": "external_idp", "accessToken": "access-entra",
+        "refreshToken": "refresh-entra", "expiresAt": "2099-01-01T00:00:00.000Z",
+        "clientId": "entra-public-client", "tenantId": "contoso", "profileArn": ARN});
+    std::fs::write(&file, token.to_string()).unwrap();
+    let base = sim.base_url();
+    let env = |k: &str| match k {
+        "CONDUIT_KIRO_API_URL"
+        | "CONDUIT_KIRO_AUTH_URL"
+        | "CONDUIT_SSO_OIDC_URL"
+        | "CONDUIT_IDP_URL" => Some(base.clone()),
+        "ACCOUNT_SYSTEM" => Some("false".into()),
+        _ => None,
+    };
+    let mut config = conduit_kiro::config::KiroConfig::from_env(env, dir.clone()).unwrap();
+    config.creds_file = Some(file);
+    let upstream = conduit_kiro::upstream::KiroUpstream::new(config).unwrap();
+    let r = collect(
+        upstream
+            .send(request(vec![Message::user_text("Hi")]))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let chats: Vec<Value> = sim
+        .log()
+        .into_iter()
+        .filter(|e| e.body.get("conversationState").is_some())
+        .map(|e| e.body)
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    r.unwrap();
+    assert_eq!(chats.len(), 1);
+    assert!(
+        chats[0].get("additionalModelRequestFields").is_none(),
+        "{}",
+        chats[0]
+    );
 }
