@@ -2,8 +2,10 @@
 //!
 //! Pure parts: [`wire`] (serde types named as in the service), [`models`] (client model names to
 //! Kiro model ids), [`convert`] (canonical request → Kiro request, with every rule the service
-//! enforces), [`eventstream`] (AWS event-stream frames → Kiro events) and [`assemble`] (Kiro events
-//! → canonical events, including `<thinking>` parsing and tool-call assembly).
+//! enforces), [`reasoning`] (the effort a model's schema admits, placeholder signatures),
+//! [`eventstream`] (AWS event-stream frames → Kiro events) and [`assemble`] (Kiro events →
+//! canonical events, including `<thinking>` parsing, native reasoning, tool-call assembly and
+//! [`textcalls`], tool calls the model wrote as text).
 //! IO parts: [`auth`] (credentials, refresh), [`client`] (HTTP, retries, first-token timeout),
 //! [`accounts`] (several accounts: scheduling, failover, usage) and [`upstream`] (the
 //! [`conduit_core::Upstream`] implementation).
