@@ -3,7 +3,9 @@
 - it shows native thinking (signed by the simulator) and finishes a multi-tool task — Write,
   then Read, then Edit — while every later turn replays the earlier reasoning, which the
   simulator verifies;
-- a Kiro context overflow (`Input is too long.`) makes it compact the conversation and go on.
+- a Kiro context overflow (`Input is too long.`) makes it compact the conversation and go on;
+- a suspended Kiro account ends the run at once with the reason (a 403 permission_error; a 401
+  made Claude Code take its own key for stale and retry in silence for over a minute).
 
 Claude Code 2.1.328 names its model `claude-opus-5-5`; conduit maps it to Kiro's newest Opus.
 Rules match on content and tool results, never on the model or the request count (see
@@ -143,11 +145,6 @@ def test_claude_code_compacts_after_kiro_input_too_long_and_continues(sim, gatew
     assert len(history(chats[after])) < len(history(chats[overflow]))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "conduit answers upstream credential errors (ErrorKind::Credentials: a suspended account, a "
-    "dead refresh token) with 401 authentication_error; Claude Code 2.1.328 takes a 401 as its own "
-    "key going stale and retries for over a minute without a word. A 403 permission_error ends "
-    "it at once with the message (observed against a stub server)."))
 def test_claude_code_stops_at_once_on_a_suspended_account(sim, start_gateway, tmp_path):
     gw = start_gateway()
     cwd = tmp_path / "project"

@@ -27,11 +27,12 @@ def err(status: int, message: str | None, reason: str | None = None, **extra) ->
 
 # With a single account the pool remembers risk-control cooldowns and suspensions, but not a
 # used-up quota (the two quota rows stay `active`; with several accounts they are `quota`, see the
-# kiro crate's table). A suspension reaches the client as 401 authentication_error.
+# kiro crate's table). A suspension reaches the client as 403 permission_error: conduit's Kiro
+# credentials are refused, not the client's key.
 ROWS = [
     # (id, upstream error, client status, client error type, message fragment, chat calls, state after)
     ("risk-control-429", err(429, SUSPICIOUS), 429, "rate_limit_error", "suspicious activity", 1, "cooling_down"),
-    ("suspension-403", err(403, SUSPENDED), 401, "authentication_error", "suspended", 1, "suspended"),
+    ("suspension-403", err(403, SUSPENDED), 403, "permission_error", "suspended", 1, "suspended"),
     ("overage-402", err(402, "You have reached the limit for overages.", "OVERAGE_REQUEST_LIMIT_EXCEEDED"),
      429, "rate_limit_error", "overage", 1, "active"),
     ("monthly-quota-402", err(402, "You have reached the limit.", "MONTHLY_REQUEST_COUNT"),

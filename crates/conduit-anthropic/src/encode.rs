@@ -21,8 +21,11 @@ pub fn error_status(kind: &ErrorKind) -> (u16, &'static str) {
         ErrorKind::InvalidRequest | ErrorKind::ContextOverflow { .. } => {
             (400, "invalid_request_error")
         }
-        ErrorKind::Authentication | ErrorKind::Credentials => (401, "authentication_error"),
-        ErrorKind::PermissionDenied => (403, "permission_error"),
+        ErrorKind::Authentication => (401, "authentication_error"),
+        // The gateway's own Kiro credentials are missing, dead or refused (suspended account):
+        // not the client's key. A 401 makes Claude Code take its key for stale and retry for
+        // over a minute in silence; a 403 shows the message ("run `conduit login`") at once.
+        ErrorKind::PermissionDenied | ErrorKind::Credentials => (403, "permission_error"),
         ErrorKind::NotFound => (404, "not_found_error"),
         ErrorKind::RequestTooLarge => (413, "request_too_large"),
         ErrorKind::RateLimited => (429, "rate_limit_error"),

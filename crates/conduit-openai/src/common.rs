@@ -36,9 +36,10 @@ pub fn error_parts(kind: &ErrorKind) -> (u16, &'static str, Option<&'static str>
             Some("context_length_exceeded"),
         ),
         ErrorKind::Authentication => (401, "invalid_request_error", Some("invalid_api_key")),
+        // Not the client's key (that is `Authentication`): the gateway's upstream credentials.
         ErrorKind::Credentials => (
-            401,
-            "authentication_error",
+            403,
+            "permission_error",
             Some("upstream_credentials_unavailable"),
         ),
         ErrorKind::PermissionDenied => (403, "permission_error", None),

@@ -21,7 +21,7 @@ pub use common::error_parts;
 /// | InvalidRequest | 400 | invalid_request_error | null |
 /// | ContextOverflow | 400 | invalid_request_error | context_length_exceeded |
 /// | Authentication | 401 | invalid_request_error | invalid_api_key |
-/// | Credentials | 401 | authentication_error | upstream_credentials_unavailable |
+/// | Credentials | 403 | permission_error | upstream_credentials_unavailable |
 /// | PermissionDenied | 403 | permission_error | null |
 /// | NotFound | 404 | invalid_request_error | not_found |
 /// | RequestTooLarge | 413 | invalid_request_error | request_too_large |
