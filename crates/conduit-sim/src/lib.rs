@@ -165,11 +165,7 @@ impl SimHandle {
     /// Credits charged so far to the account owning `token` (access or refresh).
     pub fn credits(&self, token: &str) -> Option<f64> {
         self.shared.with(|s| {
-            let idx = s
-                .access
-                .get(token)
-                .map(|e| e.account)
-                .or_else(|| s.refresh.get(token).map(|e| e.account))?;
+            let idx = s.account_of_token(token)?;
             s.accounts.get(idx).map(|a| a.credits)
         })
     }
@@ -216,11 +212,7 @@ impl SimHandle {
     /// as `(access_token, refresh_token)` — handy after the gateway rotated them.
     pub fn current_tokens(&self, token: &str) -> Option<(String, String)> {
         self.shared.with(|s| {
-            let idx = s
-                .access
-                .get(token)
-                .map(|e| e.account)
-                .or_else(|| s.refresh.get(token).map(|e| e.account))?;
+            let idx = s.account_of_token(token)?;
             let a = s.accounts.get(idx)?;
             Some((a.spec.access_token.clone(), a.spec.refresh_token.clone()))
         })

@@ -97,6 +97,14 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// The account that owns `token`, an access or a refresh token (even an expired or dead one).
+    pub fn account_of_token(&self, token: &str) -> Option<usize> {
+        self.access
+            .get(token)
+            .map(|e| e.account)
+            .or_else(|| self.refresh.get(token).map(|e| e.account))
+    }
+
     pub fn new(config: SimConfig) -> Self {
         State {
             config,

@@ -69,11 +69,7 @@ async fn social_sign_in(
         .map_err(|e| anyhow!(e))?;
     let entry =
         social::save(&data_dir(paths), backend, provider, &tokens).map_err(|e| anyhow!(e))?;
-    let api_region = entry
-        .profile_arn
-        .as_deref()
-        .and_then(region_of_profile_arn)
-        .unwrap_or(conduit_kiro::config::DEFAULT_REGION);
+    let api_region = api_region_of(entry.profile_arn.as_deref());
     if json_out {
         output::json(
             &json!({"signed_in": true, "account": entry, "api_region": api_region,
@@ -157,11 +153,7 @@ async fn sign_in(paths: &Paths, config: &KiroConfig, no_browser: bool, json_out:
     };
     let entry = login::save(&settings, &flow.registration, &tokens, profile.as_ref())
         .map_err(|e| anyhow!(e))?;
-    let api_region = entry
-        .profile_arn
-        .as_deref()
-        .and_then(region_of_profile_arn)
-        .unwrap_or(conduit_kiro::config::DEFAULT_REGION);
+    let api_region = api_region_of(entry.profile_arn.as_deref());
     if json_out {
         output::json(
             &json!({"signed_in": true, "account": entry, "api_region": api_region,
@@ -262,4 +254,11 @@ fn open_browser(url: &str) -> bool {
         .stderr(std::process::Stdio::null())
         .spawn()
         .is_ok()
+}
+
+/// The API region a signed-in account's requests go to: its profile ARN's region.
+fn api_region_of(profile_arn: Option<&str>) -> &str {
+    profile_arn
+        .and_then(region_of_profile_arn)
+        .unwrap_or(conduit_kiro::config::DEFAULT_REGION)
 }
