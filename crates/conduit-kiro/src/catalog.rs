@@ -36,6 +36,9 @@ pub struct Catalog {
     ttl: Duration,
     clock: Arc<dyn Clock>,
     slots: Vec<Slot>,
+    /// [`Catalog::merged`]'s answer, built once per change of any account's list: every
+    /// request reads it, so it is shared, not rebuilt.
+    merged: Mutex<Option<Arc<ModelList>>>,
 }
 
 struct Slot {
@@ -63,6 +66,7 @@ impl Catalog {
                     flight: tokio::sync::Mutex::new(()),
                 })
                 .collect(),
+            merged: Mutex::new(None),
         }
     }
 
@@ -132,6 +136,8 @@ impl Catalog {
                 st.list = Some(Arc::new(list));
                 st.fetched_at = Some(now);
                 st.failed_at = None;
+                drop(st);
+                *self.merged.lock().unwrap_or_else(|p| p.into_inner()) = None;
             }
             Err(e) => {
                 tracing::warn!(
@@ -152,7 +158,20 @@ impl Catalog {
 
     /// Every answered account's models (the first account's entry wins for a shared id), or
     /// the static table when none has answered. Never fetches.
-    pub fn merged(&self) -> ModelList {
+    pub fn merged(&self) -> Arc<ModelList> {
+        let mut cached = self.merged.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(list) = cached.as_ref() {
+            return list.clone();
+        }
+        let list = Arc::new(self.build_merged());
+        // The static table is not kept: the first answer must replace it at once.
+        if list.live {
+            *cached = Some(list.clone());
+        }
+        list
+    }
+
+    fn build_merged(&self) -> ModelList {
         let lists: Vec<Arc<ModelList>> = (0..self.slots.len())
             .filter_map(|i| self.account(i))
             .collect();

@@ -55,7 +55,7 @@ impl KiroUpstream {
     /// The models requests are resolved against: every account's ListAvailableModels answer,
     /// fetched first where it is missing or older than the TTL (one fetch per account at a
     /// time, concurrently across accounts); the static table while none has answered.
-    pub async fn model_list(&self) -> ModelList {
+    pub async fn model_list(&self) -> Arc<ModelList> {
         let refreshes = self.pool.accounts().iter().enumerate().map(|(i, account)| {
             self.catalog.refresh_with(i, || {
                 catalog::fetch(&self.http, &account.config, &account.auth)
@@ -70,7 +70,7 @@ impl KiroUpstream {
     /// window and output limit, whether `[1m]` ids apply (window ≥ 1M) and whether it reasons
     /// natively.
     pub async fn catalog_entries(&self) -> Vec<catalog::Entry> {
-        catalog::entries(&self.model_list().await)
+        catalog::entries(&*self.model_list().await)
     }
 
     fn resolve(&self, client_model: &str, list: &ModelList) -> ResolvedModel {
@@ -266,7 +266,7 @@ impl Upstream for KiroUpstream {
     }
 
     fn list_models(&self) -> ModelsFuture<'_> {
-        Box::pin(async move { catalog::model_infos(&self.model_list().await) })
+        Box::pin(async move { catalog::model_infos(&*self.model_list().await) })
     }
 
     fn context_window(&self, model: &str) -> u32 {
