@@ -16,7 +16,6 @@ the user chooses "Yes, I trust this folder" (Down, Enter); on every other prompt
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 import subprocess
@@ -25,9 +24,8 @@ import uuid
 
 import pytest
 
-from conftest import CONDUIT_BIN
 from test_claude_code import CLAUDE
-from test_cli_claude import free_port
+from test_cli_claude import daemon_cli
 
 QUESTION = "What is the capital of Kiroland?"
 ANSWER = "The capital of Kiroland is Conduitville."
@@ -80,21 +78,7 @@ def test_first_interactive_run_after_start_needs_no_extra_step(sim, account, tmp
     home.mkdir()
     project = tmp_path / "project"
     project.mkdir()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "CONDUIT_HOME": str(home / ".conduit"),
-        "CONDUIT_PORT": str(free_port()),
-        "CONDUIT_NO_BROWSER": "1",
-        "CONDUIT_KIRO_API_URL": sim.url,
-        "CONDUIT_KIRO_AUTH_URL": sim.url,
-        "CONDUIT_SSO_OIDC_URL": sim.url,
-        "KIRO_CREDS_FILE": str(account.creds_file),
-    }
-
-    def conduit(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(CONDUIT_BIN), *args], env=env, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=60)
+    env, conduit = daemon_cli(home, sim, account)
 
     sim.rule({"text": ANSWER}, match={"contains": "capital of Kiroland"})
     if before == "upgraded":

@@ -21,11 +21,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_start_configures_claude_code_and_stop_stops(sim, account, tmp_path):
-    home = tmp_path / "home"
-    (home / ".claude").mkdir(parents=True)
-    settings = home / ".claude" / "settings.json"
-    settings.write_text(json.dumps({"theme": "dark", "env": {"KEEP_ME": "1"}}))
+def daemon_cli(home: Path, sim, account):
+    """The environment of a user whose HOME is `home`, with conduit pointed at the simulator and
+    the account's token file, and a runner of the real `conduit` binary in it."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
@@ -41,6 +39,16 @@ def test_start_configures_claude_code_and_stop_stops(sim, account, tmp_path):
     def conduit(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(CONDUIT_BIN), *args], env=env, stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, timeout=60)
+
+    return env, conduit
+
+
+def test_start_configures_claude_code_and_stop_stops(sim, account, tmp_path):
+    home = tmp_path / "home"
+    (home / ".claude").mkdir(parents=True)
+    settings = home / ".claude" / "settings.json"
+    settings.write_text(json.dumps({"theme": "dark", "env": {"KEEP_ME": "1"}}))
+    env, conduit = daemon_cli(home, sim, account)
 
     try:
         started = conduit("start")
