@@ -3,6 +3,7 @@
 //! once, at the edge.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// What kind of failure this is. Dialects map kinds to their status codes and error types.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +48,56 @@ pub enum Fault {
     Internal,
 }
 
+/// Why an upstream call failed, in the terms a caller choosing between upstreams (or between
+/// the accounts of one upstream) needs. Classified once, where the upstream's answer is parsed
+/// (its typed error name, `reason` or status), never by searching message text. An error with
+/// a cause may be failed over; one without (a client mistake, a cut stream) may not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailoverCause {
+    /// The account's quota (or its overage limit) is used up.
+    Quota,
+    /// The upstream's risk control limits this account ("suspicious activity"): rest it long.
+    RiskControl,
+    /// The upstream suspended this account: stop using it until a new sign-in.
+    Suspended,
+    /// Still throttled (429) after the upstream's own retries.
+    Throttled,
+    /// Still 5xx after the upstream's own retries.
+    ServerError,
+    /// No answer in time (connect, first byte).
+    Timeout,
+    /// The upstream's credentials are missing, dead or refused.
+    Credentials,
+    /// This upstream does not serve the model (unknown id, no access to it, not ready).
+    ModelUnavailable,
+}
+
+impl FailoverCause {
+    /// A short stable name for logs, `/health` and `conduit status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailoverCause::Quota => "quota",
+            FailoverCause::RiskControl => "risk_control",
+            FailoverCause::Suspended => "suspended",
+            FailoverCause::Throttled => "throttled",
+            FailoverCause::ServerError => "server_error",
+            FailoverCause::Timeout => "timeout",
+            FailoverCause::Credentials => "credentials",
+            FailoverCause::ModelUnavailable => "model_unavailable",
+        }
+    }
+}
+
+/// An upstream's own error answer, kept so that a client speaking the upstream's dialect gets
+/// it unmodified (an Anthropic client behind the Anthropic API upstream).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawError {
+    /// The dialect the body is written in (`"anthropic"`).
+    pub dialect: &'static str,
+    pub status: u16,
+    pub body: bytes::Bytes,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     pub kind: ErrorKind,
@@ -55,6 +106,10 @@ pub struct Error {
     pub retryable: bool,
     /// A sentence a person can act on. Never contains secrets.
     pub message: String,
+    /// Why an upstream call failed, when another upstream or account may do better.
+    pub cause: Option<FailoverCause>,
+    /// The upstream's own error answer, for a client of the same dialect.
+    pub raw: Option<Arc<RawError>>,
 }
 
 impl Error {
@@ -78,7 +133,26 @@ impl Error {
             fault,
             retryable,
             message: message.into(),
+            cause: None,
+            raw: None,
         }
+    }
+
+    /// The same error, marked as one another upstream or account may not have.
+    pub fn with_cause(mut self, cause: FailoverCause) -> Self {
+        self.cause = Some(cause);
+        self
+    }
+
+    /// The same error, carrying the upstream's own answer.
+    pub fn with_raw(mut self, raw: RawError) -> Self {
+        self.raw = Some(Arc::new(raw));
+        self
+    }
+
+    /// Whether a router may try the next upstream (or account) after this error.
+    pub fn fails_over(&self) -> bool {
+        self.cause.is_some()
     }
 
     pub fn invalid_request(message: impl Into<String>) -> Self {

@@ -13,11 +13,15 @@ pub mod tokens;
 pub mod upstream;
 pub mod wire_util;
 
-pub use error::{Error, ErrorKind, Fault};
+pub use error::{Error, ErrorKind, FailoverCause, Fault, RawError};
 pub use event::{BlockDelta, BlockStart, Event, EventStream, StopReason, Usage};
 pub use request::{
     Block, Effort, Image, Message, Request, RequestMeta, Role, Thinking, Tool, ToolChoice,
     ToolResultContent,
 };
 pub use response::{collect, Response};
-pub use upstream::{ModelInfo, ModelsFuture, SendFuture, Upstream, UpstreamStatus};
+pub use upstream::{
+    Call, CountFuture, MessagesCall, MessagesFuture, MessagesReply, MessagesUpstream, ModelInfo,
+    ModelsFuture, RawEvent, RawEventStream, ResolveFuture, ResolvedModel, SendFuture, Upstream,
+    UpstreamKind, UpstreamState, UpstreamStatus,
+};

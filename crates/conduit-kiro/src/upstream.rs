@@ -8,7 +8,10 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use conduit_core::upstream::SendFuture;
-use conduit_core::{Error, ErrorKind, ModelInfo, ModelsFuture, Request, Upstream, UpstreamStatus};
+use conduit_core::{
+    Call, Error, ErrorKind, ModelInfo, ModelsFuture, Request, ResolveFuture,
+    ResolvedModel as CoreResolved, Upstream, UpstreamKind, UpstreamState, UpstreamStatus,
+};
 use futures::StreamExt;
 
 use crate::accounts::{AccountPool, Clock, SystemClock};
@@ -256,9 +259,39 @@ fn check_window(
     ))
 }
 
-impl Upstream for KiroUpstream {
-    fn send(&self, request: Request) -> SendFuture<'_> {
+impl KiroUpstream {
+    /// Sends `request` as its own call (the prepare phase's work done here): tests and callers
+    /// that hold a `KiroUpstream` rather than a router.
+    pub fn send(&self, request: Request) -> SendFuture<'_> {
         Box::pin(self.send_request(request))
+    }
+}
+
+impl Upstream for KiroUpstream {
+    fn id(&self) -> &str {
+        "kiro"
+    }
+
+    fn kind(&self) -> UpstreamKind {
+        UpstreamKind::Kiro
+    }
+
+    /// Kiro serves every name: unknown ones map to a family's model, or pass through.
+    fn resolve<'a>(&'a self, model: &'a str) -> ResolveFuture<'a> {
+        Box::pin(async move {
+            let list = self.model_list().await;
+            let r = self.resolve(model, &list);
+            Some(CoreResolved {
+                client: model.to_owned(),
+                upstream: r.kiro_id,
+                context_window: r.context_window,
+                max_output_tokens: r.max_output_tokens,
+            })
+        })
+    }
+
+    fn send(&self, call: Call) -> SendFuture<'_> {
+        Box::pin(self.send_request(call.request))
     }
 
     fn models(&self) -> Vec<ModelInfo> {
@@ -287,6 +320,25 @@ impl Upstream for KiroUpstream {
     /// carries `state`, `reason`, `credits_used` and `kind` ([`AccountPool::status`]).
     fn status(&self) -> UpstreamStatus {
         let (healthy, detail) = self.pool.status();
-        UpstreamStatus { healthy, detail }
+        let reason = (!healthy)
+            .then(|| {
+                detail
+                    .get("reason")
+                    .and_then(|r| r.as_str())
+                    .map(str::to_owned)
+            })
+            .flatten();
+        UpstreamStatus {
+            id: self.id().to_owned(),
+            kind: UpstreamKind::Kiro,
+            state: if healthy {
+                UpstreamState::Ready
+            } else {
+                UpstreamState::NeedsCredentials
+            },
+            reason,
+            cooldown_until: None,
+            detail,
+        }
     }
 }

@@ -20,13 +20,16 @@ pub async fn health(
         if k.pool().len() == 1 {
             let (state, reason, credits) = k.pool().account_state(0);
             // Suspended, out of quota, cooling down, dead: it cannot serve now.
-            status.healthy &= state == AccountState::Active;
+            if state != AccountState::Active {
+                status.state = conduit_core::UpstreamState::Failing;
+            }
             detail.insert("state".into(), json!(state));
             detail.insert("reason".into(), json!(reason));
             detail.insert("credits_used".into(), json!(credits));
         }
     }
-    let code = if status.healthy {
+    let healthy = status.healthy();
+    let code = if healthy {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -34,7 +37,7 @@ pub async fn health(
     (
         code,
         Json(json!({
-            "status": if status.healthy { "ok" } else { "degraded" },
+            "status": if healthy { "ok" } else { "degraded" },
             "version": env!("CARGO_PKG_VERSION"),
             "upstream": status.detail,
         })),

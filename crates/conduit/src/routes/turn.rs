@@ -5,7 +5,7 @@
 use axum::body::Body;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use conduit_core::{Error, Event, EventStream, Request};
+use conduit_core::{Call, Error, Event, EventStream, Request};
 use futures::StreamExt;
 
 use crate::logging::RequestRecord;
@@ -30,7 +30,11 @@ pub async fn run<T: Turn>(
 ) -> Response {
     record.set_model(&request.model);
     let streaming = request.stream;
-    let stream = match upstreams.0.send(request).await {
+    let call = match prepare(upstreams, request).await {
+        Ok(c) => c,
+        Err(e) => return failed(record, &e, turn.error(&e)),
+    };
+    let stream = match upstreams.0.send(call).await {
         Ok(s) => s,
         Err(e) => return failed(record, &e, turn.error(&e)),
     };
@@ -51,6 +55,23 @@ pub async fn run<T: Turn>(
         }
         Err(e) => failed(record, &e, turn.error(&e)),
     }
+}
+
+/// The prepare phase: the model resolved by the upstream, the token estimate counted once,
+/// the message id minted once.
+async fn prepare(upstreams: &Upstreams, request: Request) -> Result<Call, Error> {
+    let model = upstreams.0.resolve(&request.model).await.ok_or_else(|| {
+        Error::new(
+            conduit_core::ErrorKind::NotFound,
+            format!("model `{}` is not served here", request.model),
+        )
+    })?;
+    Ok(Call {
+        input_tokens: conduit_core::tokens::count_request(&request),
+        message_id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
+        model,
+        request,
+    })
 }
 
 /// Hold the stream until its first content event, so that an error the upstream reports before
