@@ -4,6 +4,7 @@
 
 pub mod decode;
 pub mod encode;
+pub mod upstream;
 pub mod wire;
 
 use conduit_core::{Error, Request};

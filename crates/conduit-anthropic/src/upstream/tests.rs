@@ -1,0 +1,288 @@
+//! Table tests: Anthropic request → core → Messages JSON → core keeps every field; SSE events →
+//! canonical events; error envelopes → kind and cause.
+
+use conduit_core::{BlockDelta, BlockStart, ErrorKind, Event, FailoverCause, StopReason, Usage};
+use serde_json::{json, Value};
+
+use super::*;
+use crate::{decode_request, RequestHeaders};
+
+fn round_trip(body: Value) {
+    let bytes = serde_json::to_vec(&body).unwrap();
+    let first = decode_request(&bytes, &RequestHeaders::default()).unwrap();
+    let encoded = encode_request(&first, &first.model);
+    let again = decode_request(
+        &serde_json::to_vec(&encoded).unwrap(),
+        &RequestHeaders::default(),
+    )
+    .unwrap();
+    assert_eq!(first, again, "encoded: {encoded:#}");
+}
+
+#[test]
+fn requests_round_trip_through_the_core() {
+    let cases = [
+        json!({"model": "claude-opus-4-7", "max_tokens": 100,
+               "messages": [{"role": "user", "content": "hi"}]}),
+        json!({"model": "m", "max_tokens": 2000, "system": "be brief",
+               "temperature": 0.5, "top_p": 0.9, "stop_sequences": ["X"], "stream": true,
+               "metadata": {"user_id": "user_1_account_2_session_3"},
+               "thinking": {"type": "enabled", "budget_tokens": 1024},
+               "output_config": {"effort": "high"},
+               "messages": [{"role": "user", "content": [{"type": "text", "text": "a"}]}]}),
+        json!({"model": "m", "max_tokens": 10, "thinking": {"type": "adaptive"},
+               "system": [{"type": "text", "text": "s1"}, {"type": "text", "text": "s2"}],
+               "tools": [{"name": "get", "description": "d", "input_schema": {"type": "object"}}],
+               "tool_choice": {"type": "tool", "name": "get"},
+               "messages": [
+                 {"role": "user", "content": "q"},
+                 {"role": "assistant", "content": [
+                   {"type": "thinking", "thinking": "hmm", "signature": "sig"},
+                   {"type": "redacted_thinking", "data": "opaque"},
+                   {"type": "tool_use", "id": "t1", "name": "get", "input": {"a": 1}}]},
+                 {"role": "user", "content": [
+                   {"type": "tool_result", "tool_use_id": "t1", "is_error": true,
+                    "content": [{"type": "text", "text": "no"},
+                                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}}]},
+                   {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": "BBBB"}}]}]}),
+        json!({"model": "m", "max_tokens": 10, "tools": [{"name": "a", "input_schema": {}}],
+               "tool_choice": {"type": "any"},
+               "messages": [{"role": "user", "content": "x"}]}),
+    ];
+    for case in cases {
+        round_trip(case);
+    }
+}
+
+#[test]
+fn encoding_fills_what_anthropic_requires() {
+    let mut req = conduit_core::Request {
+        model: "gpt-ish".into(),
+        messages: vec![
+            conduit_core::Message::user_text("a"),
+            conduit_core::Message {
+                role: conduit_core::Role::Assistant,
+                content: vec![conduit_core::Block::Thinking {
+                    text: "unsigned".into(),
+                    signature: None,
+                }],
+            },
+        ],
+        ..Default::default()
+    };
+    let body = encode_request(&req, "upstream-id");
+    assert_eq!(body["model"], "upstream-id");
+    assert_eq!(body["max_tokens"], DEFAULT_MAX_TOKENS);
+    // The unsigned thinking block goes, and with it the empty assistant turn.
+    assert_eq!(body["messages"].as_array().unwrap().len(), 1);
+    assert!(body.get("stream").is_none());
+    req.thinking = conduit_core::Thinking::Enabled {
+        budget_tokens: 40_000,
+    };
+    assert_eq!(encode_request(&req, "x")["max_tokens"], 48_192);
+}
+
+fn decode(events: &[Value]) -> Vec<Result<Event, conduit_core::Error>> {
+    let mut d = EventDecoder::new("msg_gw", "claude-client");
+    let mut out = Vec::new();
+    for e in events {
+        let name = e["type"].as_str().unwrap().to_owned();
+        out.extend(d.feed(&name, &serde_json::to_vec(e).unwrap()));
+    }
+    if let Some(e) = d.finish() {
+        out.push(Err(e));
+    }
+    out
+}
+
+#[test]
+fn a_stream_with_thinking_tools_and_cache_usage() {
+    let out = decode(&[
+        json!({"type": "message_start", "message": {"id": "msg_up", "model": "up", "usage":
+            {"input_tokens": 10, "cache_creation_input_tokens": 20, "cache_read_input_tokens": 30, "output_tokens": 1}}}),
+        json!({"type": "ping"}),
+        json!({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}}),
+        json!({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "hm"}}),
+        json!({"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "SIG"}}),
+        json!({"type": "content_block_stop", "index": 0}),
+        json!({"type": "content_block_start", "index": 1, "content_block": {"type": "server_tool_use", "id": "s", "name": "web_search"}}),
+        json!({"type": "content_block_stop", "index": 1}),
+        json!({"type": "content_block_start", "index": 2, "content_block": {"type": "tool_use", "id": "t", "name": "get", "input": {}}}),
+        json!({"type": "content_block_delta", "index": 2, "delta": {"type": "input_json_delta", "partial_json": "{\"a\":"}}),
+        json!({"type": "content_block_delta", "index": 2, "delta": {"type": "input_json_delta", "partial_json": "1}"}}),
+        json!({"type": "content_block_stop", "index": 2}),
+        json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 42}}),
+        json!({"type": "message_stop", "amazon-bedrock-invocationMetrics": {"inputTokenCount": 10}}),
+    ]);
+    let out: Vec<Event> = out.into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        out,
+        vec![
+            Event::MessageStart {
+                id: "msg_gw".into(),
+                model: "claude-client".into(),
+                input_tokens: 10
+            },
+            Event::Ping,
+            Event::BlockStart {
+                index: 0,
+                block: BlockStart::Thinking
+            },
+            Event::BlockDelta {
+                index: 0,
+                delta: BlockDelta::Thinking("hm".into())
+            },
+            Event::BlockDelta {
+                index: 0,
+                delta: BlockDelta::ThinkingSignature("SIG".into())
+            },
+            Event::BlockStop { index: 0 },
+            Event::BlockStart {
+                index: 1,
+                block: BlockStart::ToolUse {
+                    id: "t".into(),
+                    name: "get".into()
+                }
+            },
+            Event::BlockDelta {
+                index: 1,
+                delta: BlockDelta::InputJson("{\"a\":".into())
+            },
+            Event::BlockDelta {
+                index: 1,
+                delta: BlockDelta::InputJson("1}".into())
+            },
+            Event::BlockStop { index: 1 },
+            Event::MessageEnd {
+                stop_reason: StopReason::ToolUse,
+                usage: Usage {
+                    input_tokens: 10,
+                    output_tokens: 42,
+                    cache_read_input_tokens: 30,
+                    cache_creation_input_tokens: 20,
+                    ..Default::default()
+                },
+            },
+        ]
+    );
+}
+
+#[test]
+fn stream_errors() {
+    let cut =
+        decode(&[json!({"type": "message_start", "message": {"usage": {"input_tokens": 1}}})]);
+    let e = cut.last().unwrap().as_ref().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::UpstreamProtocol);
+
+    let overloaded = decode(&[
+        json!({"type": "message_start", "message": {}}),
+        json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+    ]);
+    let e = overloaded.last().unwrap().as_ref().unwrap_err();
+    assert_eq!(
+        (e.kind.clone(), e.cause),
+        (ErrorKind::Overloaded, Some(FailoverCause::ServerError))
+    );
+    assert_eq!(overloaded.len(), 2, "nothing after the error");
+
+    let early = decode(&[json!({"type": "content_block_stop", "index": 0})]);
+    assert!(early[0].is_err());
+}
+
+#[test]
+fn error_envelopes_are_classified_and_kept_raw() {
+    let env =
+        |t: &str, m: &str| json!({"type": "error", "error": {"type": t, "message": m}}).to_string();
+    let cases: &[(u16, String, ErrorKind, Option<FailoverCause>)] = &[
+        (
+            429,
+            env("rate_limit_error", "slow down"),
+            ErrorKind::RateLimited,
+            Some(FailoverCause::Throttled),
+        ),
+        (
+            529,
+            env("overloaded_error", "Overloaded"),
+            ErrorKind::Overloaded,
+            Some(FailoverCause::ServerError),
+        ),
+        (
+            500,
+            env("api_error", "boom"),
+            ErrorKind::Overloaded,
+            Some(FailoverCause::ServerError),
+        ),
+        (
+            502,
+            "<html>bad gateway</html>".into(),
+            ErrorKind::Overloaded,
+            Some(FailoverCause::ServerError),
+        ),
+        (
+            504,
+            String::new(),
+            ErrorKind::Timeout,
+            Some(FailoverCause::Timeout),
+        ),
+        (
+            401,
+            env("authentication_error", "invalid x-api-key"),
+            ErrorKind::Credentials,
+            Some(FailoverCause::Credentials),
+        ),
+        (
+            403,
+            env("permission_error", "no"),
+            ErrorKind::Credentials,
+            Some(FailoverCause::Credentials),
+        ),
+        (
+            404,
+            env("not_found_error", "model: x"),
+            ErrorKind::NotFound,
+            Some(FailoverCause::ModelUnavailable),
+        ),
+        (
+            413,
+            env("request_too_large", "big"),
+            ErrorKind::RequestTooLarge,
+            None,
+        ),
+        (
+            400,
+            env("invalid_request_error", "invalid beta flag"),
+            ErrorKind::InvalidRequest,
+            None,
+        ),
+        (
+            400,
+            env(
+                "invalid_request_error",
+                "prompt is too long: 210000 tokens > 200000 maximum",
+            ),
+            ErrorKind::ContextOverflow {
+                tokens: 210_000,
+                max: 200_000,
+            },
+            None,
+        ),
+    ];
+    for (status, body, kind, cause) in cases {
+        let e = error_from_body(*status, body.as_bytes());
+        assert_eq!((&e.kind, e.cause), (kind, *cause), "{status} {body}");
+        let raw = e.raw.as_ref().unwrap();
+        assert_eq!(
+            (raw.dialect, raw.status, &raw.body[..]),
+            ("anthropic", *status, body.as_bytes())
+        );
+        assert!(!e.message.is_empty());
+    }
+    assert_eq!(
+        error_from_body(
+            401,
+            env("authentication_error", "invalid x-api-key").as_bytes()
+        )
+        .message,
+        "invalid x-api-key"
+    );
+}
