@@ -24,6 +24,10 @@ pub const PROFILE_REGIONS: [&str; 2] = ["us-east-1", "eu-central-1"];
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct ApiRegion(pub Option<String>);
 
+/// The path exactly as received (before the region prefix was stripped), for SigV4.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct RawPath(pub String);
+
 /// The region of an ARN (`arn:aws:codewhisperer:{region}:{account}:profile/{id}`).
 pub fn arn_region(arn: &str) -> Option<&str> {
     let mut parts = arn.split(':');
@@ -56,6 +60,7 @@ fn split_region(path: &str) -> Option<(&str, &str)> {
 /// region as an [`ApiRegion`] extension (root requests get `ApiRegion(None)`).
 pub(crate) async fn region_layer(mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
+    req.extensions_mut().insert(RawPath(path.clone()));
     let region = match split_region(&path) {
         Some((region, tail)) => {
             let pq = match req.uri().query() {

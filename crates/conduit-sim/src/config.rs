@@ -1,5 +1,6 @@
 //! Simulator configuration (library `SimConfig`, binary flags, `POST /_sim/config`).
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use serde::{Deserialize, Serialize};
@@ -69,6 +70,28 @@ pub struct SimConfig {
     pub refresh_throttle: u32,
     /// Whether the Entra ID token endpoint returns a new refresh token.
     pub idp_rotate_refresh: bool,
+    /// Bedrock SigV4 credentials: access key id → secret access key.
+    pub bedrock_credentials: BTreeMap<String, String>,
+    /// Bedrock API keys accepted as `Authorization: Bearer <key>`.
+    pub bedrock_api_keys: Vec<String>,
+    /// SigV4 service names accepted in the credential scope of Bedrock calls.
+    pub bedrock_signing_services: Vec<String>,
+    /// Foundation model ids (`anthropic.claude-…`); `{geo}.{id}` profiles are derived.
+    pub bedrock_models: Vec<String>,
+    /// Application inference profile ARN → foundation model id.
+    pub bedrock_application_profiles: BTreeMap<String, String>,
+    /// `anthropic_beta` entries answered with 400 "invalid beta flag".
+    pub bedrock_rejected_betas: Vec<String>,
+    /// Largest accepted difference between `x-amz-date` and the sim's clock, in seconds.
+    pub bedrock_max_clock_skew_secs: u64,
+    /// `x-api-key` values accepted by the Anthropic Messages API.
+    pub anthropic_api_keys: Vec<String>,
+    /// First-party model names of the Anthropic API (dated `-YYYYMMDD` forms accepted too).
+    pub anthropic_models: Vec<String>,
+    /// `anthropic-beta` header values answered with 400 invalid_request_error.
+    pub anthropic_rejected_betas: Vec<String>,
+    /// A `ping` event is sent after `message_start` and during every longer silence.
+    pub anthropic_ping_interval_ms: u64,
 }
 
 /// The profile given to IdC accounts created by the device flow unless configured otherwise.
@@ -95,6 +118,19 @@ impl Default for SimConfig {
             token_usage: true,
             refresh_throttle: 0,
             idp_rotate_refresh: true,
+            bedrock_credentials: crate::bedrock::default_credentials(),
+            bedrock_api_keys: vec![crate::bedrock::TEST_BEDROCK_API_KEY.to_owned()],
+            bedrock_signing_services: vec!["bedrock".to_owned()],
+            bedrock_models: crate::bedrock::DEFAULT_MODELS.map(str::to_owned).to_vec(),
+            bedrock_application_profiles: BTreeMap::new(),
+            bedrock_rejected_betas: crate::bedrock::DEFAULT_REJECTED_BETAS
+                .map(str::to_owned)
+                .to_vec(),
+            bedrock_max_clock_skew_secs: 300,
+            anthropic_api_keys: vec![crate::anthropic::TEST_API_KEY.to_owned()],
+            anthropic_models: crate::anthropic::DEFAULT_MODELS.map(str::to_owned).to_vec(),
+            anthropic_rejected_betas: Vec::new(),
+            anthropic_ping_interval_ms: 10_000,
         }
     }
 }
@@ -129,10 +165,33 @@ pub struct ConfigPatch {
     pub refresh_throttle: Option<u32>,
     #[serde(default)]
     pub idp_rotate_refresh: Option<bool>,
+    #[serde(default)]
+    pub bedrock_credentials: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub bedrock_api_keys: Option<Vec<String>>,
+    #[serde(default)]
+    pub bedrock_signing_services: Option<Vec<String>>,
+    #[serde(default)]
+    pub bedrock_models: Option<Vec<String>>,
+    #[serde(default)]
+    pub bedrock_application_profiles: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub bedrock_rejected_betas: Option<Vec<String>>,
+    #[serde(default)]
+    pub bedrock_max_clock_skew_secs: Option<u64>,
+    #[serde(default)]
+    pub anthropic_api_keys: Option<Vec<String>>,
+    #[serde(default)]
+    pub anthropic_models: Option<Vec<String>>,
+    #[serde(default)]
+    pub anthropic_rejected_betas: Option<Vec<String>>,
+    #[serde(default)]
+    pub anthropic_ping_interval_ms: Option<u64>,
 }
 
 impl SimConfig {
-    pub fn apply(&mut self, patch: ConfigPatch) {
+    pub fn apply(&mut self, mut patch: ConfigPatch) {
+        self.apply_messages(&mut patch);
         if let Some(v) = patch.device_interval {
             self.device_interval = v;
         }
@@ -172,6 +231,50 @@ impl SimConfig {
         if let Some(v) = patch.idp_rotate_refresh {
             self.idp_rotate_refresh = v;
         }
+    }
+
+    /// The Bedrock and Anthropic part of a patch.
+    fn apply_messages(&mut self, patch: &mut ConfigPatch) {
+        fn set<T>(slot: &mut T, v: Option<T>) {
+            if let Some(v) = v {
+                *slot = v;
+            }
+        }
+        set(
+            &mut self.bedrock_credentials,
+            patch.bedrock_credentials.take(),
+        );
+        set(&mut self.bedrock_api_keys, patch.bedrock_api_keys.take());
+        set(
+            &mut self.bedrock_signing_services,
+            patch.bedrock_signing_services.take(),
+        );
+        set(&mut self.bedrock_models, patch.bedrock_models.take());
+        set(
+            &mut self.bedrock_application_profiles,
+            patch.bedrock_application_profiles.take(),
+        );
+        set(
+            &mut self.bedrock_rejected_betas,
+            patch.bedrock_rejected_betas.take(),
+        );
+        set(
+            &mut self.bedrock_max_clock_skew_secs,
+            patch.bedrock_max_clock_skew_secs.take(),
+        );
+        set(
+            &mut self.anthropic_api_keys,
+            patch.anthropic_api_keys.take(),
+        );
+        set(&mut self.anthropic_models, patch.anthropic_models.take());
+        set(
+            &mut self.anthropic_rejected_betas,
+            patch.anthropic_rejected_betas.take(),
+        );
+        set(
+            &mut self.anthropic_ping_interval_ms,
+            patch.anthropic_ping_interval_ms.take(),
+        );
     }
 
     pub fn knows_model(&self, id: &str) -> bool {

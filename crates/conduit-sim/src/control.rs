@@ -155,6 +155,15 @@ pub(crate) async fn delete_model(State(shared): Sim, Path(id): Path<String>) -> 
     }
 }
 
+/// `POST /_sim/bedrock/faults` (a [`crate::BedrockFault`]).
+pub(crate) async fn add_fault(
+    State(shared): Sim,
+    Json(fault): Json<crate::messages::faults::BedrockFault>,
+) -> StatusCode {
+    shared.with(|s| s.add_fault(fault));
+    StatusCode::NO_CONTENT
+}
+
 pub(crate) async fn add_rule(State(shared): Sim, Json(rule): Json<Rule>) -> Response {
     let id = shared.with(|s| s.add_rule(rule));
     Json(json!({ "id": id })).into_response()

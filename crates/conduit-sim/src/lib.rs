@@ -2,7 +2,9 @@
 //! auth service, for tests. See `docs/simulator.md` for the HTTP contract.
 
 mod accounts;
+pub mod anthropic;
 pub mod arn;
+pub mod bedrock;
 pub mod catalog;
 mod chat;
 pub mod config;
@@ -10,6 +12,7 @@ mod control;
 pub mod errors;
 pub mod frames;
 mod idp;
+mod messages;
 mod mgmt;
 pub mod model;
 mod oidc;
@@ -32,6 +35,7 @@ use tokio::task::JoinHandle;
 pub use catalog::{ModelInfo, TokenLimits};
 pub use config::{ConfigPatch, ProfileArnPolicy, SimConfig};
 pub use control::AccountUpdate;
+pub use messages::faults::{BedrockFault, FaultKind, FaultService};
 pub use model::{
     Account, AccountKind, ExceptionStep, HttpError, LogEntry, Match, Profile, RawEvent, Rule, Step,
     ToolUseStep,
@@ -113,6 +117,20 @@ impl SimHandle {
         self.shared.with(|s| s.add_rule(rule))
     }
 
+    /// Inject a Bedrock (or, with `service: anthropic`, Anthropic API) fault
+    /// (`POST /_sim/bedrock/faults`); `reset()` clears them.
+    pub fn add_bedrock_fault(&self, fault: BedrockFault) {
+        self.shared.with(|s| s.add_fault(fault));
+    }
+
+    /// Bedrock and Anthropic calls logged so far (`service` = `bedrock` or `anthropic`).
+    pub fn messages_log(&self, service: &str) -> Vec<LogEntry> {
+        self.log()
+            .into_iter()
+            .filter(|e| e.service.as_deref() == Some(service))
+            .collect()
+    }
+
     /// Rules still active (used-up `times` rules are gone).
     pub fn rules(&self) -> Vec<Rule> {
         self.shared
@@ -146,7 +164,7 @@ impl SimHandle {
         self.shared.stats.snapshot()
     }
 
-    /// Clear rules, log and counters; accounts are kept.
+    /// Clear rules, log, counters, Bedrock/Anthropic faults and the prompt cache; accounts are kept.
     pub fn reset(&self) {
         self.shared.with(state::State::reset);
     }

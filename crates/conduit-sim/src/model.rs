@@ -453,6 +453,14 @@ pub struct LogEntry {
     /// prefix); null at the root.
     #[serde(default)]
     pub region: Option<String>,
+    /// `kiro` (Kiro, OIDC and auth services), `bedrock` or `anthropic`.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// Bedrock and Anthropic calls: exactly the usage the sim reported (`input_tokens`,
+    /// `cache_creation_input_tokens`, `cache_read_input_tokens`, `output_tokens`); null when the
+    /// call was not answered with a message.
+    #[serde(default)]
+    pub usage: Option<Value>,
 }
 
 impl LogEntry {

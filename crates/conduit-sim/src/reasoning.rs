@@ -15,7 +15,7 @@ const NONCE_LEN: usize = 24;
 const MAC_LEN: usize = 32;
 const BLOCK: usize = 64;
 
-fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; MAC_LEN] {
+pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; MAC_LEN] {
     let mut k = [0u8; BLOCK];
     if key.len() > BLOCK {
         let digest = Sha256::digest(key);

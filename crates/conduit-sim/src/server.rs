@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::arn::{self, ApiRegion};
 use crate::chat::{self, MatchedRule};
+use crate::messages::LogExtra;
 use crate::model::LogEntry;
 use crate::state::Shared;
 use crate::{control, errors, idp, mgmt, oidc};
@@ -46,7 +47,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/device", get(control::device_page))
         .route("/device/approve", post(control::approve))
         .route("/device/deny", post(control::deny))
-        .route("/device/expire", post(control::expire_device));
+        .route("/device/expire", post(control::expire_device))
+        .route("/bedrock/faults", post(control::add_fault));
     let services = Router::new()
         .route("/", post(aws_json))
         .route("/generateAssistantResponse", post(rest_chat))
@@ -59,6 +61,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/{tenant}/oauth2/v2.0/token", post(idp::entra_token))
         .route("/signin", get(idp::signin))
         .route("/oauth/token", post(idp::oauth_token))
+        .merge(crate::bedrock::routes())
+        .merge(crate::anthropic::routes())
         .nest("/_sim", sim)
         .layer(middleware::from_fn_with_state(shared.clone(), log_layer))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -165,11 +169,20 @@ async fn log_layer(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
             .extensions
             .get::<ApiRegion>()
             .and_then(|r| r.0.clone()),
+        service: Some("kiro".to_owned()),
+        usage: None,
     };
     let req = Request::from_parts(parts, Body::from(bytes));
     let mut resp = next.run(req).await;
     entry.status = resp.status().as_u16();
     entry.rule = resp.extensions().get::<MatchedRule>().map(|r| r.0.clone());
+    if let Some(extra) = resp.extensions().get::<LogExtra>() {
+        entry.service = Some(extra.service.to_owned());
+        if let Some(p) = &extra.path {
+            entry.path.clone_from(p);
+        }
+        entry.usage.clone_from(&extra.usage);
+    }
     shared.with(|s| s.push_log(entry));
     if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
         resp.headers_mut().insert("x-amzn-requestid", v);

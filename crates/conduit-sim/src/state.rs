@@ -94,6 +94,10 @@ pub(crate) struct State {
     pub issued_redacted: std::collections::HashSet<String>,
     /// Social sign-in codes waiting for `POST /oauth/token`, keyed by code.
     pub signin_codes: HashMap<String, crate::idp::SigninCode>,
+    /// Injected Bedrock / Anthropic faults.
+    pub faults: Vec<crate::messages::faults::FaultState>,
+    /// Hashes of the prompt prefixes cached so far (Bedrock and Anthropic).
+    pub prompt_cache: std::collections::HashSet<[u8; 32]>,
 }
 
 impl State {
@@ -121,6 +125,8 @@ impl State {
             mac_key: rand::random(),
             issued_redacted: std::collections::HashSet::new(),
             signin_codes: HashMap::new(),
+            faults: Vec::new(),
+            prompt_cache: std::collections::HashSet::new(),
         }
     }
 
@@ -130,6 +136,8 @@ impl State {
         self.log.clear();
         self.next_seq = 0;
         self.next_rule = 0;
+        self.faults.clear();
+        self.prompt_cache.clear();
         for a in &mut self.accounts {
             a.chat_requests = 0;
             a.credits = 0.0;
