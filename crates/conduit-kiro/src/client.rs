@@ -5,14 +5,15 @@
 
 pub mod errors;
 
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use conduit_core::{Error, ErrorKind};
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::{StreamExt, TryStreamExt};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+
+use conduit_upstream::transport::HttpSettings;
 
 use crate::auth::{Auth, Token};
 use crate::config::{Binding, KiroConfig};
@@ -26,7 +27,7 @@ pub const GENERATE_TARGET: &str = "AmazonCodeWhispererStreamingService.GenerateA
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// The raw event-stream body of a successful call. Dropping it closes the upstream response.
-pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
+pub use conduit_upstream::eventstream::BodyStream;
 
 /// Facts about the request needed to word errors (context overflow).
 #[derive(Debug, Clone, Copy)]
@@ -91,18 +92,13 @@ pub fn failure_cause(status: u16, body: &str) -> FailureCause {
     errors::parse(status, body).class.cause()
 }
 
-/// Builds the shared outbound HTTP client (rustls, TCP_NODELAY, keep-alive pool).
+/// Builds the shared outbound HTTP client with Kiro's timeouts
+/// ([`conduit_upstream::transport::build_http`]).
 pub fn build_http(config: &KiroConfig) -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
-        .use_rustls_tls()
-        .tcp_nodelay(true)
-        .connect_timeout(config.connect_timeout)
-        .read_timeout(config.stream_read_timeout)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(32)
-        .tcp_keepalive(Duration::from_secs(60))
-        .build()
-        .map_err(|e| Error::internal(format!("could not build the HTTP client: {e}")))
+    conduit_upstream::transport::build_http(&HttpSettings {
+        connect_timeout: config.connect_timeout,
+        read_timeout: config.stream_read_timeout,
+    })
 }
 
 /// Sends chat requests to Kiro for one account.
