@@ -51,6 +51,10 @@ enum Command {
         /// Port to listen on; 0 picks a free one (written to $CONDUIT_HOME/run/port).
         #[arg(long)]
         port: Option<u16>,
+        /// Upstreams and routes (TOML; docs/configuration.md). Also CONDUIT_CONFIG. Without
+        /// one, conduit serves from Kiro only.
+        #[arg(long, value_name = "FILE")]
+        config: Option<std::path::PathBuf>,
     },
     /// Start the gateway in the background and point Claude Code at it.
     Start(StartArgs),
@@ -182,8 +186,8 @@ fn main() -> ExitCode {
 }
 
 fn run(command: Command) -> cli::Outcome {
-    if let Command::Serve { host, port } = command {
-        serve(host, port)?;
+    if let Command::Serve { host, port, config } = command {
+        serve(host, port, config)?;
         return cli::ok();
     }
     if let Command::Completions { shell } = command {
@@ -246,9 +250,16 @@ fn run(command: Command) -> cli::Outcome {
     }
 }
 
-fn serve(host: Option<String>, port: Option<u16>) -> anyhow::Result<()> {
-    let config =
+fn serve(
+    host: Option<String>,
+    port: Option<u16>,
+    file: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let mut config =
         config::from_env(&|k| std::env::var(k).ok(), host, port).map_err(|e| anyhow::anyhow!(e))?;
+    if file.is_some() {
+        config.config_file = file;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

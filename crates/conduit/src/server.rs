@@ -24,6 +24,10 @@ pub async fn serve(config: GatewayConfig) -> anyhow::Result<()> {
         None => apikey::load_or_create(&config.api_key_file()).map_err(|e| anyhow!(e))?,
     };
     let key = ApiKey::new(&key).map_err(|e| anyhow!(e))?;
+    let _file = match &config.config_file {
+        Some(path) => Some(crate::config::file::load(path)?),
+        None => None,
+    };
     let kiro = KiroConfig::from_env(|k| std::env::var(k).ok(), config.data_dir())
         .map_err(|e| anyhow!("invalid Kiro configuration: {e}"))?;
     let kiro = Arc::new(KiroUpstream::new(kiro).map_err(|e| anyhow!("{e}"))?);

@@ -1,5 +1,8 @@
 //! Gateway configuration: raw values from flags and environment, validated into one typed
-//! [`GatewayConfig`] without IO. Each part of the program receives only its own piece.
+//! [`GatewayConfig`] without IO. Each part of the program receives only its own piece. The
+//! config file (upstreams and routes) is [`file`].
+
+pub mod file;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -32,6 +35,8 @@ pub struct GatewayConfig {
     pub ping_interval: Duration,
     /// How long in-flight streams may run on after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// `--config` / `CONDUIT_CONFIG`: the upstreams and routes file. `None`: Kiro only.
+    pub config_file: Option<PathBuf>,
 }
 
 impl GatewayConfig {
@@ -108,6 +113,9 @@ pub fn from_env(
         debug_mode,
         ping_interval: Duration::from_millis(ping_ms.max(50)),
         shutdown_grace: Duration::from_secs(grace_s),
+        config_file: env("CONDUIT_CONFIG")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
     })
 }
 
