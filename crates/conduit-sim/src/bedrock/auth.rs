@@ -23,7 +23,7 @@ pub(crate) struct Req<'a> {
 
 const BAD_SIGNATURE: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
 
-pub(crate) fn authorization<'a>(headers: &'a HeaderMap) -> Option<&'a str> {
+pub(crate) fn authorization(headers: &HeaderMap) -> Option<&str> {
     headers.get("authorization").and_then(|v| v.to_str().ok())
 }
 

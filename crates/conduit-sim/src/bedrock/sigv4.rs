@@ -230,7 +230,7 @@ pub(crate) fn verify(auth_header: &str, c: &Check<'_>) -> Result<String, SigV4Er
         SigV4Error::Incomplete(format!("Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters. Authorization={auth_header}"))
     })?;
     let secret = (c.secret_of)(&auth.access_key).ok_or(SigV4Error::UnknownAccessKey)?;
-    if !c.services.iter().any(|s| *s == auth.service) {
+    if !c.services.contains(&auth.service) {
         let want = c.services.first().cloned().unwrap_or_default();
         return Err(SigV4Error::WrongService(want));
     }
