@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use conduit_core::{Error, ErrorKind};
+use conduit_core::{Error, ErrorKind, FailoverCause};
 use futures::{StreamExt, TryStreamExt};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 
@@ -49,47 +49,14 @@ pub enum Verdict {
     Refresh(Error),
 }
 
-/// Why a call failed, in the terms a caller choosing between accounts needs (the account pool
-/// fails over on everything but [`FailureCause::Other`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureCause {
-    /// The account's monthly quota (or its overage limit) is used up.
-    Quota,
-    /// Kiro's risk control limits this account ("suspicious activity"): rest it for long.
-    RiskControl,
-    /// Kiro suspended this account: stop using it.
-    Suspended,
-    /// Still throttled (429) after the client's own retries.
-    Throttled,
-    /// Still 5xx after the client's own retries.
-    ServerError,
-    /// The account's credentials are missing, dead or refused.
-    Credentials,
-    /// Anything another account would not fix (bad request, network, timeout).
-    Other,
-}
-
-/// A failed call: the error a client sees, and why it failed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CallFailure {
-    pub error: Error,
-    pub cause: FailureCause,
-}
-
-impl CallFailure {
-    fn of(error: Error) -> Self {
-        let cause = if error.kind == ErrorKind::Credentials {
-            FailureCause::Credentials
-        } else {
-            FailureCause::Other
-        };
-        Self { error, cause }
+/// An error from outside the answer's classification (a token that cannot be loaded or
+/// refreshed, a body that cannot be built): dead credentials are a failover cause, the rest not.
+fn unclassified(error: Error) -> Error {
+    if error.kind == ErrorKind::Credentials && error.cause.is_none() {
+        error.with_cause(FailoverCause::Credentials)
+    } else {
+        error
     }
-}
-
-/// The [`FailureCause`] of a non-2xx answer (same body rules as [`classify`]).
-pub fn failure_cause(status: u16, body: &str) -> FailureCause {
-    errors::parse(status, body).class.cause()
 }
 
 /// Builds the shared outbound HTTP client with Kiro's timeouts
@@ -135,25 +102,14 @@ impl KiroClient {
 
     /// POSTs `body` until the upstream starts streaming, then hands back the body stream.
     /// `body_for` builds the JSON body for the token in use (its profile ARN may change after a
-    /// refresh).
+    /// refresh). A failed call's error carries its [`FailoverCause`] when another account or
+    /// upstream may do better.
     pub async fn generate(
         &self,
         auth: &Auth,
         body_for: &(dyn Fn(&Token) -> Result<Bytes, Error> + Send + Sync),
         ctx: CallContext,
     ) -> Result<BodyStream, Error> {
-        self.generate_detailed(auth, body_for, ctx)
-            .await
-            .map_err(|f| f.error)
-    }
-
-    /// [`KiroClient::generate`], also telling why a failed call failed.
-    pub async fn generate_detailed(
-        &self,
-        auth: &Auth,
-        body_for: &(dyn Fn(&Token) -> Result<Bytes, Error> + Send + Sync),
-        ctx: CallContext,
-    ) -> Result<BodyStream, CallFailure> {
         let policy = &self.config.retry;
         let max_attempts = policy.max_attempts.max(1);
         let mut backoff_retries = 0u32;
@@ -163,11 +119,11 @@ impl KiroClient {
         let mut refreshed = false;
         let mut sent = 0u32;
         let mut token = auth
-            .with_profile(auth.access_token().await.map_err(CallFailure::of)?)
+            .with_profile(auth.access_token().await.map_err(unclassified)?)
             .await;
         loop {
             sent += 1;
-            let body = body_for(&token).map_err(CallFailure::of)?;
+            let body = body_for(&token).map_err(unclassified)?;
             let error = match self.attempt(&token, body.clone(), sent, max_attempts).await {
                 Attempt::Stream(s) => return Ok(s),
                 Attempt::Silent => {
@@ -175,14 +131,15 @@ impl KiroClient {
                     refreshed = false;
                     first_token_timeouts += 1;
                     if first_token_timeouts > self.config.first_token_max_retries {
-                        return Err(CallFailure::of(Error::new(
+                        return Err(Error::new(
                             ErrorKind::Timeout,
                             format!(
                                 "Kiro did not start answering within {:.1} s ({} tries); try again",
                                 self.config.first_token_timeout.as_secs_f64(),
                                 first_token_timeouts
                             ),
-                        )));
+                        )
+                        .with_cause(FailoverCause::Timeout));
                     }
                     tracing::warn!(
                         try_no = first_token_timeouts,
@@ -190,10 +147,9 @@ impl KiroClient {
                     );
                     continue;
                 }
-                Attempt::Network(e) => CallFailure {
-                    error: e,
-                    cause: FailureCause::Other,
-                },
+                // No answer: another upstream may do better (the account pool does not rest
+                // an account for it).
+                Attempt::Network(e) => e.with_cause(FailoverCause::Timeout),
                 Attempt::Status(status, text) => {
                     let answer = errors::parse(status, &text);
                     let url = self.config.api_url_for(token.profile_arn.as_deref());
@@ -207,34 +163,29 @@ impl KiroClient {
                     match errors::verdict(&answer, ctx, Some(&sent_with)) {
                         Verdict::Fail(e) => {
                             tracing::warn!(status, reason = %answer.reason, class = ?answer.class, "Kiro refused the call");
-                            return Err(CallFailure {
-                                error: e,
-                                cause: answer.class.cause(),
-                            });
+                            return Err(e);
                         }
                         Verdict::Refresh(e) => {
                             if refreshed {
-                                return Err(CallFailure::of(Error::new(
+                                return Err(Error::new(
                                     ErrorKind::Credentials,
                                     format!(
                                         "{} even after a token refresh: run `conduit login`",
                                         e.message
                                     ),
-                                )));
+                                )
+                                .with_cause(FailoverCause::Credentials));
                             }
                             refreshed = true;
                             tracing::info!("Kiro rejected the access token; forcing a refresh");
-                            token = auth.force_refresh(&token).await.map_err(CallFailure::of)?;
+                            token = auth.force_refresh(&token).await.map_err(unclassified)?;
                             token = auth.with_profile(token).await;
                             continue;
                         }
                         Verdict::Backoff(e) => {
                             // Throttling and 5xx come after the token check: it was accepted.
                             refreshed = false;
-                            CallFailure {
-                                error: e,
-                                cause: answer.class.cause(),
-                            }
+                            e
                         }
                     }
                 }
@@ -243,11 +194,11 @@ impl KiroClient {
                 return Err(error);
             }
             let delay = policy.delay(backoff_retries);
-            tracing::warn!(error = %error.error, ?delay, "Kiro call failed; retrying");
+            tracing::warn!(error = %error, ?delay, "Kiro call failed; retrying");
             tokio::time::sleep(delay).await;
             backoff_retries += 1;
             token = auth
-                .with_profile(auth.access_token().await.map_err(CallFailure::of)?)
+                .with_profile(auth.access_token().await.map_err(unclassified)?)
                 .await;
         }
     }

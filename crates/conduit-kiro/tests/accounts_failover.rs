@@ -67,7 +67,7 @@ async fn a_session_fails_over_and_comes_back_after_the_cooldown() {
             "{name}: stays on 1 while 0 cools down"
         );
         let status = conduit_core::Upstream::status(&up);
-        assert!(status.healthy, "{name}");
+        assert!(status.healthy(), "{name}");
         assert_eq!(status.detail["accounts"][0]["healthy"], false, "{name}");
 
         h.sim.reset();
@@ -116,7 +116,7 @@ async fn all_accounts_exhausted_is_one_clear_error() {
     );
     assert!(err.message.contains("in 3600 s"), "{}", err.message);
     assert!(err.message.contains("conduit login"), "{}", err.message);
-    assert!(!conduit_core::Upstream::status(&up).healthy);
+    assert!(!conduit_core::Upstream::status(&up).healthy());
 
     let calls = h.chat_accounts().len();
     let again = ask(&up, Some("other")).await.unwrap_err();

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use conduit_core::{collect, Block, Error, ErrorKind, Message, Request, Upstream};
+use conduit_core::{collect, Block, Error, ErrorKind, Message, Request};
 use conduit_kiro::auth::kind::BUILDER_ID_PLACEHOLDER_ARN;
 use conduit_kiro::config::KiroConfig;
 use conduit_kiro::upstream::KiroUpstream;

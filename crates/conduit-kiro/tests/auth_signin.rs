@@ -9,7 +9,7 @@ mod client_harness;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use conduit_core::{collect, Block, Message, Request, Upstream};
+use conduit_core::{collect, Block, Message, Request};
 use conduit_kiro::auth::kind::AccountKind;
 use conduit_kiro::auth::registry::{AccountSource, Registry};
 use conduit_kiro::auth::signin::{save_account, NewAccount};

@@ -394,7 +394,7 @@ async fn a_tool_schema_kiro_refuses_is_named_in_the_client_error_and_not_retried
             {"type": "object", "properties": {"b": {"type": "number"}}}
         ]}),
     }];
-    let e = match conduit_core::Upstream::send(&up, request).await {
+    let e = match up.send(request).await {
         Ok(stream) => conduit_core::collect(stream).await.unwrap_err(),
         Err(e) => e,
     };

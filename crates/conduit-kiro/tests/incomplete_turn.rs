@@ -9,7 +9,7 @@
 mod client_harness;
 
 use client_harness::{Harness, Token};
-use conduit_core::{collect, Block, ErrorKind, Message, Request, Role, Thinking, Tool, Upstream};
+use conduit_core::{collect, Block, ErrorKind, Message, Request, Role, Thinking, Tool};
 use conduit_sim::{Rule, Step};
 use serde_json::json;
 

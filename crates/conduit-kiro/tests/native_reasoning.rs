@@ -14,7 +14,7 @@ mod client_harness;
 use client_harness::{Harness, Token};
 use conduit_core::{
     collect, Block, Effort, ErrorKind, Message, Request, Response, Role, Thinking, Tool,
-    ToolResultContent, Upstream,
+    ToolResultContent,
 };
 use conduit_kiro::reasoning::is_placeholder_signature;
 use conduit_sim::{Account, AccountKind, Profile, Rule, Sim, SimConfig, Step};

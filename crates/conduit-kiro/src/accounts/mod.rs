@@ -15,13 +15,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
-use conduit_core::{Error, Event, EventStream};
+use conduit_core::{Error, Event, EventStream, FailoverCause};
 use futures::StreamExt;
 use serde_json::{json, Value};
 
 use crate::auth::registry::{AccountEntry, Registry};
 use crate::auth::{format_time, Auth, Token};
-use crate::client::{BodyStream, CallContext, CallFailure, FailureCause, KiroClient};
+use crate::client::{BodyStream, CallContext, KiroClient};
 use crate::config::KiroConfig;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use scheduler::AccountState;
@@ -266,18 +266,22 @@ impl AccountPool {
 
     /// A call on this account failed before its first event. Returns whether the request
     /// should be tried on another account.
-    pub fn failed(&self, index: usize, cause: FailureCause) -> bool {
+    pub fn failed(&self, index: usize, cause: FailoverCause) -> bool {
         self.record_failure(index, cause, None)
     }
 
     /// [`AccountPool::failed`] keeping Kiro's words for `status`. Risk control and suspension
     /// are recorded even with one account (it is then not tried until they pass); the other
     /// causes cool an account down only when there are several.
-    pub fn failed_call(&self, index: usize, failure: &CallFailure) -> bool {
-        self.record_failure(index, failure.cause, Some(failure.error.message.clone()))
+    /// Errors without a [`FailoverCause`] never fail over.
+    pub fn failed_call(&self, index: usize, error: &Error) -> bool {
+        let Some(cause) = error.cause else {
+            return false;
+        };
+        self.record_failure(index, cause, Some(error.message.clone()))
     }
 
-    fn record_failure(&self, index: usize, cause: FailureCause, detail: Option<String>) -> bool {
+    fn record_failure(&self, index: usize, cause: FailoverCause, detail: Option<String>) -> bool {
         let Some(reason) = Reason::of(cause) else {
             return false;
         };
@@ -334,17 +338,17 @@ impl AccountPool {
             let Some(account) = self.account(index) else {
                 break;
             };
-            match client.generate_detailed(&account.auth, body_for, ctx).await {
+            match client.generate(&account.auth, body_for, ctx).await {
                 Ok(body) => {
                     self.succeeded(index);
                     return Ok((index, body));
                 }
-                Err(failure) => {
-                    if !self.failed_call(index, &failure) {
-                        return Err(failure.error);
+                Err(error) => {
+                    if !self.failed_call(index, &error) {
+                        return Err(error);
                     }
                     tried.push(index);
-                    last = Some(failure.error);
+                    last = Some(error);
                 }
             }
         }

@@ -4,12 +4,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use conduit_core::{Error, ErrorKind};
+use conduit_core::{Error, ErrorKind, FailoverCause};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::auth::format_time;
-use crate::client::FailureCause;
 
 /// How cooldowns are measured and how many sessions are remembered.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,15 +55,17 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub fn of(cause: FailureCause) -> Option<Reason> {
+    /// The account-level reason of a failover cause; `None` (no timeout or model the next
+    /// account would fix) keeps the request on this account.
+    pub fn of(cause: FailoverCause) -> Option<Reason> {
         match cause {
-            FailureCause::Quota => Some(Reason::Quota),
-            FailureCause::Throttled => Some(Reason::Throttled),
-            FailureCause::ServerError => Some(Reason::ServerError),
-            FailureCause::Credentials => Some(Reason::Credentials),
-            FailureCause::RiskControl => Some(Reason::RiskControl),
-            FailureCause::Suspended => Some(Reason::Suspended),
-            FailureCause::Other => None,
+            FailoverCause::Quota => Some(Reason::Quota),
+            FailoverCause::Throttled => Some(Reason::Throttled),
+            FailoverCause::ServerError => Some(Reason::ServerError),
+            FailoverCause::Credentials => Some(Reason::Credentials),
+            FailoverCause::RiskControl => Some(Reason::RiskControl),
+            FailoverCause::Suspended => Some(Reason::Suspended),
+            FailoverCause::Timeout | FailoverCause::ModelUnavailable => None,
         }
     }
 
@@ -512,6 +513,12 @@ impl Scheduler {
             ),
             None => String::new(),
         };
+        // Another upstream may serve the request: the error keeps a failover cause.
+        let cause = last.and_then(|e| e.cause).unwrap_or(match kind {
+            ErrorKind::RateLimited => FailoverCause::Throttled,
+            ErrorKind::Overloaded => FailoverCause::ServerError,
+            _ => FailoverCause::Credentials,
+        });
         let last = last
             .map(|e| format!(" Last error: {}", e.message))
             .unwrap_or_default();
@@ -527,6 +534,7 @@ impl Scheduler {
                 parts.join("; ")
             ),
         )
+        .with_cause(cause)
     }
 
     fn index_of(&self, id: &str) -> Option<usize> {

@@ -1,13 +1,14 @@
 //! Kiro's error answers (spec §6.1, §9.6) sorted into classes, each with its own handling.
 //!
-//! A body is classified by its `reason` (top level, then `error.reason`) first, then by the
-//! documented markers in its message, and by status only last: the same condition arrives with
+//! A body is classified on its parsed fields: its `reason` (top level, then `error.reason`)
+//! first, then Kiro's codes in its other fields and the documented wordings of its message, and
+//! by status only last (never by searching the raw body): the same condition arrives with
 //! different statuses (quota as 402 or 400, tool pairing as 400 or 503).
 
-use conduit_core::{Error, ErrorKind};
+use conduit_core::{Error, ErrorKind, FailoverCause};
 use serde_json::Value;
 
-use super::{CallContext, FailureCause, Verdict};
+use super::{CallContext, Verdict};
 use crate::auth::kind::AccountKind;
 use crate::config::{region_of_profile_arn, DEFAULT_REGION};
 
@@ -83,7 +84,8 @@ pub fn parse(status: u16, body: &str) -> Answer {
         .or_else(|| field("Message"))
         .unwrap_or_else(|| body.trim().to_string());
     let reason = field("reason").unwrap_or_default();
-    let class = class_of(status, &reason, &message, body);
+    let codes = codes(json.as_ref());
+    let class = class_of(status, &reason, &message, &codes);
     Answer {
         status,
         message,
@@ -92,7 +94,31 @@ pub fn parse(status: u16, body: &str) -> Answer {
     }
 }
 
-fn class_of(status: u16, reason: &str, message: &str, body: &str) -> Class {
+/// The string fields of an error body (top level and its `error` object: `reason`, `code`,
+/// `__type`, ...), where Kiro puts its upper-case codes.
+fn codes(json: Option<&Value>) -> Vec<&str> {
+    let Some(j) = json else {
+        return Vec::new();
+    };
+    let mut out: Vec<&str> = string_fields(j);
+    if let Some(e) = j.get("error") {
+        out.extend(string_fields(e));
+    }
+    out
+}
+
+fn string_fields(v: &Value) -> Vec<&str> {
+    v.as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+/// Classifies by the parsed fields: the `reason`, then Kiro's codes in any field or in the
+/// message, then the documented message wordings (Kiro's only signal for risk control and
+/// suspension), then the status.
+fn class_of(status: u16, reason: &str, message: &str, codes: &[&str]) -> Class {
     let by_reason = match reason {
         "MONTHLY_REQUEST_COUNT" => Some(Class::Quota { overage: false }),
         "OVERAGE_REQUEST_LIMIT_EXCEEDED" => Some(Class::Quota { overage: true }),
@@ -109,14 +135,15 @@ fn class_of(status: u16, reason: &str, message: &str, body: &str) -> Class {
     if let Some(c) = by_reason {
         return c;
     }
+    let code = |c: &str| codes.contains(&c) || message.contains(c);
     let m = message.to_ascii_lowercase();
     let markers: [(bool, Class); 15] = [
         (
-            body.contains("OVERAGE_REQUEST_LIMIT_EXCEEDED"),
+            code("OVERAGE_REQUEST_LIMIT_EXCEEDED"),
             Class::Quota { overage: true },
         ),
         (
-            body.contains("MONTHLY_REQUEST_COUNT"),
+            code("MONTHLY_REQUEST_COUNT"),
             Class::Quota { overage: false },
         ),
         (m.contains("suspicious activity"), Class::RiskControl),
@@ -125,16 +152,15 @@ fn class_of(status: u16, reason: &str, message: &str, body: &str) -> Class {
             Class::Suspended,
         ),
         (
-            body.contains("TOOL_SCHEMA_INVALID") || m.contains("input_schema does not support"),
+            code("TOOL_SCHEMA_INVALID") || m.contains("input_schema does not support"),
             Class::ToolSchemaInvalid,
         ),
         (
-            body.contains("TOOL_USE_RESULT_MISMATCH")
-                || message.contains("Expected toolResult blocks"),
+            code("TOOL_USE_RESULT_MISMATCH") || message.contains("Expected toolResult blocks"),
             Class::ToolResultMismatch,
         ),
         (
-            body.contains("THINKING_SIGNATURE_INVALID"),
+            code("THINKING_SIGNATURE_INVALID"),
             Class::ThinkingSignatureInvalid,
         ),
         (
@@ -142,13 +168,10 @@ fn class_of(status: u16, reason: &str, message: &str, body: &str) -> Class {
             Class::AdditionalFieldsRefused,
         ),
         (
-            body.contains("MODEL_TEMPORARILY_UNAVAILABLE"),
+            code("MODEL_TEMPORARILY_UNAVAILABLE"),
             Class::ModelTemporarilyUnavailable,
         ),
-        (
-            body.contains("INSUFFICIENT_MODEL_CAPACITY"),
-            Class::Capacity,
-        ),
+        (code("INSUFFICIENT_MODEL_CAPACITY"), Class::Capacity),
         (m.contains("input is too long"), Class::ContextOverflow),
         (
             m.contains("profilearn is required"),
@@ -185,27 +208,43 @@ fn class_of(status: u16, reason: &str, message: &str, body: &str) -> Class {
 }
 
 impl Class {
-    /// What a caller choosing between accounts makes of it.
-    pub fn cause(self) -> FailureCause {
+    /// What a caller choosing between accounts or upstreams makes of it: `None` when another
+    /// would not do better (the client's mistake, a gateway timeout that must not be resent).
+    pub fn cause(self) -> Option<FailoverCause> {
         match self {
-            Class::Quota { .. } => FailureCause::Quota,
-            Class::RiskControl => FailureCause::RiskControl,
-            Class::Suspended => FailureCause::Suspended,
-            Class::Throttled => FailureCause::Throttled,
+            Class::Quota { .. } => Some(FailoverCause::Quota),
+            Class::RiskControl => Some(FailoverCause::RiskControl),
+            Class::Suspended => Some(FailoverCause::Suspended),
+            Class::Throttled => Some(FailoverCause::Throttled),
             Class::ServerError | Class::Capacity | Class::ModelTemporarilyUnavailable => {
-                FailureCause::ServerError
+                Some(FailoverCause::ServerError)
             }
             Class::ProfileArnRequired
             | Class::NotAuthorized
             | Class::BearerInvalid
-            | Class::Refused => FailureCause::Credentials,
-            _ => FailureCause::Other,
+            | Class::Refused => Some(FailoverCause::Credentials),
+            Class::InvalidModel => Some(FailoverCause::ModelUnavailable),
+            Class::Timeout => Some(FailoverCause::Timeout),
+            _ => None,
         }
     }
 }
 
-/// The verdict on an answer, worded for people.
+/// The verdict on an answer, worded for people; its error carries the answer's
+/// [`FailoverCause`] (classified here, once).
 pub fn verdict(a: &Answer, ctx: CallContext, sent: Option<&Sent<'_>>) -> Verdict {
+    let with_cause = |e: Error| match a.class.cause() {
+        Some(cause) => e.with_cause(cause),
+        None => e,
+    };
+    match worded(a, ctx, sent) {
+        Verdict::Fail(e) => Verdict::Fail(with_cause(e)),
+        Verdict::Backoff(e) => Verdict::Backoff(with_cause(e)),
+        Verdict::Refresh(e) => Verdict::Refresh(with_cause(e)),
+    }
+}
+
+fn worded(a: &Answer, ctx: CallContext, sent: Option<&Sent<'_>>) -> Verdict {
     let quoted = quote(&a.message);
     let status = a.status;
     let client = |text: String| Verdict::Fail(Error::invalid_request(text));

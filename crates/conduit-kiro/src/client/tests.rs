@@ -167,103 +167,103 @@ fn long_upstream_messages_are_shortened() {
 #[test]
 fn late_2026_errors_are_classified_by_reason_then_markers() {
     use errors::Class::*;
-    let cases: &[(u16, &str, errors::Class, FailureCause)] = &[
+    let cases: &[(u16, &str, errors::Class, Option<FailoverCause>)] = &[
         (
             429,
             r#"{"message":"Due to suspicious activity, we are imposing temporary limits on how frequently your account (d-123) can send a request to Kiro while we investigate.","reason":null}"#,
             RiskControl,
-            FailureCause::RiskControl,
+            Some(FailoverCause::RiskControl),
         ),
         (
             403,
             r#"{"message":"Your User ID (u-1) temporarily is suspended. We've locked your account as a security precaution.","reason":null}"#,
             Suspended,
-            FailureCause::Suspended,
+            Some(FailoverCause::Suspended),
         ),
         (
             402,
             r#"{"message":"You have reached the limit for overages.","reason":"OVERAGE_REQUEST_LIMIT_EXCEEDED"}"#,
             Quota { overage: true },
-            FailureCause::Quota,
+            Some(FailoverCause::Quota),
         ),
         (
             400,
             r#"{"error":{"message":"x","reason":"OVERAGE_REQUEST_LIMIT_EXCEEDED"}}"#,
             Quota { overage: true },
-            FailureCause::Quota,
+            Some(FailoverCause::Quota),
         ),
         (
             400,
             r#"{"__type":"ValidationException","message":"input_schema does not support oneOf, allOf, or anyOf at the top level","reason":"TOOL_SCHEMA_INVALID"}"#,
             ToolSchemaInvalid,
-            FailureCause::Other,
+            None,
         ),
         (
             503,
             r#"{"message":"x","reason":"TOOL_USE_RESULT_MISMATCH"}"#,
             ToolResultMismatch,
-            FailureCause::Other,
+            None,
         ),
         (
             503,
             "Expected toolResult blocks at messages.3.content",
             ToolResultMismatch,
-            FailureCause::Other,
+            None,
         ),
         (
             500,
             r#"{"message":"Encountered unexpectedly high load when processing the request, please try again.","reason":"MODEL_TEMPORARILY_UNAVAILABLE"}"#,
             ModelTemporarilyUnavailable,
-            FailureCause::ServerError,
+            Some(FailoverCause::ServerError),
         ),
-        (524, "", GatewayTimeout, FailureCause::Other),
+        (524, "", GatewayTimeout, None),
         (
             400,
             r#"{"message":"Invalid `signature` in `thinking` block","reason":"THINKING_SIGNATURE_INVALID"}"#,
             ThinkingSignatureInvalid,
-            FailureCause::Other,
+            None,
         ),
         (
             400,
             r#"{"message":"Improperly formed request.","reason":"REQUEST_BODY_INVALID"}"#,
             RequestBodyInvalid,
-            FailureCause::Other,
+            None,
         ),
         (
             400,
             r#"{"message":"additionalModelRequestFields is not supported for this model","reason":null}"#,
             AdditionalFieldsRefused,
-            FailureCause::Other,
+            None,
         ),
         (
             400,
             r#"{"message":"Invalid additionalModelRequestFields","reason":null}"#,
             AdditionalFieldsRefused,
-            FailureCause::Other,
+            None,
         ),
         (
             400,
             r#"{"message":"profileArn is required for this request.","reason":null}"#,
             ProfileArnRequired,
-            FailureCause::Credentials,
+            Some(FailoverCause::Credentials),
         ),
         (
             403,
             r#"{"message":"User is not authorized to make this call.","reason":null}"#,
             NotAuthorized,
-            FailureCause::Credentials,
+            Some(FailoverCause::Credentials),
         ),
         (
             400,
             r#"{"message":"Improperly formed request.","reason":null}"#,
             ImproperlyFormed,
-            FailureCause::Other,
+            None,
         ),
         (
             429,
             r#"{"message":"Too many requests, please wait before trying again."}"#,
             Throttled,
-            FailureCause::Throttled,
+            Some(FailoverCause::Throttled),
         ),
     ];
     for (status, body, class, cause) in cases {

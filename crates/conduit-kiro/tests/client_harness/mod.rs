@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use conduit_core::{collect, Block, Error, Message, Request, Upstream};
+use conduit_core::{collect, Block, Error, Message, Request};
 use conduit_kiro::config::KiroConfig;
 use conduit_kiro::upstream::KiroUpstream;
 use conduit_sim::{Account, Sim, SimConfig, SimHandle};
