@@ -1,5 +1,5 @@
-//! conduit-sim: a faithful simulator of the Kiro chat service, AWS SSO OIDC and the Kiro desktop
-//! auth service, for tests. See `docs/simulator.md` for the HTTP contract.
+//! conduit-sim: a faithful simulator of the Kiro chat service, AWS SSO OIDC, the Kiro desktop
+//! auth service, the Amazon Bedrock runtime and the Anthropic Messages API, for tests. See `docs/simulator.md` for the HTTP contract.
 
 mod accounts;
 pub mod anthropic;
@@ -99,6 +99,21 @@ impl SimHandle {
     /// `http://127.0.0.1:PORT` — the base URL of all three services.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/region/{region}`: the Bedrock runtime endpoint of that region.
+    pub fn bedrock_endpoint(&self, region: &str) -> String {
+        format!("{}/region/{region}", self.base_url())
+    }
+
+    /// `http://127.0.0.1:PORT/anthropic`: the Anthropic API base URL (`/v1/messages` below it).
+    pub fn anthropic_base_url(&self) -> String {
+        format!("{}/anthropic", self.base_url())
+    }
+
+    /// `http://127.0.0.1:PORT/region/{region}/aws-external-anthropic`: Claude Platform on AWS.
+    pub fn aws_external_anthropic_url(&self, region: &str) -> String {
+        format!("{}/region/{region}/aws-external-anthropic", self.base_url())
     }
 
     pub fn addr(&self) -> SocketAddr {
