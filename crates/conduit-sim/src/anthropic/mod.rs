@@ -281,7 +281,8 @@ async fn messages(
         cache_key,
         reply_model: c.model.clone(),
         message_id: random_id("msg_"),
-        bedrock_metrics: false,
+        bedrock: false,
+        streaming,
     };
     let (reply, usage, rule) = match answer::answer(&shared, &call) {
         Answer::Error(e, rule) => return respond(e.into_response(), None, rule),

@@ -214,7 +214,8 @@ async fn run(inc: Incoming, streaming: bool) -> Response {
         cache_key: format!("bedrock/{foundation}"),
         reply_model: foundation.trim_start_matches("anthropic.").to_owned(),
         message_id: random_id("msg_bdrk_"),
-        bedrock_metrics: streaming,
+        bedrock: true,
+        streaming,
     };
     let (reply, usage, rule) = match answer::answer(&inc.shared, &call) {
         Answer::Error(e, rule) => return respond(e.into_response(), path, None, rule),

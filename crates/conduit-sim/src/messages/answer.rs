@@ -28,7 +28,9 @@ pub(crate) struct Call<'a> {
     /// `message.model` of the reply.
     pub reply_model: String,
     pub message_id: String,
-    pub bedrock_metrics: bool,
+    /// Bedrock flavour: invocation metrics on a streamed message_stop, `toolu_bdrk_` ids.
+    pub bedrock: bool,
+    pub streaming: bool,
 }
 
 /// How the call is answered.
@@ -59,7 +61,12 @@ pub(crate) fn answer(shared: &Shared, call: &Call<'_>) -> Answer {
         model: call.reply_model.clone(),
         usage,
         max_tokens: call.body.get("max_tokens").and_then(Value::as_u64),
-        bedrock_metrics: call.bedrock_metrics,
+        bedrock_metrics: call.bedrock && call.streaming,
+        tool_prefix: if call.bedrock {
+            "toolu_bdrk_"
+        } else {
+            "toolu_"
+        },
     };
     let planned = reply::plan(&steps, &input, view::thinking_requested(call.body), &key);
     shared.with(|s| s.issued_redacted.extend(planned.redacted.iter().cloned()));

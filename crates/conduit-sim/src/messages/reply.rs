@@ -36,6 +36,8 @@ pub(crate) struct ReplyInput {
     pub max_tokens: Option<u64>,
     /// Add `amazon-bedrock-invocationMetrics` to message_stop.
     pub bedrock_metrics: bool,
+    /// `toolu_bdrk_` (Bedrock) or `toolu_` (Anthropic API).
+    pub tool_prefix: &'static str,
 }
 
 /// A planned reply and what it reports.
@@ -70,6 +72,7 @@ fn pieces(s: &str, chunk: Option<usize>, default_parts: usize) -> Vec<String> {
 
 struct Planner<'a> {
     key: &'a [u8; 32],
+    tool_prefix: &'static str,
     out: Reply,
     index: u64,
     /// The open text block, if any (consecutive text steps share one block).
@@ -161,7 +164,7 @@ impl Planner<'_> {
 
     /// A tool call; false when it is truncated (the reply then ends without a stop).
     fn tool_use(&mut self, t: &crate::model::ToolUseStep) -> bool {
-        let id = t.id.clone().unwrap_or_else(|| random_id("toolu_bdrk_"));
+        let id = t.id.clone().unwrap_or_else(|| random_id(self.tool_prefix));
         let input = t.input.to_string();
         self.output_chars += t.name.len() + input.len();
         let index = self.start(json!({"type": "tool_use", "id": id, "name": t.name, "input": {}}));
@@ -235,6 +238,7 @@ impl Planner<'_> {
 pub(crate) fn plan(steps: &[Step], input: &ReplyInput, thinking: bool, key: &[u8; 32]) -> Reply {
     let mut p = Planner {
         key,
+        tool_prefix: input.tool_prefix,
         out: Reply {
             output_tokens: 1,
             ..Reply::default()
