@@ -86,25 +86,43 @@ pub(crate) fn resolve_model(
     }
 }
 
-/// The first `cache_control` (under `path`) with a key other than `type`/`ttl`.
-fn bad_cache_control(v: &Value, path: &str) -> Option<String> {
-    match v {
-        Value::Object(m) => {
-            if let Some(Value::Object(cc)) = m.get("cache_control") {
-                if let Some(k) = cc.keys().find(|k| *k != "type" && *k != "ttl") {
-                    return Some(format!("{path}.cache_control.{k}"));
-                }
-            }
-            m.iter()
-                .filter(|(k, _)| k.as_str() != "cache_control")
-                .find_map(|(k, v)| bad_cache_control(v, &format!("{path}.{k}")))
+/// The extra key of a block's own `cache_control`, as `{path}.cache_control.{key}`.
+fn extra_cc_key(block: &Value, path: &str) -> Option<String> {
+    let cc = block.get("cache_control")?.as_object()?;
+    let key = cc.keys().find(|k| *k != "type" && *k != "ttl")?;
+    Some(format!("{path}.cache_control.{key}"))
+}
+
+fn indexed<'a>(v: Option<&'a Value>, path: &'a str) -> impl Iterator<Item = (String, &'a Value)> {
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(move |(i, b)| (format!("{path}.{i}"), b))
+}
+
+/// The first `cache_control` with a key other than `type`/`ttl` on a tool, a system block, a
+/// message block or a block nested in a `tool_result` (not inside schemas or inputs).
+fn bad_cache_control(body: &Value) -> Option<String> {
+    let mut found = indexed(body.get("tools"), "tools")
+        .chain(indexed(body.get("system"), "system"))
+        .find_map(|(p, b)| extra_cc_key(b, &p));
+    for (mp, m) in indexed(body.get("messages"), "messages") {
+        if found.is_some() {
+            break;
         }
-        Value::Array(a) => a
-            .iter()
-            .enumerate()
-            .find_map(|(i, v)| bad_cache_control(v, &format!("{path}.{i}"))),
-        _ => None,
+        let content = format!("{mp}.content");
+        for (bp, b) in indexed(m.get("content"), &content) {
+            let nested = format!("{bp}.content");
+            found = extra_cc_key(b, &bp).or_else(|| {
+                indexed(b.get("content"), &nested).find_map(|(p, n)| extra_cc_key(n, &p))
+            });
+            if found.is_some() {
+                break;
+            }
+        }
     }
+    found
 }
 
 /// The InvokeModel body rules (all 400 ValidationException). `count` = a CountTokens inner body
@@ -135,12 +153,10 @@ pub(crate) fn check_body(
             "{extra}: Extra inputs are not permitted"
         )));
     }
-    for part in ["system", "messages", "tools"] {
-        if let Some(path) = body.get(part).and_then(|v| bad_cache_control(v, part)) {
-            return Err(validation(format!(
-                "{path}: Extra inputs are not permitted"
-            )));
-        }
+    if let Some(path) = bad_cache_control(&body) {
+        return Err(validation(format!(
+            "{path}: Extra inputs are not permitted"
+        )));
     }
     if !count && body.get("max_tokens").is_none_or(Value::is_null) {
         return Err(validation("max_tokens: Field required"));
@@ -180,11 +196,37 @@ mod tests {
 
     #[test]
     fn cache_control_paths() {
-        let v: Value = serde_json::json!([{"role": "user", "content": [{"type": "text", "text": "x",
-            "cache_control": {"type": "ephemeral", "scope": "global"}}]}]);
-        assert_eq!(
-            bad_cache_control(&v, "messages").as_deref(),
-            Some("messages.0.content.0.cache_control.scope")
-        );
+        let cc = serde_json::json!({"type": "ephemeral", "scope": "global"});
+        let schema = serde_json::json!({"type": "object", "properties": {
+            "cache_control": {"type": "object", "description": "a field named like the marker"}}});
+        let cases = [
+            (
+                serde_json::json!({"messages": [{"role": "user", "content": [{"type": "text", "text": "x",
+                "cache_control": cc}]}]}),
+                Some("messages.0.content.0.cache_control.scope"),
+            ),
+            (
+                serde_json::json!({"messages": [{"role": "user", "content": "x"}, {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text", "text": "r",
+                 "cache_control": cc}]}]}]}),
+                Some("messages.1.content.0.content.0.cache_control.scope"),
+            ),
+            (
+                serde_json::json!({"tools": [{"name": "t", "input_schema": schema, "cache_control": cc}]}),
+                Some("tools.0.cache_control.scope"),
+            ),
+            (
+                serde_json::json!({"tools": [{"name": "t", "input_schema": schema}]}),
+                None,
+            ),
+            (
+                serde_json::json!({"system": [{"type": "text", "text": "s",
+                "cache_control": {"type": "ephemeral", "ttl": "1h"}}]}),
+                None,
+            ),
+        ];
+        for (body, want) in cases {
+            assert_eq!(bad_cache_control(&body).as_deref(), want, "{body}");
+        }
     }
 }
