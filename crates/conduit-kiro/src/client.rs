@@ -6,14 +6,14 @@
 pub mod errors;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use conduit_core::{Error, ErrorKind, FailoverCause};
-use futures::{StreamExt, TryStreamExt};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 
+use conduit_upstream::retry::Backoff;
 use conduit_upstream::transport::HttpSettings;
+use conduit_upstream::watchdog::{self, Outcome, Target, Watchdog};
 
 use crate::auth::{Auth, Token};
 use crate::config::{Binding, KiroConfig};
@@ -23,8 +23,6 @@ pub const KIRO_VERSION: &str = "0.11.107";
 const SDK_VERSION: &str = "1.0.34";
 /// `x-amz-target` of the AWS JSON 1.0 binding.
 pub const GENERATE_TARGET: &str = "AmazonCodeWhispererStreamingService.GenerateAssistantResponse";
-/// Error bodies longer than this are not read further.
-const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// The raw event-stream body of a successful call. Dropping it closes the upstream response.
 pub use conduit_upstream::eventstream::BodyStream;
@@ -76,12 +74,6 @@ pub struct KiroClient {
     amz_user_agent: String,
 }
 
-enum FirstChunk {
-    Got(BodyStream),
-    TimedOut,
-    Failed(Error),
-}
-
 impl KiroClient {
     pub fn new(config: Arc<KiroConfig>, http: reqwest::Client) -> Self {
         let os = match std::env::consts::OS {
@@ -110,10 +102,12 @@ impl KiroClient {
         body_for: &(dyn Fn(&Token) -> Result<Bytes, Error> + Send + Sync),
         ctx: CallContext,
     ) -> Result<BodyStream, Error> {
-        let policy = &self.config.retry;
-        let max_attempts = policy.max_attempts.max(1);
-        let mut backoff_retries = 0u32;
-        let mut first_token_timeouts = 0u32;
+        let max_attempts = self.config.retry.max_attempts.max(1);
+        let mut backoff = Backoff::new(&self.config.retry);
+        let mut watchdog = Watchdog::new(
+            self.config.first_token_timeout,
+            self.config.first_token_max_retries,
+        );
         // True while the token in hand comes from a forced refresh and Kiro has not accepted it
         // yet; a second rejection then means refreshing does not help.
         let mut refreshed = false;
@@ -124,33 +118,22 @@ impl KiroClient {
         loop {
             sent += 1;
             let body = body_for(&token).map_err(unclassified)?;
-            let error = match self.attempt(&token, body.clone(), sent, max_attempts).await {
-                Attempt::Stream(s) => return Ok(s),
-                Attempt::Silent => {
+            let deadline = watchdog.deadline();
+            let error = match self
+                .attempt(&token, body.clone(), sent, max_attempts, deadline)
+                .await
+            {
+                Outcome::Stream(s) => return Ok(s),
+                Outcome::Silent => {
                     // Kiro accepted the token (200, no body yet): a later 403 is a new expiry.
                     refreshed = false;
-                    first_token_timeouts += 1;
-                    if first_token_timeouts > self.config.first_token_max_retries {
-                        return Err(Error::new(
-                            ErrorKind::Timeout,
-                            format!(
-                                "Kiro did not start answering within {:.1} s ({} tries); try again",
-                                self.config.first_token_timeout.as_secs_f64(),
-                                first_token_timeouts
-                            ),
-                        )
-                        .with_cause(FailoverCause::Timeout));
-                    }
-                    tracing::warn!(
-                        try_no = first_token_timeouts,
-                        "no first token from Kiro in time; resending"
-                    );
+                    watchdog.silent("Kiro")?;
                     continue;
                 }
                 // No answer: another upstream may do better (the account pool does not rest
                 // an account for it).
-                Attempt::Network(e) => e.with_cause(FailoverCause::Timeout),
-                Attempt::Status(status, text) => {
+                Outcome::Network(e) => e.with_cause(FailoverCause::Timeout),
+                Outcome::Status(status, _headers, text) => {
                     let answer = errors::parse(status, &text);
                     let url = self.config.api_url_for(token.profile_arn.as_deref());
                     let sent_with = errors::Sent {
@@ -190,20 +173,23 @@ impl KiroClient {
                     }
                 }
             };
-            if backoff_retries + 1 >= max_attempts {
+            if !backoff.wait("Kiro", &error).await {
                 return Err(error);
             }
-            let delay = policy.delay(backoff_retries);
-            tracing::warn!(error = %error, ?delay, "Kiro call failed; retrying");
-            tokio::time::sleep(delay).await;
-            backoff_retries += 1;
             token = auth
                 .with_profile(auth.access_token().await.map_err(unclassified)?)
                 .await;
         }
     }
 
-    async fn attempt(&self, token: &Token, body: Bytes, sent: u32, max: u32) -> Attempt {
+    async fn attempt(
+        &self,
+        token: &Token,
+        body: Bytes,
+        sent: u32,
+        max: u32,
+        deadline: tokio::time::Instant,
+    ) -> Outcome {
         let base = self.config.api_url_for(token.profile_arn.as_deref());
         let url = match self.config.binding {
             Binding::RestJson => format!("{base}/generateAssistantResponse"),
@@ -211,24 +197,19 @@ impl KiroClient {
         };
         let headers = match self.headers(token, sent, max) {
             Ok(h) => h,
-            Err(e) => return Attempt::Network(e),
+            Err(e) => return Outcome::Network(e),
         };
-        let deadline = tokio::time::Instant::now() + self.config.first_token_timeout;
-        let send = self.http.post(&url).headers(headers).body(body).send();
-        let response = match tokio::time::timeout_at(deadline, send).await {
-            Err(_) => return Attempt::Silent,
-            Ok(Err(e)) => return Attempt::Network(network_error(&e, &base)),
-            Ok(Ok(r)) => r,
+        let to = Target {
+            service: "Kiro",
+            url: &base,
+            hint: "check the network or CONDUIT_KIRO_API_URL",
         };
-        let status = response.status();
-        if !status.is_success() {
-            return Attempt::Status(status.as_u16(), read_error_body(response).await);
-        }
-        match first_chunk(response, deadline).await {
-            FirstChunk::Got(s) => Attempt::Stream(s),
-            FirstChunk::TimedOut => Attempt::Silent,
-            FirstChunk::Failed(e) => Attempt::Network(e),
-        }
+        watchdog::send(
+            self.http.post(&url).headers(headers).body(body),
+            deadline,
+            to,
+        )
+        .await
     }
 
     fn headers(&self, token: &Token, sent: u32, max: u32) -> Result<HeaderMap, Error> {
@@ -273,64 +254,6 @@ impl KiroClient {
             value(&format!("attempt={sent}; max={max}"))?,
         );
         Ok(h)
-    }
-}
-
-enum Attempt {
-    Stream(BodyStream),
-    /// Nothing arrived before the first-token deadline.
-    Silent,
-    Network(Error),
-    Status(u16, String),
-}
-
-async fn first_chunk(response: reqwest::Response, deadline: tokio::time::Instant) -> FirstChunk {
-    let mut body = response.bytes_stream();
-    match tokio::time::timeout_at(deadline, body.next()).await {
-        Err(_) => FirstChunk::TimedOut,
-        Ok(Some(Err(e))) => FirstChunk::Failed(network_error(&e, "the Kiro API")),
-        Ok(first) => {
-            let first = first.and_then(Result::ok);
-            let rest = body.map_err(|e| {
-                Error::new(
-                    ErrorKind::UpstreamProtocol,
-                    format!("reading the Kiro response failed: {e}"),
-                )
-            });
-            FirstChunk::Got(Box::pin(futures::stream::iter(first.map(Ok)).chain(rest)))
-        }
-    }
-}
-
-async fn read_error_body(response: reqwest::Response) -> String {
-    let mut body = response.bytes_stream();
-    let mut buf = Vec::new();
-    while let Ok(Some(Ok(chunk))) = tokio::time::timeout(Duration::from_secs(10), body.next()).await
-    {
-        buf.extend_from_slice(&chunk);
-        if buf.len() > MAX_ERROR_BODY {
-            break;
-        }
-    }
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
-fn network_error(e: &reqwest::Error, what: &str) -> Error {
-    if e.is_timeout() {
-        Error::new(
-            ErrorKind::Timeout,
-            format!("{what} did not answer in time; try again"),
-        )
-    } else if e.is_connect() {
-        Error::new(
-            ErrorKind::Overloaded,
-            format!("could not connect to {what}: {e}; check the network or CONDUIT_KIRO_API_URL"),
-        )
-    } else {
-        Error::new(
-            ErrorKind::Overloaded,
-            format!("the connection to {what} failed: {e}"),
-        )
     }
 }
 

@@ -27,42 +27,7 @@ pub enum Binding {
     AwsJson,
 }
 
-/// Exponential backoff for throttling, 5xx and network errors.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RetryPolicy {
-    /// Total attempts, the first included.
-    pub max_attempts: u32,
-    pub base: Duration,
-    pub cap: Duration,
-    /// Extra random delay, as a fraction of the computed delay (0.25 = up to +25 %).
-    pub jitter: f64,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 3,
-            base: Duration::from_millis(200),
-            cap: Duration::from_secs(2),
-            jitter: 0.25,
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The delay before retry number `retry` (0 = the first retry), without jitter.
-    pub fn base_delay(&self, retry: u32) -> Duration {
-        let factor = 2u32.saturating_pow(retry.min(16));
-        self.base.saturating_mul(factor).min(self.cap)
-    }
-
-    /// The delay before retry number `retry`, with up to `jitter` added.
-    pub fn delay(&self, retry: u32) -> Duration {
-        let base = self.base_delay(retry);
-        let extra = base.mul_f64(self.jitter.clamp(0.0, 1.0) * rand::random::<f64>());
-        base + extra
-    }
-}
+pub use conduit_upstream::retry::RetryPolicy;
 
 /// Everything the Kiro upstream needs, validated. Build with [`KiroConfig::from_env`] or
 /// [`KiroConfig::new`] (defaults, for tests and embedding).

@@ -4,6 +4,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use time::macros::format_description;
 use time::OffsetDateTime;
 
 /// A source of the current time.
@@ -50,4 +51,13 @@ impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
         *self.now.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// `2026-01-02T03:04:05.678Z`: how cooldown ends appear in messages, `state.json` and `status`.
+pub fn format_time(t: OffsetDateTime) -> String {
+    let fmt =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&fmt)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }

@@ -1,8 +1,14 @@
 //! What every upstream needs, written once: [`transport`] (the outbound HTTP client),
-//! [`eventstream`] (AWS event-stream frames from a response body) and [`sigv4`] (AWS request
-//! signing over the `aws-sigv4` crate). An upstream crate (Kiro, Bedrock, the Anthropic API)
+//! [`eventstream`] (AWS event-stream frames from a response body), [`sigv4`] (AWS request
+//! signing over the `aws-sigv4` crate), [`scheduler`] and [`clock`] (cooldowns and sticky
+//! choices between accounts or upstreams), [`retry`] (backoff) and [`watchdog`] (resend when the
+//! first chunk does not come in time). An upstream crate (Kiro, Bedrock, the Anthropic API)
 //! keeps only its own wire: what its frames and error bodies mean.
 
+pub mod clock;
 pub mod eventstream;
+pub mod retry;
+pub mod scheduler;
 pub mod sigv4;
 pub mod transport;
+pub mod watchdog;

@@ -5,8 +5,6 @@
 //! [`usage`] queries getUsageLimits. With one account the pool is a pass-through: no cooldowns,
 //! no state file, exactly the single-account behaviour.
 
-pub mod clock;
-pub mod scheduler;
 pub mod state;
 pub mod usage;
 
@@ -23,9 +21,9 @@ use crate::auth::registry::{AccountEntry, Registry};
 use crate::auth::{format_time, Auth, Token};
 use crate::client::{BodyStream, CallContext, KiroClient};
 use crate::config::KiroConfig;
-pub use clock::{Clock, ManualClock, SystemClock};
-pub use scheduler::AccountState;
-use scheduler::{Reason, Scheduler, SchedulerConfig};
+pub use conduit_upstream::clock::{self, Clock, ManualClock, SystemClock};
+pub use conduit_upstream::scheduler::{self, AccountState};
+use scheduler::{Reason, Scheduler, SchedulerConfig, Wording};
 use state::Persister;
 
 /// Whether several accounts are used (`ACCOUNT_SYSTEM`).
@@ -167,7 +165,8 @@ impl AccountPool {
                 .collect()
         };
         let ids = accounts.iter().map(|a| a.id.clone()).collect();
-        let mut sched = Scheduler::new(config.accounts.scheduler.clone(), ids);
+        let mut sched =
+            Scheduler::new(config.accounts.scheduler.clone(), ids).with_wording(kiro_wording());
         let multi = accounts.len() > 1;
         let path = config.data_dir.join(state::STATE_FILE);
         if multi {
@@ -501,6 +500,16 @@ impl AccountPool {
         drop(s);
         self.changed(dirty);
         json!({ "accounts": list })
+    }
+}
+
+/// How Kiro's accounts are named in messages.
+fn kiro_wording() -> Wording {
+    Wording {
+        upstream: "Kiro".into(),
+        one_unavailable: "the Kiro account is unavailable".into(),
+        many: "Kiro accounts".into(),
+        advice: "Wait, or add an account with `conduit login`.".into(),
     }
 }
 

@@ -10,7 +10,6 @@ use conduit_core::fsutil::write_private_atomic;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
 use time::OffsetDateTime;
 
 use super::kind::AccountKind;
@@ -223,11 +222,5 @@ pub fn parse_time(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).ok()
 }
 
-/// The Kiro IDE's own shape: UTC, milliseconds, `Z`.
-pub fn format_time(t: OffsetDateTime) -> String {
-    let fmt =
-        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&fmt)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
-}
+/// The Kiro IDE's own shape: UTC, milliseconds, `Z` (the same as cooldowns are written in).
+pub use conduit_upstream::clock::format_time;

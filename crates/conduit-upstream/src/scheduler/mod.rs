@@ -1,5 +1,7 @@
-//! Which account serves a request: sticky sessions, cooldowns after failover-worthy errors, and
-//! the way back to a session's first account. Pure: time comes in as an argument, IO is elsewhere.
+//! Which account (or upstream) serves a request: sticky sessions, cooldowns after
+//! failover-worthy errors, and the way back to a session's first choice. Pure: time comes in as
+//! an argument, IO is elsewhere. Kiro's account pool and the [`crate::router`] both keep their
+//! cooldowns here; [`Wording`] names what is scheduled in the messages people read.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -8,7 +10,7 @@ use conduit_core::{Error, ErrorKind, FailoverCause};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::auth::format_time;
+use crate::clock::format_time;
 
 /// How cooldowns are measured and how many sessions are remembered.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,8 +21,10 @@ pub struct SchedulerConfig {
     pub cooldown_cap: Duration,
     /// Cooldown after a monthly-quota error when the next reset is not known.
     pub quota_cooldown: Duration,
-    /// Cooldown after Kiro's risk control limited an account ("suspicious activity").
+    /// Cooldown after the upstream's risk control limited an account ("suspicious activity").
     pub risk_cooldown: Duration,
+    /// Cooldown after a credential failure, when it should not follow the 429 / 5xx doubling.
+    pub credentials_cooldown: Option<Duration>,
     /// Sessions remembered at most (least recently used are forgotten first).
     pub max_sessions: usize,
     /// A session unused this long is forgotten.
@@ -34,6 +38,7 @@ impl Default for SchedulerConfig {
             cooldown_cap: Duration::from_secs(3600),
             quota_cooldown: Duration::from_secs(3600),
             risk_cooldown: Duration::from_secs(600),
+            credentials_cooldown: None,
             max_sessions: 10_000,
             session_ttl: Duration::from_secs(24 * 3600),
         }
@@ -48,10 +53,12 @@ pub enum Reason {
     Throttled,
     ServerError,
     Credentials,
-    /// Kiro's risk control ("suspicious activity"): a long cooldown, never retried on it.
+    /// The upstream's risk control ("suspicious activity"): a long cooldown, never retried on it.
     RiskControl,
-    /// Kiro suspended the account: disabled until its credentials change.
+    /// The upstream suspended the account: disabled until its credentials change.
     Suspended,
+    /// No answer in time (connect, first byte).
+    Timeout,
 }
 
 impl Reason {
@@ -69,14 +76,27 @@ impl Reason {
         }
     }
 
-    pub fn describe(self) -> &'static str {
+    /// The reason in words; `upstream` names the service (`Kiro`).
+    pub fn describe(self, upstream: &str) -> String {
         match self {
-            Reason::Quota => "monthly quota used up",
-            Reason::Throttled => "throttled",
-            Reason::ServerError => "Kiro failing (5xx)",
-            Reason::Credentials => "credentials refused",
-            Reason::RiskControl => "limited by Kiro's risk control (suspicious activity)",
-            Reason::Suspended => "suspended by Kiro",
+            Reason::Quota => "monthly quota used up".into(),
+            Reason::Throttled => "throttled".into(),
+            Reason::ServerError => format!("{upstream} failing (5xx)"),
+            Reason::Credentials => "credentials refused".into(),
+            Reason::RiskControl => {
+                format!("limited by {upstream}'s risk control (suspicious activity)")
+            }
+            Reason::Suspended => format!("suspended by {upstream}"),
+            Reason::Timeout => "not answering in time".into(),
+        }
+    }
+
+    /// The reason a router or pool records for a failover cause (`None`: nothing to record).
+    pub fn of_any(cause: FailoverCause) -> Option<Reason> {
+        match cause {
+            FailoverCause::Timeout => Some(Reason::Timeout),
+            FailoverCause::ModelUnavailable => None,
+            other => Reason::of(other),
         }
     }
 
@@ -141,10 +161,35 @@ pub struct Sticky {
     pub last_used: OffsetDateTime,
 }
 
+/// How the scheduled things are named in the messages people read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wording {
+    /// The service (`Kiro`), in reasons such as "Kiro failing (5xx)".
+    pub upstream: String,
+    /// When the only one is unavailable: "the Kiro account is unavailable".
+    pub one_unavailable: String,
+    /// The plural: "Kiro accounts".
+    pub many: String,
+    /// What to do: "Wait, or add an account with `conduit login`."
+    pub advice: String,
+}
+
+impl Default for Wording {
+    fn default() -> Self {
+        Self {
+            upstream: "the upstream".into(),
+            one_unavailable: "the upstream is unavailable".into(),
+            many: "upstreams".into(),
+            advice: "Wait and try again.".into(),
+        }
+    }
+}
+
 /// Scheduler state for a fixed, ordered list of account ids.
 #[derive(Debug)]
 pub struct Scheduler {
     config: SchedulerConfig,
+    wording: Wording,
     ids: Vec<String>,
     health: Vec<Health>,
     sessions: HashMap<String, Sticky>,
@@ -157,11 +202,18 @@ impl Scheduler {
         let health = vec![Health::default(); ids.len()];
         Self {
             config,
+            wording: Wording::default(),
             ids,
             health,
             sessions: HashMap::new(),
             dirty: false,
         }
+    }
+
+    /// The same scheduler, naming what it schedules with `wording`.
+    pub fn with_wording(mut self, wording: Wording) -> Self {
+        self.wording = wording;
+        self
     }
 
     /// Takes over persisted health and sessions of accounts that still exist.
@@ -201,10 +253,11 @@ impl Scheduler {
         let Some(h) = self.health.get(index) else {
             return (AccountState::Active, None);
         };
+        let upstream = &self.wording.upstream;
         let why = |r: Reason| {
             Some(match &h.detail {
-                Some(d) => format!("{}: {d}", r.describe()),
-                None => r.describe().to_string(),
+                Some(d) => format!("{}: {d}", r.describe(upstream)),
+                None => r.describe(upstream),
             })
         };
         if h.suspended.is_some() {
@@ -404,6 +457,9 @@ impl Scheduler {
                 .filter(|r| *r > now)
                 .unwrap_or(now + config.quota_cooldown),
             Reason::RiskControl => now + config.risk_cooldown,
+            Reason::Credentials if config.credentials_cooldown.is_some() => {
+                now + config.credentials_cooldown.unwrap_or(config.cooldown_base)
+            }
             Reason::Suspended => {
                 h.suspended = Some(Suspension {
                     at: now,
@@ -478,7 +534,8 @@ impl Scheduler {
         let mut reasons = Vec::new();
         for (i, id) in self.ids.iter().enumerate() {
             if self.health[i].suspended.is_some() {
-                parts.push(format!("{id}: {}", Reason::Suspended.describe()));
+                let why = Reason::Suspended.describe(&self.wording.upstream);
+                parts.push(format!("{id}: {why}"));
                 reasons.push(Reason::Suspended);
                 continue;
             }
@@ -486,7 +543,7 @@ impl Scheduler {
                 (Some(until), Some(reason)) => {
                     parts.push(format!(
                         "{id}: {} until {}",
-                        reason.describe(),
+                        reason.describe(&self.wording.upstream),
                         format_time(until)
                     ));
                     soonest = Some(soonest.map_or(until, |s| s.min(until)));
@@ -502,6 +559,8 @@ impl Scheduler {
             ErrorKind::RateLimited
         } else if reasons.contains(&Reason::ServerError) {
             ErrorKind::Overloaded
+        } else if reasons.contains(&Reason::Timeout) {
+            ErrorKind::Timeout
         } else {
             ErrorKind::Credentials
         };
@@ -517,21 +576,23 @@ impl Scheduler {
         let cause = last.and_then(|e| e.cause).unwrap_or(match kind {
             ErrorKind::RateLimited => FailoverCause::Throttled,
             ErrorKind::Overloaded => FailoverCause::ServerError,
+            ErrorKind::Timeout => FailoverCause::Timeout,
             _ => FailoverCause::Credentials,
         });
         let last = last
             .map(|e| format!(" Last error: {}", e.message))
             .unwrap_or_default();
         let what = if n == 1 {
-            "the Kiro account is unavailable".to_string()
+            self.wording.one_unavailable.clone()
         } else {
-            format!("all {n} Kiro accounts are exhausted or unavailable")
+            format!("all {n} {} are exhausted or unavailable", self.wording.many)
         };
         Error::new(
             kind,
             format!(
-                "{what} ({}){when}. Wait, or add an account with `conduit login`.{last}",
-                parts.join("; ")
+                "{what} ({}){when}. {}{last}",
+                parts.join("; "),
+                self.wording.advice
             ),
         )
         .with_cause(cause)

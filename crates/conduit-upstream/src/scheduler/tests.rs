@@ -1,3 +1,6 @@
+//! Scheduler behaviour: sticky sessions, cooldowns and their doubling, quota resets, the way
+//! home, suspensions, the exhausted error, bounded sessions.
+
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -12,11 +15,18 @@ fn sched(n: usize) -> Scheduler {
             cooldown_cap: Duration::from_secs(600),
             quota_cooldown: Duration::from_secs(3600),
             risk_cooldown: Duration::from_secs(600),
+            credentials_cooldown: None,
             max_sessions: 10,
             session_ttl: Duration::from_secs(3600),
         },
         ids,
     )
+    .with_wording(Wording {
+        upstream: "Kiro".into(),
+        one_unavailable: "the Kiro account is unavailable".into(),
+        many: "Kiro accounts".into(),
+        advice: "Wait, or add an account with `conduit login`.".into(),
+    })
 }
 
 fn t0() -> OffsetDateTime {
