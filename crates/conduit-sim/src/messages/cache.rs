@@ -36,8 +36,13 @@ fn strip(v: &Value) -> Value {
     }
 }
 
+/// Whether a block carries a breakpoint, itself or on a block nested in its `content`
+/// (a `tool_result`'s).
 fn has_cc(v: &Value) -> bool {
     v.get("cache_control").is_some_and(|c| !c.is_null())
+        || v.get("content")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(has_cc))
 }
 
 /// The counted parts in prompt order (tools, system, message blocks), each with whether it
