@@ -53,8 +53,11 @@ async fn correctly_signed_requests_pass() {
         (Some("us-east-1"), APP_PROFILE, STREAM),
         (None, OPUS, "invoke"),
     ];
-    for (region, id, op) in cases {
-        let signer = Signer::new(region.unwrap_or("us-east-1"));
+    for (i, (region, id, op)) in cases.iter().enumerate() {
+        let mut signer = Signer::new(region.unwrap_or("us-east-1"));
+        if i % 2 == 1 {
+            signer.session_token = Some("IQoJb3JpZ2luX2VjEXAMPLESESSION".to_owned());
+        }
         let ep = endpoint(&sim, *region);
         let resp = post_signed(
             &ep,

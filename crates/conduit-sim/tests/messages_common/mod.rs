@@ -31,6 +31,8 @@ pub struct Signer {
     pub region: String,
     pub service: String,
     pub time: SystemTime,
+    /// Sent (and signed) as `x-amz-security-token`.
+    pub session_token: Option<String>,
 }
 
 impl Signer {
@@ -41,6 +43,7 @@ impl Signer {
             region: region.to_owned(),
             service: "bedrock".to_owned(),
             time: SystemTime::now(),
+            session_token: None,
         }
     }
 
@@ -61,8 +64,14 @@ impl Signer {
 
     /// The headers to add (authorization, x-amz-date, ...) for this request.
     pub fn headers(&self, url: &str, extra: &[(&str, &str)], body: &[u8]) -> Vec<(String, String)> {
-        let identity: Identity =
-            Credentials::new(&self.access_key, &self.secret, None, None, "test").into();
+        let identity: Identity = Credentials::new(
+            &self.access_key,
+            &self.secret,
+            self.session_token.clone(),
+            None,
+            "test",
+        )
+        .into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
             .region(&self.region)
