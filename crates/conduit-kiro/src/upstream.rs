@@ -124,7 +124,15 @@ impl KiroUpstream {
         self.pool.usage(&self.http).await
     }
 
-    async fn send_request(&self, request: Request) -> Result<conduit_core::EventStream, Error> {
+    /// Sends `request` with the message id the prepare phase minted. The model is resolved
+    /// again against the live catalogue (the same answer [`Upstream::resolve`] gave) because
+    /// the encoding needs Kiro's schema for it; the window is checked on Kiro's own count of
+    /// the encoded body, more exact than the gateway's estimate.
+    async fn send_request(
+        &self,
+        request: Request,
+        message_id: String,
+    ) -> Result<conduit_core::EventStream, Error> {
         let list = self.model_list().await;
         let resolved = self.resolve(&request.model, &list);
         let base_opts = self.encode_options(&request, &resolved);
@@ -172,7 +180,7 @@ impl KiroUpstream {
             context_window: resolved.context_window,
         };
         let options = AssembleOptions {
-            message_id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
+            message_id,
             model: request.model.clone(),
             input_tokens,
             context_window: resolved.context_window,
@@ -263,7 +271,8 @@ impl KiroUpstream {
     /// Sends `request` as its own call (the prepare phase's work done here): tests and callers
     /// that hold a `KiroUpstream` rather than a router.
     pub fn send(&self, request: Request) -> SendFuture<'_> {
-        Box::pin(self.send_request(request))
+        let message_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+        Box::pin(self.send_request(request, message_id))
     }
 }
 
@@ -290,8 +299,10 @@ impl Upstream for KiroUpstream {
         })
     }
 
+    /// The prepare phase's message id is used for every event; the model and the window check
+    /// are Kiro's own (see `send_request`).
     fn send(&self, call: Call) -> SendFuture<'_> {
-        Box::pin(self.send_request(call.request))
+        Box::pin(self.send_request(call.request, call.message_id))
     }
 
     fn models(&self) -> Vec<ModelInfo> {
