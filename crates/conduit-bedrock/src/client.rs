@@ -90,7 +90,11 @@ impl BedrockClient {
             ),
             (http::header::ACCEPT, HeaderValue::from_static(accept)),
         ];
-        match self.credentials.get(&self.name).await? {
+        match self
+            .credentials
+            .get(&format!("Bedrock ({})", self.name))
+            .await?
+        {
             Auth::Bearer(key) => {
                 let mut value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
                     Error::new(

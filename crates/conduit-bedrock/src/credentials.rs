@@ -49,26 +49,33 @@ impl Credentials {
     /// profile). Never fails: a chain that finds nothing fails at the first request, worded.
     pub async fn load(config: &BedrockConfig, env: &dyn Fn(&str) -> Option<String>) -> Self {
         let var = config.api_key_env().to_owned();
-        let nonempty = |k: &str| {
-            env(k)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let source = if let Some(key) = nonempty(&var) {
-            Source::ApiKey { key, var }
-        } else if let (Some(id), Some(secret)) = (
-            nonempty("AWS_ACCESS_KEY_ID"),
-            nonempty("AWS_SECRET_ACCESS_KEY"),
+        match nonempty(env, &var) {
+            Some(key) => Self::from_source(Source::ApiKey { key, var }),
+            None => Self::aws(&config.region, config.profile.as_deref(), env).await,
+        }
+    }
+
+    /// AWS credentials only (no API key): `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`
+    /// (+ `AWS_SESSION_TOKEN`) from `env`, else the AWS default chain for `region` and
+    /// `profile`. Also what Claude Platform on AWS signs with.
+    pub async fn aws(
+        region: &str,
+        profile: Option<&str>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Self {
+        let source = if let (Some(id), Some(secret)) = (
+            nonempty(env, "AWS_ACCESS_KEY_ID"),
+            nonempty(env, "AWS_SECRET_ACCESS_KEY"),
         ) {
             Source::Static(AwsCredentials {
                 access_key_id: id,
                 secret_access_key: secret,
-                session_token: nonempty("AWS_SESSION_TOKEN"),
+                session_token: nonempty(env, "AWS_SESSION_TOKEN"),
             })
         } else {
             Source::Chain {
-                provider: chain(config).await,
-                profile: config.profile.clone(),
+                provider: chain(region, profile).await,
+                profile: profile.map(str::to_owned),
             }
         };
         Self::from_source(source)
@@ -114,6 +121,8 @@ impl Credentials {
         }
     }
 
+    /// The authority for one request; `upstream` names the upstream in errors
+    /// (`Bedrock (bedrock-us)`).
     pub async fn get(&self, upstream: &str) -> Result<Auth, Error> {
         let provider = match &self.source {
             Source::ApiKey { key, .. } => return Ok(Auth::Bearer(key.clone())),
@@ -131,8 +140,8 @@ impl Credentials {
             Error::new(
                 ErrorKind::Credentials,
                 format!(
-                    "Bedrock ({upstream}) has no AWS credentials: {}. Set AWS_PROFILE or the \
-                     upstream's `profile`, run `aws sso login`, or set AWS_BEARER_TOKEN_BEDROCK",
+                    "{upstream} has no AWS credentials: {}. Set AWS_PROFILE or the upstream's \
+                     `profile`, run `aws sso login`, or (Bedrock) set AWS_BEARER_TOKEN_BEDROCK",
                     error_chain(&e)
                 ),
             )
@@ -149,7 +158,7 @@ impl Credentials {
 }
 
 /// AWS's default credential chain, with an HTTPS client on rustls + ring (no aws-lc build).
-async fn chain(config: &BedrockConfig) -> SharedCredentialsProvider {
+async fn chain(region: &str, profile: Option<&str>) -> SharedCredentialsProvider {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
             aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
@@ -157,8 +166,8 @@ async fn chain(config: &BedrockConfig) -> SharedCredentialsProvider {
         .build_https();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http)
-        .region(aws_config::Region::new(config.region.clone()));
-    if let Some(profile) = &config.profile {
+        .region(aws_config::Region::new(region.to_owned()));
+    if let Some(profile) = profile {
         loader = loader.profile_name(profile);
     }
     let sdk = loader.load().await;
@@ -166,6 +175,12 @@ async fn chain(config: &BedrockConfig) -> SharedCredentialsProvider {
         Some(p) => p,
         None => SharedCredentialsProvider::new(NoCredentials),
     }
+}
+
+fn nonempty(env: &dyn Fn(&str) -> Option<String>, key: &str) -> Option<String> {
+    env(key)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

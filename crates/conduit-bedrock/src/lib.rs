@@ -20,5 +20,5 @@ pub mod stream;
 mod upstream;
 
 pub use config::BedrockConfig;
-pub use credentials::Credentials;
+pub use credentials::{Auth, Credentials};
 pub use upstream::BedrockUpstream;

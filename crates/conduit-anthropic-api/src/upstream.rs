@@ -1,0 +1,525 @@
+//! [`AnthropicApiUpstream`]: `POST {base_url}/v1/messages` (and `/count_tokens`) with the
+//! organisation key or a SigV4 signature, the client's headers passed through. `send` (either
+//! lane) returns once the first event has arrived, so an error before any content is an `Err`
+//! a router can fail over on.
+
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use conduit_anthropic::upstream::{
+    encode_request, error_from_body, error_from_event, EventDecoder,
+};
+use conduit_bedrock::{Auth, Credentials};
+use conduit_core::{
+    Call, CountFuture, Error, ErrorKind, EventStream, FailoverCause, MessagesCall, MessagesFuture,
+    MessagesReply, MessagesUpstream, ModelInfo, RawError, RawEvent, RawEventStream, Request,
+    ResolveFuture, ResolvedModel, SendFuture, Upstream, UpstreamKind, UpstreamState,
+    UpstreamStatus,
+};
+use conduit_upstream::transport::{build_http, HttpSettings};
+use futures::{Stream, StreamExt};
+use http::{HeaderName, HeaderValue};
+use serde_json::{Map, Value};
+
+use crate::config::{AnthropicApiConfig, ANTHROPIC_VERSION};
+use crate::sse::SseDecoder;
+
+const SIGNING_SERVICE: &str = "aws-external-anthropic";
+const CONTEXT_1M_BETA: &str = "context-1m-2025-08-07";
+/// Error bodies longer than this are not read further.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+/// Fields of a Messages body that `count_tokens` does not take.
+const NOT_COUNTED: [&str; 8] = [
+    "stream",
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop_sequences",
+    "metadata",
+    "service_tier",
+];
+
+enum ApiAuth {
+    Key(String),
+    Aws {
+        credentials: Credentials,
+        region: String,
+    },
+    /// No key: the variable it was looked for in.
+    Missing(String),
+}
+
+/// The Anthropic API (or a compatible endpoint, or Claude Platform on AWS).
+pub struct AnthropicApiUpstream {
+    config: AnthropicApiConfig,
+    base_url: String,
+    http: reqwest::Client,
+    auth: ApiAuth,
+    trouble: Mutex<Option<(UpstreamState, String)>>,
+}
+
+impl AnthropicApiUpstream {
+    /// Reads the key (`api_key`, else the `api_key_env` variable through `env`) or, with `aws`,
+    /// the AWS credentials ([`Credentials::aws`]). A missing key does not fail construction:
+    /// `/health` and each request report it.
+    pub async fn new(
+        config: AnthropicApiConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
+        let auth = match &config.aws {
+            Some(aws) => ApiAuth::Aws {
+                credentials: Credentials::aws(&aws.region, aws.profile.as_deref(), env).await,
+                region: aws.region.clone(),
+            },
+            None => {
+                let var = config.api_key_env().to_owned();
+                match config
+                    .api_key
+                    .clone()
+                    .or_else(|| env(&var))
+                    .map(|k| k.trim().to_owned())
+                    .filter(|k| !k.is_empty())
+                {
+                    Some(key) => ApiAuth::Key(key),
+                    None => ApiAuth::Missing(var),
+                }
+            }
+        };
+        Ok(Self {
+            base_url: config.base_url(),
+            http: build_http(&HttpSettings::default())?,
+            auth,
+            config,
+            trouble: Mutex::new(None),
+        })
+    }
+
+    fn name(&self) -> String {
+        format!("Anthropic API ({})", self.config.name)
+    }
+
+    fn credential(&self) -> &'static str {
+        match self.auth {
+            ApiAuth::Aws { .. } => "AWS credentials",
+            _ => "API key",
+        }
+    }
+
+    /// POSTs `body` to `{base_url}{path}` with the pass-through `headers`; a non-2xx answer is
+    /// returned as its classified error, with the upstream's body kept raw.
+    async fn post(
+        &self,
+        path: &str,
+        body: Bytes,
+        headers: Vec<(HeaderName, HeaderValue)>,
+    ) -> Result<reqwest::Response, Error> {
+        let url = format!("{}{path}", self.base_url);
+        let mut headers = headers;
+        headers.push((
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ));
+        if !headers.iter().any(|(n, _)| n == "anthropic-version") {
+            headers.push((
+                HeaderName::from_static("anthropic-version"),
+                HeaderValue::from_static(ANTHROPIC_VERSION),
+            ));
+        }
+        if let Some(ws) = &self.config.workspace_id {
+            headers.retain(|(n, _)| n != "anthropic-workspace-id");
+            headers.push((
+                HeaderName::from_static("anthropic-workspace-id"),
+                header_value(ws)?,
+            ));
+        }
+        match &self.auth {
+            ApiAuth::Key(key) => {
+                let mut v = header_value(key)?;
+                v.set_sensitive(true);
+                headers.push((HeaderName::from_static("x-api-key"), v));
+            }
+            ApiAuth::Aws {
+                credentials,
+                region,
+            } => {
+                let Auth::SigV4(creds) = credentials.get(&self.name()).await? else {
+                    return Err(Error::internal(
+                        "Claude Platform on AWS needs AWS credentials",
+                    ));
+                };
+                let signed = conduit_upstream::sigv4::sign(
+                    "POST",
+                    &url,
+                    &headers,
+                    &body,
+                    &creds,
+                    region,
+                    SIGNING_SERVICE,
+                    SystemTime::now(),
+                )?;
+                headers.extend(signed);
+            }
+            ApiAuth::Missing(var) => {
+                let e = Error::new(
+                    ErrorKind::Credentials,
+                    format!(
+                        "{} has no API key: set {var} (or the upstream's `api_key_env`)",
+                        self.name()
+                    ),
+                )
+                .with_cause(FailoverCause::Credentials);
+                self.note(Some(&e));
+                return Err(e);
+            }
+        }
+        let mut request = self.http.post(&url).body(body);
+        for (n, v) in headers {
+            request = request.header(n, v);
+        }
+        let response = request.send().await.map_err(|e| self.network_error(&e))?;
+        if response.status().is_success() {
+            self.note(None);
+            return Ok(response);
+        }
+        let e = self.failure(response).await;
+        self.note(Some(&e));
+        Err(e)
+    }
+
+    async fn failure(&self, mut response: reqwest::Response) -> Error {
+        let status = response.status().as_u16();
+        let mut body = Vec::new();
+        while let Ok(Some(chunk)) = response.chunk().await {
+            body.extend_from_slice(&chunk);
+            if body.len() >= MAX_ERROR_BODY {
+                break;
+            }
+        }
+        let mut e = error_from_body(status, &body);
+        if e.kind == ErrorKind::Credentials {
+            e.message = format!(
+                "{} refused the {}: {}",
+                self.name(),
+                self.credential(),
+                e.message
+            );
+        }
+        e
+    }
+
+    fn network_error(&self, e: &reqwest::Error) -> Error {
+        if e.is_timeout() {
+            Error::new(
+                ErrorKind::Timeout,
+                format!("{} did not answer in time: {e}", self.name()),
+            )
+            .with_cause(FailoverCause::Timeout)
+        } else {
+            Error::new(
+                ErrorKind::Overloaded,
+                format!(
+                    "{} could not be reached at {}: {e}",
+                    self.name(),
+                    self.base_url
+                ),
+            )
+            .with_cause(FailoverCause::ServerError)
+        }
+    }
+
+    /// The events of a streaming answer, once the first one that is not a ping arrived.
+    async fn stream(
+        &self,
+        body: Bytes,
+        headers: Vec<(HeaderName, HeaderValue)>,
+    ) -> Result<RawEventStream, Error> {
+        let response = self.post("/v1/messages", body, headers).await?;
+        let mut events = Box::pin(raw_events(response, self.name()));
+        let mut pings = Vec::new();
+        loop {
+            match events.next().await {
+                Some(Ok(ev)) if ev.name == "ping" => pings.push(Ok(ev)),
+                Some(Ok(ev)) => {
+                    pings.push(Ok(ev));
+                    return Ok(Box::pin(futures::stream::iter(pings).chain(events)));
+                }
+                Some(Err(e)) => return Err(e),
+                None => {
+                    return Err(Error::new(
+                        ErrorKind::UpstreamProtocol,
+                        format!("{} ended the stream before its first event", self.name()),
+                    )
+                    .with_cause(FailoverCause::ServerError))
+                }
+            }
+        }
+    }
+
+    fn model(&self, client: &str) -> Option<ResolvedModel> {
+        let trimmed = client.trim();
+        let (base, one_m) = match trimmed.strip_suffix("[1m]") {
+            Some(b) => (b.trim(), true),
+            None => (trimmed, false),
+        };
+        base.starts_with("claude-").then(|| ResolvedModel {
+            client: client.to_owned(),
+            upstream: base.to_owned(),
+            context_window: if one_m { 1_000_000 } else { 200_000 },
+            max_output_tokens: if base.contains("opus") {
+                128_000
+            } else {
+                64_000
+            },
+        })
+    }
+
+    async fn send_canonical(&self, call: Call) -> Result<EventStream, Error> {
+        let mut body = encode_request(&call.request, &call.model.upstream);
+        body["stream"] = Value::Bool(true);
+        let mut headers = Vec::new();
+        if call.model.client.ends_with("[1m]") {
+            headers.push((
+                HeaderName::from_static("anthropic-beta"),
+                HeaderValue::from_static(CONTEXT_1M_BETA),
+            ));
+        }
+        let raw = self.stream(json_bytes(&body)?, headers).await?;
+        let mut decoder = EventDecoder::new(call.message_id, call.model.client);
+        Ok(Box::pin(async_stream::stream! {
+            let mut raw = raw;
+            while let Some(item) = raw.next().await {
+                match item {
+                    Ok(ev) => {
+                        for out in decoder.feed(&ev.name, &ev.data) {
+                            let stop = out.is_err();
+                            yield out;
+                            if stop { return; }
+                        }
+                        if decoder.finished() { return; }
+                    }
+                    Err(e) => { yield Err(e); return; }
+                }
+            }
+            if let Some(e) = decoder.finish() { yield Err(e); }
+        }))
+    }
+
+    /// The client's pass-through headers (betas joined into one), with `context-1m` for `[1m]`.
+    fn passthrough(&self, call: &MessagesCall) -> Result<Vec<(HeaderName, HeaderValue)>, Error> {
+        let mut out = Vec::new();
+        let mut betas: Vec<&str> = call.header_values("anthropic-beta").collect();
+        if call.model.client.ends_with("[1m]") && !betas.contains(&CONTEXT_1M_BETA) {
+            betas.push(CONTEXT_1M_BETA);
+        }
+        if !betas.is_empty() {
+            out.push((
+                HeaderName::from_static("anthropic-beta"),
+                header_value(&betas.join(","))?,
+            ));
+        }
+        for name in ["anthropic-version", "anthropic-workspace-id"] {
+            if let Some((_, v)) = call.headers.iter().find(|(n, _)| n == name) {
+                out.push((HeaderName::from_static(name), header_value(v)?));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn send_lossless(&self, call: MessagesCall) -> Result<MessagesReply, Error> {
+        let headers = self.passthrough(&call)?;
+        let mut body = call.body;
+        body.insert("model".into(), call.model.upstream.into());
+        if call.stream {
+            body.insert("stream".into(), Value::Bool(true));
+            return Ok(MessagesReply::Stream(
+                self.stream(json_bytes(&body)?, headers).await?,
+            ));
+        }
+        let response = self
+            .post("/v1/messages", json_bytes(&body)?, headers)
+            .await?;
+        let bytes = response.bytes().await.map_err(|e| self.network_error(&e))?;
+        Ok(MessagesReply::Json(bytes))
+    }
+
+    async fn count_lossless(&self, call: MessagesCall) -> Result<u32, Error> {
+        let headers = self.passthrough(&call)?;
+        let mut body: Map<String, Value> = call.body;
+        body.retain(|k, _| !NOT_COUNTED.contains(&k.as_str()));
+        body.insert("model".into(), call.model.upstream.into());
+        let response = self
+            .post("/v1/messages/count_tokens", json_bytes(&body)?, headers)
+            .await?;
+        let bytes = response.bytes().await.map_err(|e| self.network_error(&e))?;
+        #[derive(serde::Deserialize)]
+        struct Count {
+            input_tokens: u32,
+        }
+        serde_json::from_slice::<Count>(&bytes)
+            .map(|c| c.input_tokens)
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::UpstreamProtocol,
+                    format!(
+                        "{}'s count_tokens answer has no input_tokens: {e}",
+                        self.name()
+                    ),
+                )
+            })
+    }
+
+    fn note(&self, error: Option<&Error>) {
+        let mut trouble = self.trouble.lock().unwrap_or_else(|p| p.into_inner());
+        match error {
+            None => *trouble = None,
+            Some(e) if e.kind == ErrorKind::Credentials => {
+                *trouble = Some((UpstreamState::NeedsCredentials, e.message.clone()));
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+fn header_value(v: &str) -> Result<HeaderValue, Error> {
+    HeaderValue::from_str(v).map_err(|_| Error::invalid_request("a header value is not valid text"))
+}
+
+fn json_bytes(v: &impl serde::Serialize) -> Result<Bytes, Error> {
+    serde_json::to_vec(v)
+        .map(Bytes::from)
+        .map_err(|e| Error::internal(format!("cannot serialise the Messages body: {e}")))
+}
+
+/// The upstream's SSE events as they came; an `error` event ends the stream as an `Err` that
+/// keeps its envelope raw.
+fn raw_events(
+    response: reqwest::Response,
+    name: String,
+) -> impl Stream<Item = Result<RawEvent, Error>> + Send {
+    async_stream::stream! {
+        let mut body = response.bytes_stream();
+        let mut sse = SseDecoder::new();
+        loop {
+            let (events, done) = match body.next().await {
+                Some(Ok(chunk)) => (sse.push(&chunk), false),
+                Some(Err(e)) => {
+                    yield Err(Error::new(ErrorKind::UpstreamProtocol, format!("{name} cut the stream: {e}")));
+                    return;
+                }
+                None => (sse.finish().into_iter().collect::<Vec<_>>(), true),
+            };
+            for ev in events {
+                if ev.name == "error" {
+                    yield Err(stream_error(&ev.data));
+                    return;
+                }
+                yield Ok(RawEvent { name: ev.name, data: ev.data });
+            }
+            if done { return; }
+        }
+    }
+}
+
+/// An in-stream `event: error`: classified like an HTTP error of the status Anthropic gives
+/// that type, its JSON kept raw so an Anthropic client gets it unmodified.
+fn stream_error(data: &Bytes) -> Error {
+    let envelope: Value = serde_json::from_slice(data).unwrap_or(Value::Null);
+    let error = envelope.get("error").cloned().unwrap_or(Value::Null);
+    let status = match error.get("type").and_then(Value::as_str) {
+        Some("overloaded_error") => 529,
+        Some("rate_limit_error") => 429,
+        Some("invalid_request_error") => 400,
+        Some("authentication_error") => 401,
+        Some("permission_error") => 403,
+        Some("not_found_error") => 404,
+        Some("request_too_large") => 413,
+        _ => 500,
+    };
+    error_from_event(&error).with_raw(RawError {
+        dialect: "anthropic",
+        status,
+        body: data.clone(),
+    })
+}
+
+impl Upstream for AnthropicApiUpstream {
+    fn id(&self) -> &str {
+        &self.config.name
+    }
+
+    fn kind(&self) -> UpstreamKind {
+        UpstreamKind::Anthropic
+    }
+
+    /// Claude model names, `[1m]` ones with the 1M-context beta; anything else is not served.
+    fn resolve<'a>(&'a self, model: &'a str) -> ResolveFuture<'a> {
+        Box::pin(std::future::ready(self.model(model)))
+    }
+
+    fn send(&self, call: Call) -> SendFuture<'_> {
+        Box::pin(self.send_canonical(call))
+    }
+
+    /// No static list: the API's own `GET /v1/models` is the truth, and every Claude name is
+    /// resolved.
+    fn models(&self) -> Vec<ModelInfo> {
+        Vec::new()
+    }
+
+    fn context_window(&self, model: &str) -> u32 {
+        self.model(model).map_or(200_000, |m| m.context_window)
+    }
+
+    fn count_tokens(&self, request: &Request) -> u32 {
+        conduit_core::tokens::count_request(request)
+    }
+
+    fn status(&self) -> UpstreamStatus {
+        let trouble = self
+            .trouble
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let (state, reason) = match (&self.auth, trouble) {
+            (_, Some((state, reason))) => (state, Some(reason)),
+            (ApiAuth::Missing(var), None) => (
+                UpstreamState::NeedsCredentials,
+                Some(format!("{} has no API key: set {var}", self.name())),
+            ),
+            _ => (UpstreamState::Ready, None),
+        };
+        let credentials = match &self.auth {
+            ApiAuth::Key(_) => "API key".to_owned(),
+            ApiAuth::Aws { credentials, .. } => credentials.describe(),
+            ApiAuth::Missing(var) => format!("missing ({var})"),
+        };
+        UpstreamStatus {
+            id: self.config.name.clone(),
+            kind: UpstreamKind::Anthropic,
+            state,
+            reason,
+            cooldown_until: None,
+            detail: serde_json::json!({
+                "base_url": self.base_url,
+                "credentials": credentials,
+                "workspace_id": self.config.workspace_id,
+            }),
+        }
+    }
+
+    fn messages(&self) -> Option<&dyn MessagesUpstream> {
+        Some(self)
+    }
+}
+
+impl MessagesUpstream for AnthropicApiUpstream {
+    fn send_messages(&self, call: MessagesCall) -> MessagesFuture<'_> {
+        Box::pin(self.send_lossless(call))
+    }
+
+    fn count_messages_tokens(&self, call: MessagesCall) -> CountFuture<'_> {
+        Box::pin(self.count_lossless(call))
+    }
+}
