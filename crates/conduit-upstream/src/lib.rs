@@ -2,12 +2,14 @@
 //! [`eventstream`] (AWS event-stream frames from a response body), [`sigv4`] (AWS request
 //! signing over the `aws-sigv4` crate), [`scheduler`] and [`clock`] (cooldowns and sticky
 //! choices between accounts or upstreams), [`retry`] (backoff) and [`watchdog`] (resend when the
-//! first chunk does not come in time). An upstream crate (Kiro, Bedrock, the Anthropic API)
+//! first chunk does not come in time). [`router`] puts several upstreams behind one gateway: routes,
+//! failover and cooldowns. An upstream crate (Kiro, Bedrock, the Anthropic API)
 //! keeps only its own wire: what its frames and error bodies mean.
 
 pub mod clock;
 pub mod eventstream;
 pub mod retry;
+pub mod router;
 pub mod scheduler;
 pub mod sigv4;
 pub mod transport;

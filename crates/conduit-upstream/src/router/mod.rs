@@ -1,0 +1,410 @@
+//! [`ModelRouter`]: several upstreams behind one gateway. Per request it picks the upstreams a
+//! [`RouteRule`] names for the client's model (in preference order, those cooling down last),
+//! does the prepare phase once (token estimate, message id; each candidate resolves the model
+//! itself), and fails over before the first byte on errors that carry a
+//! [`conduit_core::FailoverCause`]. Cooldowns are the [`crate::scheduler`]'s bookkeeping, one
+//! "account" per upstream: after its cooldown the preferred upstream is first again.
+
+mod glob;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use conduit_core::{
+    Call, Error, ErrorKind, EventStream, FailoverCause, MessagesCall, MessagesReply, ModelInfo,
+    Request, ResolvedModel, Upstream, UpstreamState, UpstreamStatus,
+};
+use serde_json::{Map, Value};
+
+use crate::clock::Clock;
+use crate::scheduler::{Reason, Scheduler, SchedulerConfig};
+
+pub use glob::glob_match;
+
+/// Which upstreams serve which client model names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteRule {
+    /// Globs on the client's model name: `*` any run of characters, `?` one character.
+    pub models: Vec<String>,
+    /// Upstream ids, in order of preference.
+    pub upstreams: Vec<String>,
+}
+
+/// How long an upstream rests after a failover-worthy error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouterSettings {
+    /// After throttling, 5xx or a timeout.
+    pub cooldown: Duration,
+    /// After a credential failure (nothing changes until someone fixes the credentials).
+    pub credentials_cooldown: Duration,
+}
+
+impl Default for RouterSettings {
+    fn default() -> Self {
+        Self {
+            cooldown: Duration::from_secs(30),
+            credentials_cooldown: Duration::from_secs(300),
+        }
+    }
+}
+
+/// An Anthropic client's request as it came (a [`MessagesCall`] minus the resolved model).
+#[derive(Debug, Clone, Default)]
+pub struct RawMessages {
+    pub body: Map<String, Value>,
+    /// Pass-through headers, lower-case names.
+    pub headers: Vec<(String, String)>,
+    pub stream: bool,
+}
+
+impl RawMessages {
+    fn call(&self, model: ResolvedModel) -> MessagesCall {
+        MessagesCall {
+            body: self.body.clone(),
+            headers: self.headers.clone(),
+            model,
+            stream: self.stream,
+        }
+    }
+}
+
+/// How an Anthropic client's request was answered: through the canonical path, or by an
+/// upstream's Messages lane (its own events, to be relayed as they are).
+pub enum Lane {
+    Canonical(EventStream),
+    Messages(MessagesReply),
+}
+
+/// An answer and who gave it.
+pub struct Routed<T> {
+    pub value: T,
+    /// The id of the upstream that answered.
+    pub upstream: String,
+    /// The model as that upstream resolved it.
+    pub model: ResolvedModel,
+    /// The message id minted once for the request (the same on every try).
+    pub message_id: String,
+    /// Upstreams tried, the answering one included.
+    pub attempts: u32,
+}
+
+/// Routes requests over several upstreams, with failover and cooldowns.
+pub struct ModelRouter {
+    upstreams: Vec<Arc<dyn Upstream>>,
+    /// Per rule: its globs and the indices of its upstreams.
+    routes: Vec<(Vec<String>, Vec<usize>)>,
+    cooldowns: Mutex<Scheduler>,
+    clock: Arc<dyn Clock>,
+}
+
+/// The prepare phase's work, done once per request.
+struct Prepared {
+    input_tokens: u32,
+    message_id: String,
+}
+
+/// What one try on one upstream gave.
+enum Tried<T> {
+    Answer(T),
+    Failed(Error),
+}
+
+impl ModelRouter {
+    /// Fails when a route names an upstream that is not configured, or two upstreams share
+    /// an id.
+    pub fn new(
+        upstreams: Vec<Arc<dyn Upstream>>,
+        routes: Vec<RouteRule>,
+        settings: RouterSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, Error> {
+        let ids: Vec<String> = upstreams.iter().map(|u| u.id().to_string()).collect();
+        for (i, id) in ids.iter().enumerate() {
+            if ids[..i].contains(id) {
+                return Err(Error::invalid_request(format!(
+                    "two upstreams are named `{id}`: give each a different name"
+                )));
+            }
+        }
+        let mut indexed = Vec::with_capacity(routes.len());
+        for rule in routes {
+            let mut order = Vec::with_capacity(rule.upstreams.len());
+            for name in &rule.upstreams {
+                let Some(i) = ids.iter().position(|id| id == name) else {
+                    return Err(Error::invalid_request(format!(
+                        "the route for {:?} names upstream `{name}`, which is not configured (configured: {})",
+                        rule.models,
+                        ids.join(", ")
+                    )));
+                };
+                order.push(i);
+            }
+            indexed.push((rule.models, order));
+        }
+        let config = SchedulerConfig {
+            cooldown_base: settings.cooldown,
+            cooldown_cap: settings.cooldown,
+            quota_cooldown: settings.cooldown,
+            risk_cooldown: settings.cooldown,
+            credentials_cooldown: Some(settings.credentials_cooldown),
+            ..SchedulerConfig::default()
+        };
+        Ok(Self {
+            upstreams,
+            routes: indexed,
+            cooldowns: Mutex::new(Scheduler::new(config, ids)),
+            clock,
+        })
+    }
+
+    /// Every upstream, in configuration order.
+    pub fn upstreams(&self) -> &[Arc<dyn Upstream>] {
+        &self.upstreams
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Arc<dyn Upstream>> {
+        self.upstreams.iter().find(|u| u.id() == id)
+    }
+
+    fn sched(&self) -> MutexGuard<'_, Scheduler> {
+        self.cooldowns.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The upstreams for `model` by index: the first rule whose glob matches (no rules, or no
+    /// match: every upstream in configuration order), those cooling down moved last.
+    fn order(&self, model: &str) -> Vec<usize> {
+        let order = self
+            .routes
+            .iter()
+            .find(|(globs, _)| globs.iter().any(|g| glob_match(g, model)))
+            .map(|(_, order)| order.clone())
+            .unwrap_or_else(|| (0..self.upstreams.len()).collect());
+        let now = self.clock.now();
+        let sched = self.sched();
+        let (ready, cooling): (Vec<usize>, Vec<usize>) = order
+            .into_iter()
+            .partition(|&i| sched.cooling_until(i, now).is_none());
+        ready.into_iter().chain(cooling).collect()
+    }
+
+    /// The upstreams that may serve `model`, in the order they are tried.
+    pub fn candidates(&self, model: &str) -> Vec<Arc<dyn Upstream>> {
+        self.order(model)
+            .into_iter()
+            .map(|i| Arc::clone(&self.upstreams[i]))
+            .collect()
+    }
+
+    /// Sends on the canonical lane (OpenAI clients, and Anthropic clients to upstreams without
+    /// a Messages lane).
+    pub async fn send(&self, request: Request) -> Result<Routed<EventStream>, Error> {
+        let prepared = prepare(&request);
+        self.route(&request.model, &prepared, |up, model| {
+            let call = Call {
+                request: request.clone(),
+                model,
+                input_tokens: prepared.input_tokens,
+                message_id: prepared.message_id.clone(),
+            };
+            async move { up.send(call).await }
+        })
+        .await
+    }
+
+    /// Sends an Anthropic client's request: per candidate through its Messages lane if it has
+    /// one, else the canonical lane.
+    pub async fn send_anthropic(
+        &self,
+        request: Request,
+        raw: RawMessages,
+    ) -> Result<Routed<Lane>, Error> {
+        let prepared = prepare(&request);
+        self.route(&request.model, &prepared, |up, model| {
+            let canonical = Call {
+                request: request.clone(),
+                model: model.clone(),
+                input_tokens: prepared.input_tokens,
+                message_id: prepared.message_id.clone(),
+            };
+            let messages = raw.call(model);
+            async move {
+                match up.messages() {
+                    Some(lane) => lane.send_messages(messages).await.map(Lane::Messages),
+                    None => up.send(canonical).await.map(Lane::Canonical),
+                }
+            }
+        })
+        .await
+    }
+
+    /// The tries of one request: each candidate that resolves the model, until one answers or
+    /// fails without a failover cause.
+    async fn route<'a, T, F, Fut>(
+        &'a self,
+        model: &str,
+        prepared: &Prepared,
+        mut send: F,
+    ) -> Result<Routed<T>, Error>
+    where
+        F: FnMut(&'a Arc<dyn Upstream>, ResolvedModel) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let mut tried: Vec<&str> = Vec::new();
+        let mut last: Option<Error> = None;
+        let mut last_throttled: Option<Error> = None;
+        for i in self.order(model) {
+            let up = &self.upstreams[i];
+            let Some(resolved) = up.resolve(model).await else {
+                continue;
+            };
+            tried.push(up.id());
+            let error = match self.try_one(i, send(up, resolved.clone()).await) {
+                Tried::Answer(value) => {
+                    return Ok(Routed {
+                        value,
+                        upstream: up.id().to_string(),
+                        model: resolved,
+                        message_id: prepared.message_id.clone(),
+                        attempts: tried.len() as u32,
+                    })
+                }
+                Tried::Failed(e) if e.cause.is_none() => return Err(e),
+                Tried::Failed(e) => e,
+            };
+            if error.cause == Some(FailoverCause::Throttled) || error.kind == ErrorKind::RateLimited
+            {
+                last_throttled = Some(error.clone());
+            }
+            last = Some(error);
+        }
+        let Some(error) = last_throttled.or(last) else {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("model `{model}` is not served by any configured upstream"),
+            ));
+        };
+        if tried.len() < 2 {
+            return Err(error);
+        }
+        let message = format!(
+            "{} ({} upstreams tried: {})",
+            error.message,
+            tried.len(),
+            tried.join(", ")
+        );
+        Err(Error { message, ..error })
+    }
+
+    /// Books the outcome of a try: a success ends a cooldown, a failover cause starts one.
+    fn try_one<T>(&self, index: usize, result: Result<T, Error>) -> Tried<T> {
+        match result {
+            Ok(value) => {
+                self.sched().succeeded(index);
+                Tried::Answer(value)
+            }
+            Err(e) => {
+                if let Some(reason) = e.cause.and_then(cooldown_reason) {
+                    let now = self.clock.now();
+                    let until =
+                        self.sched()
+                            .failed_with(index, reason, now, Some(e.message.clone()), None);
+                    tracing::warn!(
+                        upstream = self.upstreams[index].id(),
+                        cause = e.cause.map(FailoverCause::as_str),
+                        until = %crate::clock::format_time(until),
+                        "upstream cooling down; failing over"
+                    );
+                } else if let Some(cause) = e.cause {
+                    tracing::info!(
+                        upstream = self.upstreams[index].id(),
+                        cause = cause.as_str(),
+                        "upstream cannot serve this request; trying the next"
+                    );
+                }
+                Tried::Failed(e)
+            }
+        }
+    }
+
+    /// Input tokens of the request: exact from the first candidate that resolves the model,
+    /// if it has a Messages lane and the raw body is given; else that candidate's own count;
+    /// the gateway's estimate when none resolves. Never fails.
+    pub async fn count_tokens(&self, request: &Request, raw: Option<RawMessages>) -> u32 {
+        for i in self.order(&request.model) {
+            let up = &self.upstreams[i];
+            let Some(model) = up.resolve(&request.model).await else {
+                continue;
+            };
+            if let (Some(lane), Some(raw)) = (up.messages(), raw.as_ref()) {
+                match lane.count_messages_tokens(raw.call(model)).await {
+                    Ok(n) => return n,
+                    Err(e) => tracing::warn!(
+                        upstream = up.id(),
+                        error = %e,
+                        "exact token count failed; using the estimate"
+                    ),
+                }
+            }
+            return up.count_tokens(request);
+        }
+        conduit_core::tokens::count_request(request)
+    }
+
+    /// The union of every upstream's models; on duplicate ids the first upstream's entry wins.
+    pub async fn list_models(&self) -> Vec<ModelInfo> {
+        let lists = futures::future::join_all(self.upstreams.iter().map(|u| u.list_models())).await;
+        let mut out: Vec<ModelInfo> = Vec::new();
+        for model in lists.into_iter().flatten() {
+            if !out.iter().any(|m| m.id == model.id) {
+                out.push(model);
+            }
+        }
+        out
+    }
+
+    /// Each upstream's own status, with the router's cooldown applied (a ready upstream that
+    /// is cooling down shows `CoolingDown`, why, and until when).
+    pub fn status(&self) -> Vec<UpstreamStatus> {
+        let now = self.clock.now();
+        let sched = self.sched();
+        self.upstreams
+            .iter()
+            .enumerate()
+            .map(|(i, up)| {
+                let mut status = up.status();
+                if let Some(until) = sched.cooling_until(i, now) {
+                    status.cooldown_until = Some(until.unix_timestamp().max(0) as u64);
+                    if status.state == UpstreamState::Ready {
+                        status.state = UpstreamState::CoolingDown;
+                        status.reason = sched.state(i, now).1;
+                    }
+                }
+                status
+            })
+            .collect()
+    }
+}
+
+fn prepare(request: &Request) -> Prepared {
+    Prepared {
+        input_tokens: conduit_core::tokens::count_request(request),
+        message_id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
+    }
+}
+
+/// How long an upstream rests for a cause: `None` for a model it does not serve (another
+/// model on it is fine).
+fn cooldown_reason(cause: FailoverCause) -> Option<Reason> {
+    match cause {
+        FailoverCause::Throttled | FailoverCause::Quota | FailoverCause::RiskControl => {
+            Some(Reason::Throttled)
+        }
+        FailoverCause::ServerError => Some(Reason::ServerError),
+        FailoverCause::Timeout => Some(Reason::Timeout),
+        FailoverCause::Credentials | FailoverCause::Suspended => Some(Reason::Credentials),
+        FailoverCause::ModelUnavailable => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;
