@@ -35,23 +35,6 @@ fn decode(body: &[u8], seed: u8) -> (Vec<KiroEvent>, bool) {
     (events, decoder.finish().is_err())
 }
 
-/// Rewrites both CRCs of every frame whose lengths are plausible, in place.
-fn repair_checksums(body: &mut [u8]) {
-    let mut at = 0;
-    while body.len() - at >= 16 {
-        let frame = &mut body[at..];
-        let total = u32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
-        if total < 16 || total > frame.len() {
-            return;
-        }
-        let prelude = crc32fast::hash(&frame[..8]);
-        frame[8..12].copy_from_slice(&prelude.to_be_bytes());
-        let message = crc32fast::hash(&frame[..total - 4]);
-        frame[total - 4..total].copy_from_slice(&message.to_be_bytes());
-        at += total;
-    }
-}
-
 fuzz_target!(|data: &[u8]| {
     let [seed, flags, body @ ..] = data else {
         return;
@@ -59,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
     let mut owned;
     let body = if flags & 0x80 != 0 {
         owned = body.to_vec();
-        repair_checksums(&mut owned);
+        conduit_fuzz::repair_checksums(&mut owned);
         &owned[..]
     } else {
         body

@@ -1,5 +1,6 @@
-//! What every request fuzz target does with a decoded request: convert it to the Kiro body,
-//! serialise that, count its tokens. None of it may panic, whatever the client sent.
+//! What the fuzz targets share: [`exercise`], what every request target does with a decoded
+//! request (convert it to the Kiro body, serialise that, count its tokens; none of it may
+//! panic, whatever the client sent), and [`repair_checksums`] for the event-stream targets.
 
 use conduit_core::Request;
 use conduit_kiro::convert::{encode_request, thinking_requested, tool_name_map, EncodeOptions};
@@ -38,5 +39,22 @@ pub fn exercise(request: &Request) {
                 bytes.len()
             );
         }
+    }
+}
+
+/// Rewrites both CRCs of every frame whose lengths are plausible, in place.
+pub fn repair_checksums(body: &mut [u8]) {
+    let mut at = 0;
+    while body.len() - at >= 16 {
+        let frame = &mut body[at..];
+        let total = u32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
+        if total < 16 || total > frame.len() {
+            return;
+        }
+        let prelude = crc32fast::hash(&frame[..8]);
+        frame[8..12].copy_from_slice(&prelude.to_be_bytes());
+        let message = crc32fast::hash(&frame[..total - 4]);
+        frame[total - 4..total].copy_from_slice(&message.to_be_bytes());
+        at += total;
     }
 }

@@ -60,6 +60,8 @@ pub struct FakeUpstream {
     lane: Option<Lane>,
     calls: Mutex<Vec<Call>>,
     messages_calls: Mutex<Vec<MessagesCall>>,
+    /// Calls of the lane's exact `count_tokens`.
+    count_calls: Mutex<Vec<MessagesCall>>,
     status: Mutex<(UpstreamState, Option<String>)>,
 }
 
@@ -108,6 +110,7 @@ impl FakeUpstream {
             lane: None,
             calls: Mutex::new(Vec::new()),
             messages_calls: Mutex::new(Vec::new()),
+            count_calls: Mutex::new(Vec::new()),
             status: Mutex::new((UpstreamState::Ready, None)),
         }
     }
@@ -168,7 +171,12 @@ impl FakeUpstream {
         lock(&self.messages_calls).clone()
     }
 
-    /// Calls of both lanes.
+    /// Every exact `count_tokens` call of the Messages lane.
+    pub fn count_calls(&self) -> Vec<MessagesCall> {
+        lock(&self.count_calls).clone()
+    }
+
+    /// Sends of both lanes (not counting `count_tokens`).
     pub fn call_count(&self) -> usize {
         lock(&self.calls).len() + lock(&self.messages_calls).len()
     }
@@ -305,7 +313,7 @@ impl MessagesUpstream for FakeUpstream {
     }
 
     fn count_messages_tokens(&self, call: MessagesCall) -> CountFuture<'_> {
-        lock(&self.messages_calls).push(call);
+        lock(&self.count_calls).push(call);
         let count = self
             .lane
             .as_ref()
