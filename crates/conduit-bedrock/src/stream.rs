@@ -1,9 +1,10 @@
 //! Bedrock's `invoke-with-response-stream` body → Anthropic events: event-stream frames
 //! ([`conduit_upstream::eventstream`]) whose `chunk` payload `{"bytes": base64, "p": padding}`
 //! holds one Anthropic event JSON. Each event is handed on as the upstream wrote it, except:
-//! `amazon-bedrock-invocationMetrics` is removed, absent cache fields of `message_start` /
-//! `message_delta` usage are filled with 0, and `message_start.message.model` becomes the
-//! client's model name. In-band exceptions (`:message-type=exception`) end the stream with a
+//! `amazon-bedrock-invocationMetrics` is removed, absent cache fields of `message_start` usage
+//! are filled with 0 and those of `message_delta` usage with `message_start`'s values (clients
+//! take the last value per field, so a 0 there would erase a cache write), and
+//! `message_start.message.model` becomes the client's model name. In-band exceptions (`:message-type=exception`) end the stream with a
 //! typed error. Bedrock sends no pings; the gateway's relay writes its own keepalives.
 
 use base64::Engine as _;
@@ -23,7 +24,16 @@ pub struct StreamDecoder {
     client_model: String,
     upstream: String,
     credential: &'static str,
+    /// `message_start`'s cache fields (creation, read), repeated where `message_delta` has none.
+    cache: CacheUsage,
     done: bool,
+}
+
+/// The cache fields of a stream's `message_start` usage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheUsage {
+    pub creation: u64,
+    pub read: u64,
 }
 
 impl StreamDecoder {
@@ -37,6 +47,7 @@ impl StreamDecoder {
             client_model: client_model.into(),
             upstream: upstream.into(),
             credential,
+            cache: CacheUsage::default(),
             done: false,
         }
     }
@@ -77,7 +88,7 @@ impl StreamDecoder {
         self.frames.finish().err()
     }
 
-    fn frame(&self, frame: &Frame) -> Option<Result<RawEvent, Error>> {
+    fn frame(&mut self, frame: &Frame) -> Option<Result<RawEvent, Error>> {
         let cx = ErrorContext {
             upstream: &self.upstream,
             credential: self.credential,
@@ -88,7 +99,8 @@ impl StreamDecoder {
                     return None;
                 }
                 Some(
-                    chunk_event(&frame.payload).and_then(|data| rewrite(&data, &self.client_model)),
+                    chunk_event(&frame.payload)
+                        .and_then(|data| rewrite(&data, &self.client_model, &mut self.cache)),
                 )
             }
             "exception" => {
@@ -129,8 +141,8 @@ fn chunk_event(payload: &[u8]) -> Result<Vec<u8>, Error> {
 }
 
 /// One event as the client sees it (see the module docs); bytes are re-serialised only when
-/// something changed.
-pub fn rewrite(data: &[u8], client_model: &str) -> Result<RawEvent, Error> {
+/// something changed. `cache` carries `message_start`'s cache fields to `message_delta`.
+pub fn rewrite(data: &[u8], client_model: &str, cache: &mut CacheUsage) -> Result<RawEvent, Error> {
     let mut event: Map<String, Value> = serde_json::from_slice(data).map_err(|e| {
         protocol(format!(
             "Bedrock sent a chunk that is not an event object: {e}"
@@ -145,11 +157,18 @@ pub fn rewrite(data: &[u8], client_model: &str) -> Result<RawEvent, Error> {
         "message_start" => {
             if let Some(Value::Object(message)) = event.get_mut("message") {
                 changed |= rewrite_message(message, client_model);
+                if let Some(Value::Object(usage)) = message.get("usage") {
+                    let field = |k: &str| usage.get(k).and_then(Value::as_u64).unwrap_or(0);
+                    *cache = CacheUsage {
+                        creation: field("cache_creation_input_tokens"),
+                        read: field("cache_read_input_tokens"),
+                    };
+                }
             }
         }
         "message_delta" => {
             if let Some(Value::Object(usage)) = event.get_mut("usage") {
-                changed |= fill_cache_fields(usage);
+                changed |= fill_cache_fields(usage, *cache);
             }
         }
         _ => {}
@@ -171,16 +190,20 @@ pub fn rewrite_message(message: &mut Map<String, Value>, client_model: &str) -> 
         changed = true;
     }
     if let Some(Value::Object(usage)) = message.get_mut("usage") {
-        changed |= fill_cache_fields(usage);
+        changed |= fill_cache_fields(usage, CacheUsage::default());
     }
     changed
 }
 
-fn fill_cache_fields(usage: &mut Map<String, Value>) -> bool {
+/// Absent cache fields of `usage` get the values in `with`.
+fn fill_cache_fields(usage: &mut Map<String, Value>, with: CacheUsage) -> bool {
     let mut changed = false;
-    for key in ["cache_creation_input_tokens", "cache_read_input_tokens"] {
+    for (key, value) in [
+        ("cache_creation_input_tokens", with.creation),
+        ("cache_read_input_tokens", with.read),
+    ] {
         if !usage.get(key).is_some_and(Value::is_u64) {
-            usage.insert(key.into(), 0.into());
+            usage.insert(key.into(), value.into());
             changed = true;
         }
     }

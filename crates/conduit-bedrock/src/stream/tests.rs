@@ -39,7 +39,7 @@ fn exception(kind: &str, message: &str) -> Vec<u8> {
 fn body() -> Vec<u8> {
     [
         json!({"type": "message_start", "message": {"id": "msg_b", "type": "message", "role": "assistant",
-               "model": "claude-opus-4-7", "content": [], "usage": {"input_tokens": 5, "output_tokens": 1}}}),
+               "model": "claude-opus-4-7", "content": [], "usage": {"input_tokens": 5, "output_tokens": 1, "cache_read_input_tokens": 9}}}),
         json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
         json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "hi"}}),
         json!({"type": "content_block_stop", "index": 0}),
@@ -82,10 +82,12 @@ fn chunks_become_client_events() {
     assert_eq!(
         start["message"]["usage"],
         json!({"input_tokens": 5, "output_tokens": 1,
-        "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0})
+        "cache_creation_input_tokens": 0, "cache_read_input_tokens": 9})
     );
     let delta: Value = serde_json::from_slice(&events[4].data).unwrap();
-    assert_eq!(delta["usage"]["cache_read_input_tokens"], 0);
+    // message_delta repeats message_start's cache fields: clients take the last value.
+    assert_eq!(delta["usage"]["cache_read_input_tokens"], 9);
+    assert_eq!(delta["usage"]["cache_creation_input_tokens"], 0);
     assert_eq!(&events[5].data[..], br#"{"type":"message_stop"}"#);
     // Untouched events keep the upstream's bytes.
     assert_eq!(
