@@ -4,7 +4,11 @@
 pub mod apikey;
 pub mod config;
 pub mod logging;
+mod named;
+pub mod passthrough;
 pub mod relay;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod wiring;
+mod wiring_aws;

@@ -179,6 +179,8 @@ pub struct RequestRecord {
     method: &'static str,
     path: &'static str,
     model: String,
+    /// The upstream that answered (its configured name).
+    upstream: Option<String>,
     /// Claude Code's `x-claude-code-agent-id`: which (sub)agent sent the request.
     agent: Option<String>,
     started: Instant,
@@ -197,6 +199,7 @@ impl RequestRecord {
             method,
             path,
             model: String::new(),
+            upstream: None,
             agent: None,
             started: Instant::now(),
             first_byte: None,
@@ -211,6 +214,10 @@ impl RequestRecord {
 
     pub fn set_model(&mut self, model: &str) {
         self.model = model.to_string();
+    }
+
+    pub fn set_upstream(&mut self, upstream: &str) {
+        self.upstream = Some(upstream.to_owned());
     }
 
     /// The (sub)agent a request came from, for attribution; kept only if it looks like an id
@@ -282,6 +289,7 @@ impl RequestRecord {
             method = self.method,
             path = self.path,
             model = %self.model,
+            upstream = self.upstream.as_deref().unwrap_or("-"),
             agent = self.agent.as_deref().unwrap_or("-"),
             status,
             first_byte_ms = first_ms.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into()),

@@ -5,16 +5,13 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
 use axum::serve::ListenerExt;
-use conduit_core::Upstream;
-use conduit_kiro::config::KiroConfig;
-use conduit_kiro::upstream::KiroUpstream;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::apikey::{self, ApiKey};
 use crate::config::GatewayConfig;
-use crate::routes;
-use crate::state::{Access, AppState, KiroAccounts, OpenAiState, RelaySettings, Upstreams};
+use crate::state::{Access, AppState, OpenAiState, RelaySettings};
+use crate::{routes, wiring};
 
 /// Run `conduit serve` until SIGINT/SIGTERM.
 pub async fn serve(config: GatewayConfig) -> anyhow::Result<()> {
@@ -24,17 +21,14 @@ pub async fn serve(config: GatewayConfig) -> anyhow::Result<()> {
         None => apikey::load_or_create(&config.api_key_file()).map_err(|e| anyhow!(e))?,
     };
     let key = ApiKey::new(&key).map_err(|e| anyhow!(e))?;
-    let _file = match &config.config_file {
+    let file = match &config.config_file {
         Some(path) => Some(crate::config::file::load(path)?),
         None => None,
     };
-    let kiro = KiroConfig::from_env(|k| std::env::var(k).ok(), config.data_dir())
-        .map_err(|e| anyhow!("invalid Kiro configuration: {e}"))?;
-    let kiro = Arc::new(KiroUpstream::new(kiro).map_err(|e| anyhow!("{e}"))?);
-    let upstream: Arc<dyn Upstream> = kiro.clone();
+    let wired = wiring::wire(&config, file.as_ref(), &|k| std::env::var(k).ok()).await?;
     let state = AppState {
-        upstreams: Upstreams(upstream),
-        kiro: KiroAccounts(Some(kiro)),
+        upstreams: wired.upstreams,
+        kiro: wired.kiro,
         relay: RelaySettings {
             debug_mode: config.debug_mode,
             ping_interval: config.ping_interval,

@@ -4,15 +4,34 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::FromRef;
-use conduit_core::Upstream;
+use conduit_core::{Error, Upstream};
 use conduit_kiro::upstream::KiroUpstream;
+use conduit_upstream::clock::SystemClock;
+use conduit_upstream::router::{ModelRouter, RouterSettings};
 
 use crate::apikey::ApiKey;
 use crate::config::DebugMode;
 
-/// Where requests go.
+/// Where requests go: the model router over every configured upstream (routes, failover,
+/// cooldowns).
 #[derive(Clone)]
-pub struct Upstreams(pub Arc<dyn Upstream>);
+pub struct Upstreams(pub Arc<ModelRouter>);
+
+impl Upstreams {
+    /// One upstream serving every model: Kiro without a config file, and tests.
+    pub fn single(upstream: Arc<dyn Upstream>) -> Result<Self, Error> {
+        let router = ModelRouter::new(
+            vec![upstream],
+            Vec::new(),
+            RouterSettings {
+                cooldown: Duration::from_secs(30),
+                credentials_cooldown: Duration::from_secs(300),
+            },
+            Arc::new(SystemClock),
+        )?;
+        Ok(Self(Arc::new(router)))
+    }
+}
 
 /// How requests are relayed and logged.
 #[derive(Clone, Copy, Debug)]

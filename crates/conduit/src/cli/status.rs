@@ -50,6 +50,7 @@ pub fn run(paths: &Paths, json_out: bool) -> Outcome {
         output::json(&json!({
             "running": true, "pid": pid, "port": port, "url": url, "healthy": healthy,
             "accounts": accounts(&upstream).iter().map(Account::to_json).collect::<Vec<_>>(),
+            "upstreams": health.as_ref().map(|h| h.body["upstreams"].clone()).unwrap_or(Value::Null),
             "health": health.as_ref().map(|h| h.body.clone()),
             "version": version,
             "server_version": health.as_ref().map(|h| h.body["version"].clone()),
@@ -66,14 +67,31 @@ pub fn run(paths: &Paths, json_out: bool) -> Outcome {
             ),
         };
         let mut rows = vec![("health", health_line)];
-        let accounts = accounts(&upstream);
+        let list = health
+            .as_ref()
+            .map(|h| h.body["upstreams"].clone())
+            .unwrap_or(Value::Null);
+        let kinds: Vec<&str> = list
+            .as_array()
+            .map(|l| l.iter().filter_map(|u| u["kind"].as_str()).collect())
+            .unwrap_or_default();
+        // One Kiro upstream alone: its accounts below say it all, as before config files.
+        if kinds != ["kiro"] {
+            rows.extend(upstreams(&list).into_iter().map(|u| ("upstream", u)));
+        }
+        let has_kiro = kinds.is_empty() || kinds.contains(&"kiro");
+        let accounts = if has_kiro {
+            accounts(&upstream)
+        } else {
+            Vec::new()
+        };
         if accounts.len() > 1 {
             let usable = accounts.iter().filter(|a| a.state == "active").count();
             rows.push(("accounts", format!("{} ({usable} usable)", accounts.len())));
             for a in &accounts {
                 rows.push(("account", format!("{}: {}", a.name, a.summary())));
             }
-        } else {
+        } else if has_kiro {
             rows.push(("credentials", credentials_line(&upstream)));
             if let Some(a) = accounts.first() {
                 rows.push(("account", a.summary()));
@@ -174,6 +192,41 @@ pub fn accounts(upstream: &Value) -> Vec<Account> {
     }
 }
 
+/// One line per upstream of `/health`'s `upstreams`: "bedrock-us (bedrock): cooling down until
+/// 2026-12-04 17:00:00 UTC (throttled)".
+pub fn upstreams(list: &Value) -> Vec<String> {
+    let Some(list) = list.as_array() else {
+        return Vec::new();
+    };
+    list.iter()
+        .map(|u| {
+            let mut s = format!(
+                "{} ({}): {}",
+                u["id"].as_str().unwrap_or("?"),
+                u["kind"].as_str().unwrap_or("?"),
+                u["state"].as_str().unwrap_or("?").replace('_', " ")
+            );
+            if let Some(until) = u["cooldown_until"].as_u64() {
+                let at = i64::try_from(until)
+                    .ok()
+                    .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
+                if let Some(at) = at {
+                    s.push_str(&format!(
+                        " until {:02}:{:02}:{:02} UTC",
+                        at.hour(),
+                        at.minute(),
+                        at.second()
+                    ));
+                }
+            }
+            if let Some(r) = u["reason"].as_str() {
+                s.push_str(&format!(" ({r})"));
+            }
+            s
+        })
+        .collect()
+}
+
 /// "social sign-in, account 123456789012, expires 2026-05-01 12:00 UTC (in 53 min)".
 pub fn credentials_line(upstream: &Value) -> String {
     let Some(source) = upstream["source"].as_str() else {
@@ -263,6 +316,23 @@ mod tests {
             "quota (monthly limit), 2.00 credits used"
         );
         assert!(accounts(&json!({"source": "file x"})).is_empty());
+    }
+
+    #[test]
+    fn upstreams_with_their_state() {
+        let list = json!([
+            {"id": "bedrock-us", "kind": "bedrock", "state": "cooling_down",
+             "reason": "throttled", "cooldown_until": 1_796_000_000u64},
+            {"id": "kiro", "kind": "kiro", "state": "ready", "reason": null, "cooldown_until": null},
+        ]);
+        assert_eq!(
+            upstreams(&list),
+            [
+                "bedrock-us (bedrock): cooling down until 00:53:20 UTC (throttled)",
+                "kiro (kiro): ready",
+            ]
+        );
+        assert!(upstreams(&Value::Null).is_empty());
     }
 
     #[test]

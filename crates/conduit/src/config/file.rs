@@ -75,9 +75,16 @@ pub struct AnthropicFile {
     pub api_key: Option<String>,
     /// `anthropic-workspace-id` for Claude Platform on AWS.
     pub workspace_id: Option<String>,
-    /// Claude Platform on AWS: SigV4 (service `aws-external-anthropic`) in this region
-    /// instead of an API key.
-    pub aws_region: Option<String>,
+    /// Claude Platform on AWS: SigV4 (service `aws-external-anthropic`) instead of an API key.
+    pub aws: Option<AwsFile>,
+}
+
+/// `aws = { region = "us-east-1", profile = "work" }` of an `anthropic` upstream.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AwsFile {
+    pub region: String,
+    /// A profile of `~/.aws/config` for the credentials chain.
+    pub profile: Option<String>,
 }
 
 /// `[[routes]]`: client model globs (`*`, `?`) → upstream names in order of preference.
@@ -150,6 +157,7 @@ enum Kind {
 #[serde(deny_unknown_fields)]
 struct RawAws {
     region: String,
+    profile: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -367,7 +375,13 @@ fn upstream(
                 api_key_env: s(u.api_key_env),
                 api_key: s(u.api_key),
                 workspace_id: s(u.workspace_id),
-                aws_region: u.aws.map(|a| a.into_inner().region),
+                aws: u.aws.map(|a| {
+                    let a = a.into_inner();
+                    AwsFile {
+                        region: a.region,
+                        profile: a.profile,
+                    }
+                }),
             })
         }
     })

@@ -66,7 +66,7 @@ kind = "anthropic"
 base_url = "http://127.0.0.1:1/anthropic"
 api_key_env = "MY_KEY"
 workspace_id = "wrkspc_1"
-aws = { region = "us-west-2" }
+aws = { region = "us-west-2", profile = "platform" }
 
 [router]
 cooldown_seconds = 2
@@ -82,7 +82,11 @@ credentials_cooldown_seconds = 9
     let UpstreamConfig::Anthropic(a) = &c.upstreams[1] else {
         panic!()
     };
-    assert_eq!(a.aws_region.as_deref(), Some("us-west-2"));
+    let aws = a.aws.as_ref().unwrap();
+    assert_eq!(
+        (aws.region.as_str(), aws.profile.as_deref()),
+        ("us-west-2", Some("platform"))
+    );
     assert_eq!(a.api_key_env.as_deref(), Some("MY_KEY"));
     assert_eq!(c.router.cooldown, Duration::from_secs(2));
     assert_eq!(c.router.credentials_cooldown, Duration::from_secs(9));

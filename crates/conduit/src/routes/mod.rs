@@ -10,7 +10,7 @@ pub mod local_only;
 mod login;
 mod models;
 mod openai;
-mod turn;
+pub(crate) mod turn;
 
 pub use models::Dialect;
 mod usage;
@@ -25,22 +25,27 @@ use crate::state::AppState;
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+    let kiro = state.kiro.0.is_some();
+    let mut api = Router::new()
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route("/v1/models", get(models::models))
         .route("/v1/models/{id}", get(models::model))
         .route("/v1/chat/completions", post(openai::chat_completions))
-        .route("/v1/responses", post(openai::responses))
-        .route("/v1/usage", get(usage::usage))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            guard::require_key,
-        ));
-    Router::new()
-        .merge(api)
-        .merge(login::router())
-        .route("/health", get(health::health))
+        .route("/v1/responses", post(openai::responses));
+    // Kiro's account usage and sign-in page exist only when a Kiro upstream does.
+    if kiro {
+        api = api.route("/v1/usage", get(usage::usage));
+    }
+    let api = api.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        guard::require_key,
+    ));
+    let mut app = Router::new().merge(api);
+    if kiro {
+        app = app.merge(login::router());
+    }
+    app.route("/health", get(health::health))
         // GET routes answer HEAD too (axum drops the body).
         .route("/api/hello", get(hello::hello))
         .fallback(anthropic::not_found)

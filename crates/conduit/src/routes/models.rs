@@ -37,7 +37,7 @@ impl Dialect {
 /// Windows from which a `[1m]` id is listed next to the plain one.
 const ONE_MILLION: u32 = 1_000_000;
 
-/// The upstream's models (its live catalogue, refreshed when older than its TTL), each Claude
+/// Every upstream's models (the union; the first upstream wins a duplicate id; Kiro's live catalogue, refreshed when older than its TTL), each Claude
 /// model whose window really is ≥ 1M also as `{id}[1m]`: the suffix is how Claude Code learns
 /// that it may budget 1M behind a gateway (it assumes 200K otherwise), so it must never be
 /// offered for a smaller window.
@@ -76,7 +76,7 @@ pub async fn model(
     let listed = listed(&upstreams).await.into_iter().find(|m| m.id == id);
     let (display_name, context_window, max_output_tokens) = match listed {
         Some(m) => (m.display_name, m.context_window, Some(m.max_output_tokens)),
-        None => (id.clone(), upstreams.0.context_window(&id), None),
+        None => (id.clone(), context_window(&upstreams, &id), None),
     };
     let body = match Dialect::of("/v1/models", &headers) {
         Dialect::Anthropic => json!({
@@ -91,6 +91,18 @@ pub async fn model(
     };
     json_response(StatusCode::OK, body.to_string().into_bytes())
 }
+
+/// The window a request under `model` would get: that of the upstream the router tries first.
+fn context_window(upstreams: &Upstreams, model: &str) -> u32 {
+    upstreams
+        .0
+        .candidates(model)
+        .first()
+        .map_or(DEFAULT_WINDOW, |u| u.context_window(model))
+}
+
+/// Claude Code's own assumption behind a gateway.
+const DEFAULT_WINDOW: u32 = 200_000;
 
 #[cfg(test)]
 mod tests {

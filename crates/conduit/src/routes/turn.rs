@@ -1,11 +1,13 @@
 //! The phases every chat-style request shares, whatever its dialect: send the canonical request
-//! upstream, then relay the stream (SSE) or collect it (JSON), logging once at the end. A
-//! dialect plugs in through [`Turn`]; handlers only decode and call [`run`].
+//! through the model router (which resolves the model per upstream, counts the estimate and
+//! mints the message id once, and fails over), then relay the stream (SSE) or collect it (JSON),
+//! logging once at the end. A dialect plugs in through [`Turn`]; handlers only decode and call
+//! [`run`].
 
 use axum::body::Body;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use conduit_core::{Call, Error, Event, EventStream, Request};
+use conduit_core::{Error, Event, EventStream, Request};
 use futures::StreamExt;
 
 use crate::logging::RequestRecord;
@@ -20,7 +22,7 @@ pub trait Turn: Send + 'static {
     fn into_sse(self) -> Self::Sse;
 }
 
-/// send → relay or collect → log.
+/// send (the router: route, prepare, failover) → relay or collect → log.
 pub async fn run<T: Turn>(
     upstreams: &Upstreams,
     relay: RelaySettings,
@@ -30,14 +32,23 @@ pub async fn run<T: Turn>(
 ) -> Response {
     record.set_model(&request.model);
     let streaming = request.stream;
-    let call = match prepare(upstreams, request).await {
-        Ok(c) => c,
-        Err(e) => return failed(record, &e, turn.error(&e)),
-    };
-    let stream = match upstreams.0.send(call).await {
-        Ok(s) => s,
-        Err(e) => return failed(record, &e, turn.error(&e)),
-    };
+    match upstreams.0.send(request).await {
+        Ok(routed) => {
+            record.set_upstream(&routed.upstream);
+            deliver(routed.value, streaming, relay, record, turn).await
+        }
+        Err(e) => failed(record, &e, turn.error(&e)),
+    }
+}
+
+/// Relay (SSE) or collect (JSON) a canonical stream the router handed back, then log.
+pub async fn deliver<T: Turn>(
+    stream: EventStream,
+    streaming: bool,
+    relay: RelaySettings,
+    mut record: RequestRecord,
+    turn: T,
+) -> Response {
     let stream = match until_content(stream).await {
         Ok(s) => s,
         Err(e) => return failed(record, &e, turn.error(&e)),
@@ -55,23 +66,6 @@ pub async fn run<T: Turn>(
         }
         Err(e) => failed(record, &e, turn.error(&e)),
     }
-}
-
-/// The prepare phase: the model resolved by the upstream, the token estimate counted once,
-/// the message id minted once.
-async fn prepare(upstreams: &Upstreams, request: Request) -> Result<Call, Error> {
-    let model = upstreams.0.resolve(&request.model).await.ok_or_else(|| {
-        Error::new(
-            conduit_core::ErrorKind::NotFound,
-            format!("model `{}` is not served here", request.model),
-        )
-    })?;
-    Ok(Call {
-        input_tokens: conduit_core::tokens::count_request(&request),
-        message_id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
-        model,
-        request,
-    })
 }
 
 /// Hold the stream until its first content event, so that an error the upstream reports before
@@ -105,7 +99,7 @@ pub fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-fn sse_response(body: Body) -> Response {
+pub fn sse_response(body: Body) -> Response {
     (
         StatusCode::OK,
         [

@@ -50,6 +50,9 @@ pub struct Options {
     /// Adjusts the Kiro config after the environment is read (settings with no env key,
     /// like the retry policy or refresh backoffs).
     pub kiro: Option<fn(&mut KiroConfig)>,
+    /// A config file (TOML; `{sim}` stands for the simulator's URL): the gateway is wired from
+    /// it as `conduit serve --config` would be, with the Kiro and AWS settings of `env`.
+    pub config: Option<String>,
 }
 
 impl Default for Options {
@@ -60,6 +63,7 @@ impl Default for Options {
             expires_in: 3600,
             extra_accounts: Vec::new(),
             kiro: None,
+            config: None,
         }
     }
 }
@@ -119,14 +123,44 @@ pub async fn start_with(opts: Options) -> Gateway {
         env.insert("ACCOUNT_SYSTEM", "true".into());
     }
     env.extend(opts.env);
-    let mut kiro = KiroConfig::from_env(|k| env.get(k).cloned(), home.join("data")).unwrap();
-    if let Some(adjust) = opts.kiro {
-        adjust(&mut kiro);
-    }
-    let upstream = Arc::new(KiroUpstream::new(kiro).unwrap());
+    let (upstreams, kiro) = match &opts.config {
+        None => {
+            let mut kiro =
+                KiroConfig::from_env(|k| env.get(k).cloned(), home.join("data")).unwrap();
+            if let Some(adjust) = opts.kiro {
+                adjust(&mut kiro);
+            }
+            let upstream = Arc::new(KiroUpstream::new(kiro).unwrap());
+            (
+                Upstreams::single(upstream.clone()).unwrap(),
+                KiroAccounts(Some(upstream)),
+            )
+        }
+        Some(text) => {
+            let file = conduit::config::file::parse(
+                &home.join("conduit.toml"),
+                &text.replace("{sim}", &sim_url),
+            )
+            .unwrap();
+            let home_s = home.display().to_string();
+            let gw = conduit::config::from_env(
+                &|k| match k {
+                    "CONDUIT_HOME" => Some(home_s.clone()),
+                    _ => env.get(k).cloned(),
+                },
+                None,
+                None,
+            )
+            .unwrap();
+            let wired = conduit::wiring::wire(&gw, Some(&file), &|k| env.get(k).cloned())
+                .await
+                .unwrap();
+            (wired.upstreams, wired.kiro)
+        }
+    };
     let state = AppState {
-        upstreams: Upstreams(upstream.clone()),
-        kiro: KiroAccounts(Some(upstream)),
+        upstreams,
+        kiro,
         relay: RelaySettings {
             debug_mode: DebugMode::Off,
             ping_interval: opts.ping_interval,
