@@ -304,6 +304,60 @@ def start_gateway(sim, workdir):
         gw.proc.stop()
 
 
+# The simulator's AWS test credentials (`conduit_sim::bedrock`) and Anthropic API key
+# (`conduit_sim::anthropic::TEST_API_KEY`).
+AWS_TEST_ACCESS_KEY_ID = "AKIACONDUITSIMTEST01"
+AWS_TEST_SECRET_ACCESS_KEY = "conduitSimTestSecretKey/0123456789EXAMPLE"
+ANTHROPIC_TEST_API_KEY = "sk-ant-api03-conduit-sim-test"
+
+
+def aws_env(home: Path, secret: str = AWS_TEST_SECRET_ACCESS_KEY) -> dict[str, str]:
+    """AWS credentials for the gateway: the sim's test pair, and nothing else the chain could
+    find (no instance metadata, no shared files: HOME is the gateway's own temp dir)."""
+    return {
+        "AWS_ACCESS_KEY_ID": AWS_TEST_ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": secret,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": str(home / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
+    }
+
+
+@pytest.fixture
+def configured_gateway(sim, workdir):
+    """Factory for a gateway started with a config file. `config` is TOML in which `{sim}`
+    stands for the simulator's URL; the gateway gets the sim's AWS test credentials (or
+    `aws_secret`) and `ANTHROPIC_TEST_KEY` for an `anthropic` upstream."""
+    started: list[Gateway] = []
+
+    def start(config: str, env: dict[str, str] | None = None,
+              aws_secret: str = AWS_TEST_SECRET_ACCESS_KEY) -> Gateway:
+        path = Path(tempfile.mkdtemp(prefix="cfg-", dir=workdir)) / "conduit.toml"
+        path.write_text(config.replace("{sim}", sim.url))
+        full = {**aws_env(path.parent, aws_secret), "CONDUIT_CONFIG": str(path),
+                "ANTHROPIC_TEST_KEY": ANTHROPIC_TEST_API_KEY, **(env or {})}
+        gw = _start_gateway(sim, workdir, sim.account(workdir), full)
+        started.append(gw)
+        return gw
+
+    yield start
+    for gw in started:
+        gw.proc.stop()
+
+
+def bedrock_calls(sim: Sim, op: str = "invoke") -> list[dict]:
+    """The sim's Bedrock runtime calls of one operation (`invoke` covers both invoke paths;
+    `count-tokens`), in order."""
+    out = []
+    for e in sim.log():
+        if e.get("service") != "bedrock":
+            continue
+        last = e.get("path", "").rsplit("/", 1)[-1]
+        if (op == "invoke" and last in ("invoke", "invoke-with-response-stream")) or last == op:
+            out.append(e)
+    return out
+
+
 @pytest.fixture
 def client(gateway) -> anthropic.Anthropic:
     return gateway.anthropic()
