@@ -29,6 +29,8 @@ pub enum Kind {
     Streamed,
     Small,
     OpenAi,
+    /// The streamed request to the simulator's Bedrock runtime (the Messages lane).
+    Bedrock,
 }
 
 impl Kind {
@@ -37,6 +39,7 @@ impl Kind {
             Kind::Streamed => "streamed",
             Kind::Small => "small",
             Kind::OpenAi => "openai",
+            Kind::Bedrock => "bedrock",
         }
     }
 }
@@ -50,7 +53,7 @@ struct Options {
 
 fn options() -> anyhow::Result<Options> {
     let mut o = Options {
-        kinds: vec![Kind::Streamed, Kind::Small, Kind::OpenAi],
+        kinds: vec![Kind::Streamed, Kind::Small, Kind::OpenAi, Kind::Bedrock],
         quick: false,
         soak: None,
         extras: true,
@@ -65,10 +68,14 @@ fn options() -> anyhow::Result<Options> {
                     "streamed" => (vec![Kind::Streamed], false),
                     "small" => (vec![Kind::Small], false),
                     "openai" => (vec![Kind::OpenAi], false),
+                    "bedrock" => (vec![Kind::Bedrock], false),
                     "memory" => (vec![], true),
                     "all" => (o.kinds, true),
                     other => {
-                        bail!("unknown scenario `{other}`: streamed, small, openai, memory or all")
+                        bail!(
+                            "unknown scenario `{other}`: streamed, small, openai, bedrock, \
+                             memory or all"
+                        )
                     }
                 };
             }
@@ -78,7 +85,7 @@ fn options() -> anyhow::Result<Options> {
             }
             "-h" | "--help" => {
                 println!(
-                    "conduit-bench [--scenario streamed|small|openai|memory|all] [--quick] [--soak SECS]\n\
+                    "conduit-bench [--scenario streamed|small|openai|bedrock|memory|all] [--quick] [--soak SECS]\n\
                      memory: only the open streams and cold start\n\
                      --soak SECS: only drive the streamed scenario through conduit for SECS \
                      (attach a profiler to the printed pid)"
@@ -106,7 +113,7 @@ fn plan(kind: Kind, quick: bool) -> Plan {
     // sustains, so the added latency below saturation is visible too.
     let (rates, clients): (Vec<(f64, usize)>, usize) = match kind {
         Kind::Small => (vec![(1000.0, 5000)], 64),
-        Kind::Streamed => (vec![(500.0, 2500), (100.0, 1000)], 32),
+        Kind::Streamed | Kind::Bedrock => (vec![(500.0, 2500), (100.0, 1000)], 32),
         Kind::OpenAi => (vec![(500.0, 1500), (100.0, 1000)], 32),
     };
     if quick {
@@ -148,6 +155,11 @@ fn targets(kind: Kind, procs: &Procs) -> anyhow::Result<(Target, Target)> {
             let k = workload::kiro_request_from_openai(&b)?;
             (b, k, "/v1/chat/completions")
         }
+        Kind::Bedrock => {
+            let b = workload::bedrock_client_request();
+            let direct = bedrock_direct(procs, workload::invoke_model_body(&b)?)?;
+            return Ok((direct, via_target(kind, procs, "/v1/messages", b)?));
+        }
     };
     let mut dh = HeaderMap::new();
     dh.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -162,6 +174,27 @@ fn targets(kind: Kind, procs: &Procs) -> anyhow::Result<(Target, Target)> {
         body: Bytes::from(kiro_body),
     };
     Ok((direct, via_target(kind, procs, path, client_body)?))
+}
+
+/// The simulator's Bedrock runtime with the InvokeModel body conduit sends, authorised with the
+/// Bedrock API key conduit also uses (no signing on either side, so both pay the same).
+fn bedrock_direct(procs: &Procs, body: Vec<u8>) -> anyhow::Result<Target> {
+    let mut h = HeaderMap::new();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        AUTHORIZATION,
+        HeaderValue::from_str(&format!("Bearer {}", procs::BEDROCK_API_KEY))?,
+    );
+    Ok(Target {
+        name: "simulator",
+        url: format!(
+            "{}/region/us-east-1/model/{}/invoke-with-response-stream",
+            procs.sim_url,
+            workload::BEDROCK_MODEL_ID
+        ),
+        headers: h,
+        body: Bytes::from(body),
+    })
 }
 
 fn via_target(kind: Kind, procs: &Procs, path: &str, body: Vec<u8>) -> anyhow::Result<Target> {

@@ -9,6 +9,31 @@ use anyhow::{bail, Context};
 
 const PROFILE_ARN: &str = "arn:aws:codewhisperer:us-east-1:123456789012:profile/BENCH";
 
+/// The simulator's default Bedrock API key (`conduit_sim::bedrock::TEST_BEDROCK_API_KEY`).
+pub const BEDROCK_API_KEY: &str = "ABSKY29uZHVpdC1zaW0tdGVzdC1rZXk=";
+
+/// Kiro for every model as before, and the Bedrock scenario's model name to Bedrock.
+const CONFIG: &str = r#"
+[[upstreams]]
+name = "kiro"
+kind = "kiro"
+
+[[upstreams]]
+name = "bedrock"
+kind = "bedrock"
+region = "us-east-1"
+endpoint = "{sim}/region/us-east-1"
+models = { "bench-bedrock-opus" = "us.anthropic.claude-opus-5-5" }
+
+[[routes]]
+models = ["bench-bedrock-*"]
+upstreams = ["bedrock"]
+
+[[routes]]
+models = ["*"]
+upstreams = ["kiro"]
+"#;
+
 pub struct Procs {
     sim: Child,
     conduit: Child,
@@ -248,8 +273,14 @@ fn conduit_command(
     if let Some(preload) = std::env::var_os("BENCH_CONDUIT_LD_PRELOAD") {
         cmd.env("LD_PRELOAD", preload);
     }
+    let config = home.with_extension("toml");
+    std::fs::create_dir_all(home)?;
+    std::fs::write(&config, CONFIG.replace("{sim}", sim_url))?;
     // Default log level (info): one access line per request, as users run it.
     cmd.args(["serve", "--port", port])
+        .env("CONDUIT_CONFIG", &config)
+        .env("AWS_BEARER_TOKEN_BEDROCK", BEDROCK_API_KEY)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("CONDUIT_HOME", home)
         .env("PROXY_API_KEY", api_key)
         .env("CONDUIT_KIRO_API_URL", sim_url)

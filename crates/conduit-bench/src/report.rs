@@ -83,6 +83,9 @@ fn describe(kind: Kind) -> &'static str {
         }
         Kind::Small => "small non-streaming (Anthropic Messages, one short text event back)",
         Kind::OpenAi => "OpenAI Chat streaming (4 tools, 200 text events back)",
+        Kind::Bedrock => {
+            "Bedrock streamed Claude-Code-sized (Anthropic Messages to the Bedrock runtime, 200 text events back)"
+        }
     }
 }
 
@@ -152,8 +155,9 @@ impl Run {
         let (sd, sv) = &s.sequential;
         let _ = writeln!(
             o,
-            "### {}\n\nRequest {} B to conduit ({} B as the Kiro request), response {} B from the simulator, {} B of SSE/JSON from conduit.\n",
-            describe(s.kind), s.request_bytes, s.kiro_request_bytes, sd.bytes, sv.bytes
+            "### {}\n\nRequest {} B to conduit ({} B as the {} request), response {} B from the simulator, {} B of SSE/JSON from conduit.\n",
+            describe(s.kind), s.request_bytes, s.kiro_request_bytes,
+            if s.kind == Kind::Bedrock { "InvokeModel" } else { "Kiro" }, sd.bytes, sv.bytes
         );
         let _ = writeln!(
             o,

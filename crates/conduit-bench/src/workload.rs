@@ -73,6 +73,31 @@ pub fn claude_code_request() -> Vec<u8> {
     body.to_string().into_bytes()
 }
 
+/// The model name the Bedrock scenario sends; the bench's config file routes it (and only it)
+/// to the Bedrock upstream, which maps it to [`BEDROCK_MODEL_ID`].
+pub const BEDROCK_CLIENT_MODEL: &str = "bench-bedrock-opus";
+pub const BEDROCK_MODEL_ID: &str = "us.anthropic.claude-opus-5-5";
+
+/// The streamed Claude-Code-sized request under the Bedrock-routed model name.
+pub fn bedrock_client_request() -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(&claude_code_request()).unwrap_or(Value::Null);
+    v["model"] = Value::from(BEDROCK_CLIENT_MODEL);
+    v.to_string().into_bytes()
+}
+
+/// The InvokeModel body conduit sends for `client_body`: without `model` and `stream` (the path
+/// and the endpoint carry them), with Bedrock's `anthropic_version`.
+pub fn invoke_model_body(client_body: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut v: serde_json::Map<String, Value> = serde_json::from_slice(client_body)?;
+    v.remove("model");
+    v.remove("stream");
+    v.insert(
+        "anthropic_version".into(),
+        Value::from("bedrock-2023-05-31"),
+    );
+    Ok(Value::Object(v).to_string().into_bytes())
+}
+
 /// A small, non-streaming Anthropic request (answered by the `SMALL` rule).
 pub fn small_request() -> Vec<u8> {
     serde_json::json!({
