@@ -586,4 +586,26 @@ async fn regions_and_unknown_models() {
         )
     );
     assert!(w.bedrock.resolve("gpt-4o").await.is_none());
+
+    // `[1m]`: the same model with the 1M-context beta in the body.
+    let mut one_m = ask("long");
+    one_m["model"] = json!("claude-opus-4-6[1m]");
+    let call = w.messages_call(one_m, &[]).await;
+    assert_eq!(call.model.context_window, 1_000_000);
+    assert!(w
+        .bedrock
+        .messages()
+        .unwrap()
+        .send_messages(call)
+        .await
+        .is_ok());
+    let last = w.bedrock_log().pop().unwrap();
+    assert_eq!(
+        last.path,
+        "/model/us.anthropic.claude-opus-4-6-v1/invoke-with-response-stream"
+    );
+    assert_eq!(
+        last.body["anthropic_beta"],
+        json!(["context-1m-2025-08-07"])
+    );
 }
