@@ -11,8 +11,8 @@ use conduit_core::{Error, ErrorKind, FailoverCause};
 use http::{HeaderName, HeaderValue};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use crate::credentials::{Auth, Credentials};
 use crate::errors::{self, ErrorContext};
+use crate::{Auth, Credentials};
 
 /// Error bodies longer than this are not read further.
 const MAX_ERROR_BODY: usize = 64 * 1024;

@@ -19,9 +19,9 @@ use crate::betas::{is_beta_rejection, BetaCache};
 use crate::body::{bedrock_body, requested_betas};
 use crate::client::{Action, BedrockClient};
 use crate::config::BedrockConfig;
-use crate::credentials::Credentials;
 use crate::models::{self, BedrockModel};
 use crate::stream::{rewrite_message, StreamDecoder};
+use crate::Credentials;
 use crate::{count, errors};
 
 /// One Bedrock runtime endpoint (region) with one credential source.
@@ -43,7 +43,13 @@ impl BedrockUpstream {
         config: BedrockConfig,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, Error> {
-        let credentials = Credentials::load(&config, env).await;
+        let credentials = Credentials::load(
+            config.api_key_env(),
+            &config.region,
+            config.profile.as_deref(),
+            env,
+        )
+        .await;
         Self::with_credentials(config, env, credentials)
     }
 

@@ -6,8 +6,8 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use conduit_anthropic::upstream::{error_from_body, error_from_event};
-use conduit_bedrock::Auth;
 use conduit_core::{Error, ErrorKind, FailoverCause, RawError, RawEvent, RawEventStream};
+use conduit_upstream::aws_credentials::Auth;
 use futures::{Stream, StreamExt};
 use http::{HeaderName, HeaderValue};
 use serde_json::Value;

@@ -8,12 +8,12 @@ mod client;
 use std::sync::Mutex;
 
 use conduit_anthropic::upstream::{encode_request, EventDecoder};
-use conduit_bedrock::Credentials;
 use conduit_core::{
     Call, CountFuture, Error, ErrorKind, EventStream, MessagesCall, MessagesFuture, MessagesReply,
     MessagesUpstream, ModelInfo, Request, ResolveFuture, ResolvedModel, SendFuture, Upstream,
     UpstreamKind, UpstreamState, UpstreamStatus,
 };
+use conduit_upstream::aws_credentials::Credentials;
 use conduit_upstream::transport::{build_http, HttpSettings};
 use futures::StreamExt;
 use http::{HeaderName, HeaderValue};
