@@ -356,13 +356,18 @@ pub struct Page {
     pub next_token: Option<String>,
 }
 
+/// A ListAvailableModels answer without its `models` array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("no `models` array")]
+pub struct NoModels;
+
 /// Parses a ListAvailableModels answer, tolerantly: an entry without `modelId` is skipped,
 /// missing limits take the defaults, a schema sent as a JSON string is parsed.
-pub fn parse(body: &Value) -> Result<Page, String> {
+pub fn parse(body: &Value) -> Result<Page, NoModels> {
     let list = body
         .get("models")
         .and_then(Value::as_array)
-        .ok_or("no `models` array")?;
+        .ok_or(NoModels)?;
     let limit = |m: &Value, key: &str| {
         m.get("tokenLimits")
             .and_then(|t| t.get(key))

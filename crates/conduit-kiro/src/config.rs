@@ -28,6 +28,9 @@ pub enum Binding {
 }
 
 pub use conduit_upstream::retry::RetryPolicy;
+pub use error::ConfigError;
+
+mod error;
 
 /// Everything the Kiro upstream needs, validated. Build with [`KiroConfig::from_env`] or
 /// [`KiroConfig::new`] (defaults, for tests and embedding).
@@ -377,38 +380,42 @@ fn is_region(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-fn parse_url(key: &str, v: &str) -> Result<String, String> {
+fn parse_url(key: &str, v: &str) -> Result<String, ConfigError> {
     if v.starts_with("http://") || v.starts_with("https://") {
         Ok(v.trim_end_matches('/').to_string())
     } else {
-        Err(format!("{key} {v:?} must start with http:// or https://"))
+        Err(ConfigError::NotUrl {
+            key: key.to_string(),
+            value: v.to_string(),
+        })
     }
 }
 
-fn parse_seconds(key: &str, v: &str) -> Result<Duration, String> {
+fn parse_seconds(key: &str, v: &str) -> Result<Duration, ConfigError> {
     match v.parse::<f64>() {
         Ok(s) if s.is_finite() && s > 0.0 && s < 86_400.0 => Ok(Duration::from_secs_f64(s)),
-        _ => Err(format!("{key} {v:?} must be a positive number of seconds")),
+        _ => Err(ConfigError::NotSeconds {
+            key: key.to_string(),
+            value: v.to_string(),
+        }),
     }
 }
 
-fn parse_num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, String> {
-    v.parse()
-        .map_err(|_| format!("{key} {v:?} must be a non-negative whole number"))
+fn parse_num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, ConfigError> {
+    v.parse().map_err(|_| ConfigError::NotWholeNumber {
+        key: key.to_string(),
+        value: v.to_string(),
+    })
 }
 
-fn parse_overrides(v: &str) -> Result<HashMap<String, String>, String> {
+fn parse_overrides(v: &str) -> Result<HashMap<String, String>, ConfigError> {
     let mut map = HashMap::new();
     for pair in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
             Some((from, to)) if !from.trim().is_empty() && !to.trim().is_empty() => {
                 map.insert(from.trim().to_string(), to.trim().to_string());
             }
-            _ => {
-                return Err(format!(
-                    "CONDUIT_KIRO_MODEL_OVERRIDES entry {pair:?} must look like client-model=kiro-model-id"
-                ))
-            }
+            _ => return Err(ConfigError::BadOverride(pair.to_string())),
         }
     }
     Ok(map)

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use crate::auth::registry::{AccountEntry, Registry};
 use crate::auth::{format_time, Auth, Token};
 use crate::client::{BodyStream, CallContext, KiroClient};
-use crate::config::KiroConfig;
+use crate::config::{ConfigError, KiroConfig};
 pub use conduit_upstream::clock::{self, Clock, ManualClock, SystemClock};
 pub use conduit_upstream::scheduler::{self, AccountState};
 use scheduler::{Reason, Scheduler, SchedulerConfig, Wording};
@@ -47,23 +47,28 @@ pub struct AccountsConfig {
 
 impl AccountsConfig {
     /// Reads `ACCOUNT_SYSTEM` and `CONDUIT_ACCOUNT_*` through `get` (trimmed, non-empty values).
-    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut c = AccountsConfig::default();
         if let Some(v) = get("ACCOUNT_SYSTEM") {
             c.mode = match v.to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" | "on" => AccountMode::On,
                 "false" | "0" | "no" | "off" => AccountMode::Off,
                 "auto" => AccountMode::Auto,
-                _ => return Err(format!("ACCOUNT_SYSTEM {v:?} must be true, false or auto")),
+                _ => return Err(ConfigError::BadAccountMode(v)),
             };
         }
-        let secs = |key: &str, into: &mut Duration| -> Result<(), String> {
+        let secs = |key: &str, into: &mut Duration| -> Result<(), ConfigError> {
             if let Some(v) = get(key) {
                 *into = match v.parse::<f64>() {
                     Ok(s) if s.is_finite() && s > 0.0 && s <= 366.0 * 86_400.0 => {
                         Duration::from_secs_f64(s)
                     }
-                    _ => return Err(format!("{key} {v:?} must be a positive number of seconds")),
+                    _ => {
+                        return Err(ConfigError::NotSeconds {
+                            key: key.to_string(),
+                            value: v,
+                        })
+                    }
                 };
             }
             Ok(())

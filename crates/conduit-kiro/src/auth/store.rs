@@ -11,6 +11,45 @@ use std::fmt;
 
 use serde::Serialize;
 
+/// Why the secret store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("CONDUIT_SECRET_STORE {0:?} must be one of file, keychain, auto")]
+    UnknownMode(String),
+    #[error("keychain entry {user}: {source}")]
+    Entry {
+        user: String,
+        source: keyring::Error,
+    },
+    #[error("could not store {user} in the keychain: {source}")]
+    Store {
+        user: String,
+        source: keyring::Error,
+    },
+    #[error("could not update {user} in the keychain: {source}")]
+    Update {
+        user: String,
+        source: keyring::Error,
+    },
+    #[error("the keychain entry {user} cannot be read ({source}); run `conduit login`")]
+    Read {
+        user: String,
+        source: keyring::Error,
+    },
+    /// The keychain did not keep a probe value.
+    #[error("{0}")]
+    Probe(keyring::Error),
+    #[error("the keychain returned something else")]
+    ProbeMismatch,
+}
+
+/// For the callers that still report errors as text (the sign-in and file code).
+impl From<StoreError> for String {
+    fn from(e: StoreError) -> String {
+        e.to_string()
+    }
+}
+
 /// Prefix of a value that names a keychain entry rather than holding the secret.
 pub const KEYCHAIN_PREFIX: &str = "keychain:";
 const SERVICE: &str = "conduit";
@@ -28,14 +67,12 @@ pub enum SecretStoreMode {
 }
 
 impl SecretStoreMode {
-    pub fn parse(v: &str) -> Result<Self, String> {
+    pub fn parse(v: &str) -> Result<Self, StoreError> {
         match v.to_ascii_lowercase().as_str() {
             "file" | "files" => Ok(Self::File),
             "keychain" | "keyring" => Ok(Self::Keychain),
             "auto" => Ok(Self::Auto),
-            _ => Err(format!(
-                "CONDUIT_SECRET_STORE {v:?} must be one of file, keychain, auto"
-            )),
+            _ => Err(StoreError::UnknownMode(v.to_string())),
         }
     }
 }
@@ -75,15 +112,15 @@ pub fn resolve(mode: SecretStoreMode) -> (SecretBackend, Option<String>) {
     }
 }
 
-fn probe() -> Result<(), String> {
-    let entry = keyring::Entry::new(SERVICE, "probe").map_err(|e| e.to_string())?;
-    entry.set_password("probe").map_err(|e| e.to_string())?;
-    let back = entry.get_password().map_err(|e| e.to_string())?;
+fn probe() -> Result<(), StoreError> {
+    let entry = keyring::Entry::new(SERVICE, "probe").map_err(StoreError::Probe)?;
+    entry.set_password("probe").map_err(StoreError::Probe)?;
+    let back = entry.get_password().map_err(StoreError::Probe)?;
     let _ = entry.delete_credential();
     if back == "probe" {
         Ok(())
     } else {
-        Err("the keychain returned something else".into())
+        Err(StoreError::ProbeMismatch)
     }
 }
 
@@ -94,16 +131,22 @@ pub fn put(
     owner: &str,
     name: &str,
     secret: &str,
-) -> Result<String, String> {
+) -> Result<String, StoreError> {
     match backend {
         SecretBackend::File => Ok(secret.to_string()),
         SecretBackend::Keychain => {
             let user = format!("{owner}/{name}");
-            let entry = keyring::Entry::new(SERVICE, &user)
-                .map_err(|e| format!("keychain entry {user}: {e}"))?;
+            let entry =
+                keyring::Entry::new(SERVICE, &user).map_err(|source| StoreError::Entry {
+                    user: user.clone(),
+                    source,
+                })?;
             entry
                 .set_password(secret)
-                .map_err(|e| format!("could not store {user} in the keychain: {e}"))?;
+                .map_err(|source| StoreError::Store {
+                    user: user.clone(),
+                    source,
+                })?;
             Ok(format!("{KEYCHAIN_PREFIX}{user}"))
         }
     }
@@ -111,14 +154,19 @@ pub fn put(
 
 /// Updates the secret behind a reference read from a file (rotation); plain values are
 /// returned as given so the caller writes them into the file.
-pub fn update(stored: &str, secret: &str) -> Result<String, String> {
+pub fn update(stored: &str, secret: &str) -> Result<String, StoreError> {
     match stored.strip_prefix(KEYCHAIN_PREFIX) {
         Some(user) => {
-            let entry = keyring::Entry::new(SERVICE, user)
-                .map_err(|e| format!("keychain entry {user}: {e}"))?;
+            let entry = keyring::Entry::new(SERVICE, user).map_err(|source| StoreError::Entry {
+                user: user.to_string(),
+                source,
+            })?;
             entry
                 .set_password(secret)
-                .map_err(|e| format!("could not update {user} in the keychain: {e}"))?;
+                .map_err(|source| StoreError::Update {
+                    user: user.to_string(),
+                    source,
+                })?;
             Ok(stored.to_string())
         }
         None => Ok(secret.to_string()),
@@ -126,12 +174,13 @@ pub fn update(stored: &str, secret: &str) -> Result<String, String> {
 }
 
 /// The secret a file value stands for: itself, or the keychain entry it names.
-pub fn reveal(stored: &str) -> Result<String, String> {
+pub fn reveal(stored: &str) -> Result<String, StoreError> {
     match stored.strip_prefix(KEYCHAIN_PREFIX) {
         Some(user) => keyring::Entry::new(SERVICE, user)
             .and_then(|e| e.get_password())
-            .map_err(|e| {
-                format!("the keychain entry {user} cannot be read ({e}); run `conduit login`")
+            .map_err(|source| StoreError::Read {
+                user: user.to_string(),
+                source,
             }),
         None => Ok(stored.to_string()),
     }
