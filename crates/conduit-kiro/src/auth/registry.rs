@@ -95,31 +95,52 @@ impl Default for Registry {
     }
 }
 
+/// Why the registry cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is not a conduit account registry ({source}); fix or remove it", path.display())]
+    NotARegistry {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{} has version {version}, this conduit reads version 1", path.display())]
+    Version { path: PathBuf, version: u32 },
+}
+
+/// For the callers that still report errors as text (sign-in, credential discovery).
+impl From<RegistryError> for String {
+    fn from(e: RegistryError) -> String {
+        e.to_string()
+    }
+}
+
 impl Registry {
     pub fn path(data_dir: &Path) -> PathBuf {
         data_dir.join(REGISTRY_FILE)
     }
 
     /// Reads the registry; a missing file is an empty registry.
-    pub fn load(data_dir: &Path) -> Result<Registry, String> {
+    pub fn load(data_dir: &Path) -> Result<Registry, RegistryError> {
         let path = Self::path(data_dir);
         let text = match fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Registry::default()),
-            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+            Err(source) => return Err(RegistryError::Read { path, source }),
         };
-        let reg: Registry = serde_json::from_str(&text).map_err(|e| {
-            format!(
-                "{} is not a conduit account registry ({e}); fix or remove it",
-                path.display()
-            )
-        })?;
+        let reg: Registry = match serde_json::from_str(&text) {
+            Ok(reg) => reg,
+            Err(source) => return Err(RegistryError::NotARegistry { path, source }),
+        };
         if reg.version != 1 {
-            return Err(format!(
-                "{} has version {}, this conduit reads version 1",
-                path.display(),
-                reg.version
-            ));
+            return Err(RegistryError::Version {
+                path,
+                version: reg.version,
+            });
         }
         Ok(reg)
     }

@@ -2,7 +2,7 @@
 //! registration JSON in `auth_kv`, the selected profile in `state`. Read-only; conduit never
 //! writes to another program's database.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::types::ValueRef;
@@ -59,23 +59,57 @@ pub fn field(v: &Value, snake: &str, camel: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Why the kiro-cli database gave no sign-in.
+#[derive(Debug, thiserror::Error)]
+pub enum CliDbError {
+    #[error("cannot open the kiro-cli database {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Query {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the kiro-cli database {} holds no sign-in (looked for {}): run `kiro-cli login` or `conduit login`",
+        path.display(),
+        TOKEN_KEYS.map(|(k, _)| k).join(", ")
+    )]
+    NoSignIn { path: PathBuf },
+}
+
+/// For the import code, which still reports errors as text.
+impl From<CliDbError> for String {
+    fn from(e: CliDbError) -> String {
+        e.to_string()
+    }
+}
+
 /// The preferred sign-in in the database at `path`.
-pub fn read_kiro_cli(path: &Path) -> Result<CliLogin, String> {
-    let shown = path.display();
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| format!("cannot open the kiro-cli database {shown}: {e}"))?;
-    conn.busy_timeout(Duration::from_secs(5))
-        .map_err(|e| format!("{shown}: {e}"))?;
+pub fn read_kiro_cli(path: &Path) -> Result<CliLogin, CliDbError> {
+    let query = |source| CliDbError::Query {
+        path: path.to_path_buf(),
+        source,
+    };
+    let conn =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|source| {
+            CliDbError::Open {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(query)?;
     for (key, reg_key) in TOKEN_KEYS {
-        let Some(token) = get_json(&conn, "auth_kv", key).map_err(|e| format!("{shown}: {e}"))?
-        else {
+        let Some(token) = get_json(&conn, "auth_kv", key).map_err(query)? else {
             continue;
         };
         if field(&token, "refresh_token", "refreshToken").is_none() {
             continue;
         }
         let registration = match reg_key {
-            Some(k) => get_json(&conn, "auth_kv", k).map_err(|e| format!("{shown}: {e}"))?,
+            Some(k) => get_json(&conn, "auth_kv", k).map_err(query)?,
             None => None,
         };
         let profile = get_json(&conn, "state", PROFILE_KEY)
@@ -95,10 +129,9 @@ pub fn read_kiro_cli(path: &Path) -> Result<CliLogin, String> {
             profile,
         });
     }
-    Err(format!(
-        "the kiro-cli database {shown} holds no sign-in (looked for {}): run `kiro-cli login` or `conduit login`",
-        TOKEN_KEYS.map(|(k, _)| k).join(", ")
-    ))
+    Err(CliDbError::NoSignIn {
+        path: path.to_path_buf(),
+    })
 }
 
 fn get_json(conn: &Connection, table: &str, key: &str) -> rusqlite::Result<Option<Value>> {
