@@ -5,7 +5,9 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use conduit_anthropic::upstream::{encode_request, EventDecoder, DEFAULT_MAX_TOKENS};
+use conduit_anthropic::upstream::{
+    canonical_stream, encode_request, EventDecoder, DEFAULT_MAX_TOKENS,
+};
 use conduit_core::{
     Call, CountFuture, Error, ErrorKind, EventStream, FailoverCause, MessagesCall, MessagesFuture,
     MessagesReply, MessagesUpstream, ModelInfo, RawEvent, RawEventStream, Request, ResolveFuture,
@@ -200,25 +202,8 @@ impl BedrockUpstream {
         };
         let betas = requested_betas(std::iter::empty(), &body, model.one_m);
         let raw = self.stream(&model, &body, &betas).await?;
-        let mut decoder = EventDecoder::new(call.message_id, call.model.client);
-        let events = async_stream::stream! {
-            let mut raw = raw;
-            while let Some(item) = raw.next().await {
-                match item {
-                    Ok(ev) => {
-                        for out in decoder.feed(&ev.name, &ev.data) {
-                            let stop = out.is_err();
-                            yield out;
-                            if stop { return; }
-                        }
-                        if decoder.finished() { return; }
-                    }
-                    Err(e) => { yield Err(e); return; }
-                }
-            }
-            if let Some(e) = decoder.finish() { yield Err(e); }
-        };
-        Ok(Box::pin(events))
+        let decoder = EventDecoder::new(call.message_id, call.model.client);
+        Ok(canonical_stream(raw, decoder))
     }
 
     async fn send_lossless(&self, call: MessagesCall) -> Result<MessagesReply, Error> {

@@ -7,7 +7,7 @@ mod client;
 
 use std::sync::Mutex;
 
-use conduit_anthropic::upstream::{encode_request, EventDecoder};
+use conduit_anthropic::upstream::{canonical_stream, encode_request, EventDecoder};
 use conduit_core::{
     Call, CountFuture, Error, ErrorKind, EventStream, MessagesCall, MessagesFuture, MessagesReply,
     MessagesUpstream, ModelInfo, Request, ResolveFuture, ResolvedModel, SendFuture, Upstream,
@@ -15,7 +15,6 @@ use conduit_core::{
 };
 use conduit_upstream::aws_credentials::Credentials;
 use conduit_upstream::transport::{build_http, HttpSettings};
-use futures::StreamExt;
 use http::{HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 
@@ -122,24 +121,8 @@ impl AnthropicApiUpstream {
             ));
         }
         let raw = self.stream(json_bytes(&body)?, headers).await?;
-        let mut decoder = EventDecoder::new(call.message_id, call.model.client);
-        Ok(Box::pin(async_stream::stream! {
-            let mut raw = raw;
-            while let Some(item) = raw.next().await {
-                match item {
-                    Ok(ev) => {
-                        for out in decoder.feed(&ev.name, &ev.data) {
-                            let stop = out.is_err();
-                            yield out;
-                            if stop { return; }
-                        }
-                        if decoder.finished() { return; }
-                    }
-                    Err(e) => { yield Err(e); return; }
-                }
-            }
-            if let Some(e) = decoder.finish() { yield Err(e); }
-        }))
+        let decoder = EventDecoder::new(call.message_id, call.model.client);
+        Ok(canonical_stream(raw, decoder))
     }
 
     /// The client's pass-through headers (betas joined into one), with `context-1m` for `[1m]`.

@@ -279,3 +279,52 @@ fn stop_reason(reason: &str) -> StopReason {
 fn protocol(message: String) -> Error {
     Error::new(ErrorKind::UpstreamProtocol, message)
 }
+
+/// The canonical stream of an upstream's raw Messages events: each decoded as it comes, ending
+/// at the first error, at `message_stop`, or with the decoder's verdict on a stream cut short.
+pub fn canonical_stream(
+    raw: conduit_core::RawEventStream,
+    decoder: EventDecoder,
+) -> conduit_core::EventStream {
+    use futures::StreamExt;
+    struct State {
+        raw: conduit_core::RawEventStream,
+        decoder: EventDecoder,
+        ready: std::collections::VecDeque<Result<Event, Error>>,
+        stop: bool,
+    }
+    let state = State {
+        raw,
+        decoder,
+        ready: std::collections::VecDeque::new(),
+        stop: false,
+    };
+    Box::pin(futures::stream::unfold(state, |mut s| async move {
+        loop {
+            if let Some(item) = s.ready.pop_front() {
+                if item.is_err() {
+                    s.ready.clear();
+                    s.stop = true;
+                }
+                return Some((item, s));
+            }
+            if s.stop {
+                return None;
+            }
+            match s.raw.next().await {
+                Some(Ok(ev)) => {
+                    s.ready.extend(s.decoder.feed(&ev.name, &ev.data));
+                    s.stop = s.decoder.finished();
+                }
+                Some(Err(e)) => {
+                    s.stop = true;
+                    return Some((Err(e), s));
+                }
+                None => {
+                    s.stop = true;
+                    return s.decoder.finish().map(|e| (Err(e), s));
+                }
+            }
+        }
+    }))
+}

@@ -9,7 +9,7 @@ mod events;
 mod request;
 
 pub use errors::{error_from_body, error_from_event};
-pub use events::EventDecoder;
+pub use events::{canonical_stream, EventDecoder};
 pub use request::{encode_request, DEFAULT_MAX_TOKENS};
 
 #[cfg(test)]
