@@ -11,14 +11,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 use conduit_core::{Error, ErrorKind, RawEvent, RawEventStream, Usage};
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use serde_json::Value;
 
 use crate::logging::RequestRecord;
+use crate::relay::{batched, Absorb};
 use crate::routes::turn::{json_response, sse_response};
-
-/// Largest batch of ready events written as one chunk.
-const MAX_BATCH_BYTES: usize = 64 * 1024;
 
 /// The `ping` conduit writes during silences, as Anthropic writes it.
 const PING: &[u8] = b"event: ping\ndata: {\"type\": \"ping\"}\n\n";
@@ -96,8 +94,9 @@ struct Relay {
     ended: bool,
 }
 
-impl Relay {
-    /// Append what `item` renders to `out`; `false` once nothing more may follow.
+impl Absorb for Relay {
+    type Item = Result<RawEvent, Error>;
+
     fn absorb(&mut self, item: Option<Result<RawEvent, Error>>, out: &mut BytesMut) -> bool {
         match item {
             Some(Ok(event)) => {
@@ -130,6 +129,16 @@ impl Relay {
             }
         }
     }
+
+    fn ping(&mut self) -> Bytes {
+        Bytes::from_static(PING)
+    }
+
+    fn finish(mut self) -> Bytes {
+        self.record.set_status(200);
+        self.record.finish();
+        Bytes::new()
+    }
 }
 
 /// Hold the upstream's events until its first content (or its end), so that an exception it
@@ -155,37 +164,13 @@ pub async fn until_content(mut stream: RawEventStream) -> Result<RawEventStream,
 
 /// The SSE response for a Messages-lane stream. Dropping the body (client gone) drops the
 /// upstream stream, which cancels the upstream call.
-pub fn sse(mut stream: RawEventStream, ping: Duration, record: RequestRecord) -> Response {
-    let body = async_stream::stream! {
-        let mut relay = Relay { record, usage: UsageTracker::default(), ended: false };
-        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + ping, ping);
-        loop {
-            tokio::select! {
-                biased;
-                item = stream.next() => {
-                    let mut out = BytesMut::new();
-                    let mut more = relay.absorb(item, &mut out);
-                    while more && out.len() < MAX_BATCH_BYTES {
-                        match stream.next().now_or_never() {
-                            Some(item) => more = relay.absorb(item, &mut out),
-                            None => break,
-                        }
-                    }
-                    ticker.reset();
-                    if !out.is_empty() {
-                        yield Ok::<Bytes, std::convert::Infallible>(out.freeze());
-                    }
-                    if !more {
-                        break;
-                    }
-                },
-                _ = ticker.tick() => yield Ok(Bytes::from_static(PING)),
-            }
-        }
-        relay.record.set_status(200);
-        relay.record.finish();
+pub fn sse(stream: RawEventStream, ping: Duration, record: RequestRecord) -> Response {
+    let relay = Relay {
+        record,
+        usage: UsageTracker::default(),
+        ended: false,
     };
-    sse_response(Body::from_stream(body))
+    sse_response(Body::from_stream(batched(stream, relay, ping)))
 }
 
 /// A whole Messages JSON reply, passed through; its usage goes to the log.

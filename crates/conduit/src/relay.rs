@@ -57,6 +57,69 @@ impl SseDialect for conduit_openai::responses::ResponsesSseEncoder {
 /// Largest batch of ready events written as one chunk.
 const MAX_BATCH_BYTES: usize = 64 * 1024;
 
+/// What a relay does with each item of the upstream's stream: render it, and say when the
+/// stream is over. The canonical relay here and the Messages lane's (`passthrough`) share
+/// [`batched`], the one write loop.
+pub trait Absorb: Send + 'static {
+    type Item: Send + 'static;
+    /// Append what `item` renders to `out`; `false` once nothing more may follow.
+    fn absorb(&mut self, item: Option<Self::Item>, out: &mut BytesMut) -> bool;
+    /// What to write during a silence (empty: nothing).
+    fn ping(&mut self) -> Bytes;
+    /// The bytes after the last event; the request's log line is written here.
+    fn finish(self) -> Bytes;
+}
+
+/// Every item is written as soon as it is ready; items that are ready at the same moment (one
+/// upstream read often carries many frames) go out in one write, which saves a syscall and a
+/// TCP segment per event and delays none; `ping`s while the upstream is silent. Dropping the
+/// body (client gone) drops the upstream stream, which cancels the upstream call.
+pub fn batched<S, A>(
+    mut stream: S,
+    mut relay: A,
+    ping: Duration,
+) -> impl futures::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send
+where
+    S: futures::Stream<Item = A::Item> + Unpin + Send + 'static,
+    A: Absorb,
+{
+    async_stream::stream! {
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + ping, ping);
+        loop {
+            tokio::select! {
+                biased;
+                item = stream.next() => {
+                    let mut out = BytesMut::new();
+                    let mut more = relay.absorb(item, &mut out);
+                    while more && out.len() < MAX_BATCH_BYTES {
+                        match stream.next().now_or_never() {
+                            Some(item) => more = relay.absorb(item, &mut out),
+                            None => break,
+                        }
+                    }
+                    ticker.reset();
+                    if !out.is_empty() {
+                        yield Ok::<Bytes, std::convert::Infallible>(out.freeze());
+                    }
+                    if !more {
+                        break;
+                    }
+                },
+                _ = ticker.tick() => {
+                    let bytes = relay.ping();
+                    if !bytes.is_empty() {
+                        yield Ok(bytes);
+                    }
+                }
+            }
+        }
+        let tail = relay.finish();
+        if !tail.is_empty() {
+            yield Ok(tail);
+        }
+    }
+}
+
 /// Encodes stream items and keeps the request's record; says when the stream is over.
 struct Relay<D> {
     dialect: D,
@@ -64,8 +127,9 @@ struct Relay<D> {
     ended: bool,
 }
 
-impl<D: SseDialect> Relay<D> {
-    /// Append what `item` renders to `out`; `false` once nothing more may follow.
+impl<D: SseDialect> Absorb for Relay<D> {
+    type Item = Result<Event, Error>;
+
     fn absorb(&mut self, item: Option<Result<Event, Error>>, out: &mut BytesMut) -> bool {
         match item {
             Some(Ok(event)) => {
@@ -95,55 +159,29 @@ impl<D: SseDialect> Relay<D> {
             }
         }
     }
+
+    fn ping(&mut self) -> Bytes {
+        self.dialect.event(&Event::Ping)
+    }
+
+    fn finish(mut self) -> Bytes {
+        self.record.set_status(200);
+        self.record.finish();
+        self.dialect.done()
+    }
 }
 
-/// The SSE body for `stream`. Every event is written as soon as it is ready; events that are
-/// ready at the same moment (one upstream read often carries many frames) go out in one write,
-/// which saves a syscall and a TCP segment per event and delays none. Dropping the body (client
-/// gone) drops the upstream stream, which cancels the upstream call.
+/// The SSE body for `stream` in `dialect` ([`batched`]).
 pub fn sse_body<D: SseDialect>(
-    mut stream: EventStream,
+    stream: EventStream,
     dialect: D,
     ping: Duration,
     record: RequestRecord,
 ) -> Body {
-    let body = async_stream::stream! {
-        let mut relay = Relay { dialect, record, ended: false };
-        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + ping, ping);
-        loop {
-            tokio::select! {
-                biased;
-                item = stream.next() => {
-                    let mut out = BytesMut::new();
-                    let mut more = relay.absorb(item, &mut out);
-                    while more && out.len() < MAX_BATCH_BYTES {
-                        match stream.next().now_or_never() {
-                            Some(item) => more = relay.absorb(item, &mut out),
-                            None => break,
-                        }
-                    }
-                    ticker.reset();
-                    if !out.is_empty() {
-                        yield Ok::<Bytes, std::convert::Infallible>(out.freeze());
-                    }
-                    if !more {
-                        break;
-                    }
-                },
-                _ = ticker.tick() => {
-                    let bytes = relay.dialect.event(&Event::Ping);
-                    if !bytes.is_empty() {
-                        yield Ok(bytes);
-                    }
-                }
-            }
-        }
-        let tail = relay.dialect.done();
-        if !tail.is_empty() {
-            yield Ok(tail);
-        }
-        relay.record.set_status(200);
-        relay.record.finish();
+    let relay = Relay {
+        dialect,
+        record,
+        ended: false,
     };
-    Body::from_stream(body)
+    Body::from_stream(batched(stream, relay, ping))
 }
