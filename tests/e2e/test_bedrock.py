@@ -228,6 +228,10 @@ def test_claude_code_does_a_tool_round_trip_on_bedrock(sim, bedrock, tmp_path):
     blocks = [b for m in answered["body"]["messages"] if m["role"] == "assistant"
               for b in m["content"] if isinstance(b, dict)]
     assert any(b.get("type") == "tool_use" for b in blocks), blocks
+    assert any(b.get("type") == "thinking" and b.get("signature") for b in blocks), blocks
+    # Claude Code marks its prompt for caching; the first call wrote the cache as the sim says.
+    write = next(c for c in bedrock_calls(sim) if c.get("rule") == "write")
+    assert write["usage"]["cache_creation_input_tokens"] > 0, write["usage"]
 
 
 def test_codex_runs_a_shell_command_on_bedrock(sim, bedrock, tmp_path):
