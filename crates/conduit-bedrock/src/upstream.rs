@@ -2,7 +2,7 @@
 //! returns once the first event has arrived, so an exception in the first frame is an `Err` a
 //! router can fail over on; later failures travel inside the stream.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use conduit_anthropic::upstream::{
@@ -10,10 +10,11 @@ use conduit_anthropic::upstream::{
 };
 use conduit_core::{
     Call, CountFuture, Error, ErrorKind, EventStream, FailoverCause, MessagesCall, MessagesFuture,
-    MessagesReply, MessagesUpstream, ModelInfo, RawEvent, RawEventStream, Request, ResolveFuture,
+    MessagesReply, MessagesUpstream, ModelInfo, RawEvent, RawEventStream, ResolveFuture,
     ResolvedModel, SendFuture, Upstream, UpstreamKind, UpstreamState, UpstreamStatus,
 };
 use conduit_upstream::transport::{build_http, HttpSettings};
+use conduit_upstream::trouble::Trouble;
 use futures::{Stream, StreamExt};
 use serde_json::{Map, Value};
 
@@ -34,7 +35,7 @@ pub struct BedrockUpstream {
     betas: BetaCache,
     /// The last failure that makes this upstream unusable until fixed (credentials, data
     /// retention), for `/health`; cleared by a success.
-    trouble: Mutex<Option<(UpstreamState, String)>>,
+    trouble: Trouble,
 }
 
 impl BedrockUpstream {
@@ -75,7 +76,7 @@ impl BedrockUpstream {
             config,
             client,
             betas: BetaCache::new(),
-            trouble: Mutex::new(None),
+            trouble: Trouble::default(),
         })
     }
 
@@ -266,17 +267,7 @@ impl BedrockUpstream {
     /// Remembers (or, with `None`, clears) a failure that needs a person: refused credentials
     /// or the data-retention opt-in.
     fn note(&self, error: Option<&Error>) {
-        let mut trouble = self.trouble.lock().unwrap_or_else(|p| p.into_inner());
-        match error {
-            None => *trouble = None,
-            Some(e) if e.kind == ErrorKind::Credentials => {
-                *trouble = Some((UpstreamState::NeedsCredentials, e.message.clone()));
-            }
-            Some(e) if errors::is_data_retention(e) => {
-                *trouble = Some((UpstreamState::Failing, e.message.clone()));
-            }
-            Some(_) => {}
-        }
+        self.trouble.note(error, errors::is_data_retention);
     }
 }
 
@@ -350,16 +341,8 @@ impl Upstream for BedrockUpstream {
         self.model(model).map_or(200_000, |m| m.context_window)
     }
 
-    fn count_tokens(&self, request: &Request) -> u32 {
-        conduit_core::tokens::count_request(request)
-    }
-
     fn status(&self) -> UpstreamStatus {
-        let trouble = self
-            .trouble
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let trouble = self.trouble.get();
         let (state, reason) = match trouble {
             Some((state, reason)) => (state, Some(reason)),
             None => (UpstreamState::Ready, None),

@@ -16,4 +16,5 @@ pub mod router;
 pub mod scheduler;
 pub mod sigv4;
 pub mod transport;
+pub mod trouble;
 pub mod watchdog;

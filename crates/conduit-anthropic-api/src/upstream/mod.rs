@@ -5,16 +5,15 @@
 
 mod client;
 
-use std::sync::Mutex;
-
 use conduit_anthropic::upstream::{canonical_stream, encode_request, EventDecoder};
 use conduit_core::{
     Call, CountFuture, Error, ErrorKind, EventStream, MessagesCall, MessagesFuture, MessagesReply,
-    MessagesUpstream, ModelInfo, Request, ResolveFuture, ResolvedModel, SendFuture, Upstream,
-    UpstreamKind, UpstreamState, UpstreamStatus,
+    MessagesUpstream, ModelInfo, ResolveFuture, ResolvedModel, SendFuture, Upstream, UpstreamKind,
+    UpstreamState, UpstreamStatus,
 };
 use conduit_upstream::aws_credentials::Credentials;
 use conduit_upstream::transport::{build_http, HttpSettings};
+use conduit_upstream::trouble::Trouble;
 use http::{HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 
@@ -53,7 +52,7 @@ pub struct AnthropicApiUpstream {
     base_url: String,
     http: reqwest::Client,
     auth: ApiAuth,
-    trouble: Mutex<Option<(UpstreamState, String)>>,
+    trouble: Trouble,
 }
 
 impl AnthropicApiUpstream {
@@ -88,7 +87,7 @@ impl AnthropicApiUpstream {
             http: build_http(&HttpSettings::default())?,
             auth,
             config,
-            trouble: Mutex::new(None),
+            trouble: Trouble::default(),
         })
     }
 
@@ -190,14 +189,7 @@ impl AnthropicApiUpstream {
     }
 
     fn note(&self, error: Option<&Error>) {
-        let mut trouble = self.trouble.lock().unwrap_or_else(|p| p.into_inner());
-        match error {
-            None => *trouble = None,
-            Some(e) if e.kind == ErrorKind::Credentials => {
-                *trouble = Some((UpstreamState::NeedsCredentials, e.message.clone()));
-            }
-            Some(_) => {}
-        }
+        self.trouble.note(error, |_| false);
     }
 }
 
@@ -229,16 +221,8 @@ impl Upstream for AnthropicApiUpstream {
         self.model(model).map_or(200_000, |m| m.context_window)
     }
 
-    fn count_tokens(&self, request: &Request) -> u32 {
-        conduit_core::tokens::count_request(request)
-    }
-
     fn status(&self) -> UpstreamStatus {
-        let trouble = self
-            .trouble
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let trouble = self.trouble.get();
         let (state, reason) = match (&self.auth, trouble) {
             (_, Some((state, reason))) => (state, Some(reason)),
             (ApiAuth::Missing(var), None) => (
