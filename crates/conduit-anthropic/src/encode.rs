@@ -33,6 +33,7 @@ pub fn error_status(kind: &ErrorKind) -> (u16, &'static str) {
         ErrorKind::Timeout => (504, "timeout_error"),
         ErrorKind::UpstreamProtocol | ErrorKind::IncompleteTurn => (502, "api_error"),
         ErrorKind::Internal => (500, "api_error"),
+        ErrorKind::Unavailable => (503, "api_error"),
     }
 }
 

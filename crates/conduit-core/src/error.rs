@@ -38,6 +38,9 @@ pub enum ErrorKind {
     IncompleteTurn,
     /// A bug or resource problem inside the gateway.
     Internal,
+    /// A service the gateway itself depends on (the team store) cannot be reached: refused
+    /// rather than served unchecked (503, retryable).
+    Unavailable,
 }
 
 /// Whose fault the error is; decides logging level and whether failover makes sense.
@@ -110,6 +113,8 @@ pub struct Error {
     pub cause: Option<FailoverCause>,
     /// The upstream's own error answer, for a client of the same dialect.
     pub raw: Option<Arc<RawError>>,
+    /// Seconds after which the same request may succeed: sent as `retry-after`.
+    pub retry_after: Option<u64>,
 }
 
 impl Error {
@@ -127,6 +132,7 @@ impl Error {
             }
             ErrorKind::UpstreamProtocol | ErrorKind::IncompleteTurn => (Fault::Upstream, true),
             ErrorKind::Internal => (Fault::Internal, false),
+            ErrorKind::Unavailable => (Fault::Internal, true),
         };
         Self {
             kind,
@@ -135,7 +141,23 @@ impl Error {
             message: message.into(),
             cause: None,
             raw: None,
+            retry_after: None,
         }
+    }
+
+    /// A limit the gateway itself imposes (a key's requests per minute, login throttling):
+    /// the client's doing, to be retried after `secs`.
+    pub fn limited(message: impl Into<String>, secs: u64) -> Self {
+        let mut e = Self::new(ErrorKind::RateLimited, message);
+        e.fault = Fault::Client;
+        e.retry_after = Some(secs.max(1));
+        e
+    }
+
+    /// The same error, to be retried after `secs` (`retry-after`).
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     /// The same error, marked as one another upstream or account may not have.

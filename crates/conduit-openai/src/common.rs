@@ -52,6 +52,7 @@ pub fn error_parts(kind: &ErrorKind) -> (u16, &'static str, Option<&'static str>
             (502, "server_error", Some("bad_gateway"))
         }
         ErrorKind::Internal => (500, "server_error", None),
+        ErrorKind::Unavailable => (503, "server_error", Some("service_unavailable")),
     }
 }
 

@@ -10,5 +10,6 @@ pub mod relay;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod team;
 pub mod wiring;
 mod wiring_aws;

@@ -113,8 +113,15 @@ pub fn sse_response(body: Body) -> Response {
 }
 
 /// Render `(status, body)` from a dialect's error function.
+/// A gateway-imposed wait (`Error::retry_after`) goes out as `retry-after`.
 pub fn error_with(error: &Error, render: fn(&Error) -> (u16, Vec<u8>)) -> Response {
     let (status, body) = render(error);
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json_response(status, body)
+    let mut response = json_response(status, body);
+    if let Some(secs) = error.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+    }
+    response
 }

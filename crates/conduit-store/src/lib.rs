@@ -1,0 +1,12 @@
+//! The team gateway's store, the only crate that speaks SQL: one schema (migrations embedded,
+//! applied at start) on SQLite (one instance) or Postgres (several). Every write that changes
+//! who may call bumps one change version in the same transaction as its audit row, so that
+//! instances catch up with `changes_since` (woken by Postgres NOTIFY, backed by a poll).
+
+mod error;
+mod model;
+mod store;
+
+pub use error::StoreError;
+pub use model::*;
+pub use store::{ChangeListener, Engine, Store};

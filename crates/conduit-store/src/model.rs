@@ -1,0 +1,150 @@
+//! The rows the store hands out. Times are Unix seconds; ids are UUID strings.
+
+use serde::Serialize;
+
+/// A person's role: what they may do through the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Uses the gateway and manages their own keys.
+    Member,
+    /// Everything.
+    Admin,
+    /// Reads everything, changes nothing.
+    Auditor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Admin => "admin",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "member" => Some(Role::Member),
+            "admin" => Some(Role::Admin),
+            "auditor" => Some(Role::Auditor),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    /// The name a person signs in with (`admin` for the bootstrap admin; an IdP `sub` later).
+    pub subject: String,
+    pub email: Option<String>,
+    pub role: Role,
+    pub team_id: Option<String>,
+    pub active: bool,
+    /// argon2id PHC string; `None` for users who cannot sign in with a password.
+    pub password_hash: Option<String>,
+    pub created_at: i64,
+    /// The change version of this row's last write.
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+/// What a credential is: a virtual key (`sk-proxy-…`) or a session token from `/auth/login`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKind {
+    Key,
+    Session,
+}
+
+impl CredentialKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::Key => "key",
+            CredentialKind::Session => "session",
+        }
+    }
+}
+
+/// A virtual key or a session. The secret itself is never stored: only its SHA-256 `digest`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub id: String,
+    pub kind: CredentialKind,
+    /// Lower-case hex SHA-256 of the whole secret.
+    pub digest: String,
+    /// The first 16 characters of the secret and `...`, to recognise it in a list.
+    pub prefix: String,
+    pub name: String,
+    pub user_id: Option<String>,
+    pub team_id: Option<String>,
+    pub rate_limit_rpm: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub version: i64,
+}
+
+/// A credential to insert; the store mints `id`, `created_at` and `version`.
+#[derive(Debug, Clone)]
+pub struct NewCredential {
+    pub kind: CredentialKind,
+    pub digest: String,
+    pub prefix: String,
+    pub name: String,
+    pub user_id: Option<String>,
+    pub team_id: Option<String>,
+    pub rate_limit_rpm: Option<i64>,
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub subject: String,
+    pub email: Option<String>,
+    pub role: Role,
+    pub team_id: Option<String>,
+    pub password_hash: Option<String>,
+}
+
+/// Who did an admin write, from where: written in the same transaction as the write.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// `user:<subject>` for a signed-in person, `cli@<hostname>` for the server-host commands.
+    pub name: String,
+    pub user_id: Option<String>,
+    /// The client address, when the write came over HTTP.
+    pub ip: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub id: String,
+    /// Unix milliseconds.
+    pub at_ms: i64,
+    pub actor: String,
+    pub actor_user_id: Option<String>,
+    pub ip: Option<String>,
+    /// `key.create`, `key.revoke`, `user.create`, `user.update`, `user.team`, `team.create`,
+    /// `auth.login`, `auth.logout`, `admin.password`, …
+    pub action: String,
+    /// The id of the row acted on.
+    pub target: Option<String>,
+    /// A JSON object with the change (never a secret).
+    pub detail: serde_json::Value,
+}
+
+/// Every user and credential row written after a version, and the version now.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    pub version: i64,
+    pub users: Vec<User>,
+    pub credentials: Vec<Credential>,
+}

@@ -1,0 +1,27 @@
+//! Team mode (`conduit serve --team`): the same proxy path with callers authenticated from the
+//! team store instead of the one key file, plus the admin API. Where things live:
+//! - `cache.rs`: every credential and user in memory, the hot-path lookup → [`Principal`];
+//! - `sync.rs`: the owned task that keeps the cache current (NOTIFY + 1 s version poll);
+//! - `guard.rs`: the `/v1` guard (authenticate, admit under the key's RPM, strip credentials);
+//! - `limit.rs`: per-key requests per minute, counted across instances;
+//! - `api/`: `/auth/*`, `/admin/*`, `/me/*` handlers (thin) and their wire shapes;
+//! - `bootstrap.rs`, `password.rs`: the first admin, argon2id;
+//! - `serve.rs`: wiring the store, the task and the router.
+
+pub mod cache;
+
+use conduit_store::{CredentialKind, Role};
+
+/// Who is calling, as the cache knows them: what a handler or the access log may use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub credential_id: String,
+    pub kind: CredentialKind,
+    /// `None` for a key made without an owner.
+    pub user_id: Option<String>,
+    pub subject: Option<String>,
+    pub team_id: Option<String>,
+    /// A key without an owner acts as a member.
+    pub role: Role,
+    pub rate_limit_rpm: Option<i64>,
+}
