@@ -50,6 +50,8 @@ const RULES: &[Rule] = &[
     rule("conduit-kiro", UPSTREAM),
     rule("conduit-bedrock", MESSAGES_UPSTREAM),
     rule("conduit-anthropic-api", MESSAGES_UPSTREAM),
+    // The team store: the only crate that speaks SQL; no conduit crate below it.
+    rule("conduit-store", &[]),
     // Test and bench support.
     rule("conduit-testkit", CORE),
     Rule {
