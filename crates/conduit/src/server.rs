@@ -35,6 +35,7 @@ pub async fn serve(config: GatewayConfig) -> anyhow::Result<()> {
         },
         access: Access { key: Arc::new(key) },
         openai: OpenAiState::default(),
+        team: None,
     };
     routes::host::configure(config.host, &config.allowed_hosts);
     let listener = bind(SocketAddr::new(config.host, config.port)).await?;

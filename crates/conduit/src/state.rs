@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::FromRef;
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::response::Response;
 use conduit_core::{Error, Upstream};
 use conduit_kiro::upstream::KiroUpstream;
 use conduit_upstream::clock::SystemClock;
@@ -11,6 +13,8 @@ use conduit_upstream::router::{ModelRouter, RouterSettings};
 
 use crate::apikey::ApiKey;
 use crate::config::DebugMode;
+use crate::team::cache::AuthCache;
+use crate::team::limit::Limiter;
 
 /// Where requests go: the model router over every configured upstream (routes, failover,
 /// cooldowns).
@@ -56,11 +60,66 @@ pub struct OpenAiState {
     pub store: Arc<conduit_openai::responses::ResponseStore>,
 }
 
+/// Team mode's settings (environment, read once at start).
+#[derive(Clone, Copy, Debug)]
+pub struct TeamSettings {
+    /// `SESSION_TTL_HOURS` (default 24): how long a `/auth/login` session lives.
+    pub session_ttl: Duration,
+}
+
+impl Default for TeamSettings {
+    fn default() -> Self {
+        Self {
+            session_ttl: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// Team mode (`conduit serve --team`): the store, the in-memory credentials, the per-key rate
+/// limiter. Handlers take it as an extractor (`team: TeamState`), which answers 404 in
+/// personal mode, where the team routes are not mounted anyway.
+#[derive(Clone)]
+pub struct TeamState {
+    pub store: conduit_store::Store,
+    pub cache: Arc<AuthCache>,
+    pub limiter: Arc<Limiter>,
+    pub settings: TeamSettings,
+}
+
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub upstreams: Upstreams,
     pub kiro: KiroAccounts,
     pub relay: RelaySettings,
+    /// Personal mode's key; unused in team mode (the team guard replaces it).
     pub access: Access,
     pub openai: OpenAiState,
+    /// `Some` in team mode only.
+    pub team: Option<TeamState>,
+}
+
+impl AppState {
+    /// The team part, or a 404 in personal mode.
+    pub fn team(&self) -> Result<&TeamState, Error> {
+        self.team.as_ref().ok_or_else(|| {
+            Error::new(
+                conduit_core::ErrorKind::NotFound,
+                "this endpoint exists in team mode only (`conduit serve --team`)",
+            )
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for TeamState {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        _parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        state
+            .team()
+            .cloned()
+            .map_err(|e| crate::routes::anthropic::error_response(&e))
+    }
 }

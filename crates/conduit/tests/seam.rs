@@ -51,6 +51,7 @@ fn gateway(fakes: &[&Arc<FakeUpstream>]) -> axum::Router {
             key: Arc::new(ApiKey::new(KEY).unwrap()),
         },
         openai: OpenAiState::default(),
+        team: None,
     })
 }
 

@@ -1,15 +1,15 @@
 //! The HTTP surface: which path goes to which handler, the Host/Origin guard in front of every
 //! route (`host.rs`) and the API-key guard in front of `/v1`.
 
-mod anthropic;
-mod guard;
+pub(crate) mod anthropic;
+pub(crate) mod guard;
 mod health;
 mod hello;
 pub mod host;
 pub mod local_only;
 mod login;
-mod models;
-mod openai;
+pub(crate) mod models;
+pub(crate) mod openai;
 pub(crate) mod turn;
 
 pub use models::Dialect;

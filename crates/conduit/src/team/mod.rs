@@ -8,7 +8,9 @@
 //! - `bootstrap.rs`, `password.rs`: the first admin, argon2id;
 //! - `serve.rs`: wiring the store, the task and the router.
 
+pub mod api;
 pub mod cache;
+pub mod limit;
 
 use conduit_store::{CredentialKind, Role};
 

@@ -169,6 +169,7 @@ pub async fn start_with(opts: Options) -> Gateway {
             key: Arc::new(ApiKey::new(KEY).unwrap()),
         },
         openai: OpenAiState::default(),
+        team: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
