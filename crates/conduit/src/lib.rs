@@ -11,5 +11,6 @@ pub mod routes;
 pub mod server;
 pub mod state;
 pub mod team;
+pub mod tls;
 pub mod wiring;
 mod wiring_aws;
