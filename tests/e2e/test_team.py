@@ -1,0 +1,528 @@
+"""Team mode (`conduit serve --team`) as a story with the real binary, on SQLite and on a fresh
+Postgres database: bootstrap and login, a team, a user and a key, the anthropic and openai SDKs
+through that key to the simulator, a key list without secrets, revocation refused on the very
+next request, the bad-input table, and the security checks (no secret in the database or the
+logs at DEBUG_MODE=all; sessions expire as configured).
+
+The gateway's upstream is the simulator's Anthropic API face (team_harness.UPSTREAM_CONFIG).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import anthropic
+import httpx
+import openai
+import pytest
+
+from conftest import ANTHROPIC_TEST_API_KEY
+from team_harness import (  # noqa: F401  (fixtures)
+    ADMIN_PASSWORD, MODEL, PgDatabase, TeamGateway, pg_db, pg_reachable, start_team_gateway,
+    team_gateway,
+)
+
+ENGINES = pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+KEY_RE = re.compile(r"^sk-proxy-[0-9a-f]{64}$")
+SESSION_RE = re.compile(r"^cst_[0-9a-f]{64}$")
+NASTY = "O'Brien \"quoted\" '); DROP TABLE teams; -- <script>alert('x')</script> &amp; ünï 🚀"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def gw(request, sim, workdir):
+    """One team gateway per engine, shared by the story tests of this module."""
+    db = None
+    if request.param == "postgres":
+        if not pg_reachable():
+            pytest.fail("Postgres not reachable (CONDUIT_TEST_PG_URL)")
+        db = PgDatabase()
+    g = start_team_gateway(sim, workdir, request.param, db)
+    yield g
+    g.stop()
+    if db is not None:
+        db.drop()
+
+
+def parse_time(s: str) -> datetime:
+    return datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def error_of(r: httpx.Response) -> dict:
+    """The Anthropic error envelope's `error` object (and a check that it is one)."""
+    body = r.json()
+    assert body.get("type") == "error", body
+    return body["error"]
+
+
+def member_with_key(gw: TeamGateway, team_id: str | None = None) -> tuple[dict, str, dict]:
+    """A fresh member with a password; (user, password, key answer)."""
+    password = "pw-" + uuid.uuid4().hex
+    user = gw.create_user(unique("dev"), "member", password=password, team_id=team_id)
+    key = gw.create_key(unique("key"), user_id=user["id"])
+    return user, password, key
+
+
+def ask_anthropic(client: anthropic.Anthropic, text: str, stream: bool) -> str:
+    kw = {"model": MODEL, "max_tokens": 256, "messages": [{"role": "user", "content": text}]}
+    if stream:
+        with client.messages.stream(**kw) as s:
+            msg = s.get_final_message()
+    else:
+        msg = client.messages.create(**kw)
+    return "".join(b.text for b in msg.content if b.type == "text")
+
+
+def ask_openai(client: openai.OpenAI, text: str, stream: bool) -> str:
+    messages = [{"role": "user", "content": text}]
+    if not stream:
+        return client.chat.completions.create(model=MODEL, messages=messages).choices[0].message.content
+    out = ""
+    for chunk in client.chat.completions.create(model=MODEL, messages=messages, stream=True):
+        for c in chunk.choices:
+            out += c.delta.content or ""
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The story
+
+
+def test_bootstrap_then_login(gw):
+    before = datetime.now(timezone.utc)
+    r = gw.login("admin", ADMIN_PASSWORD)
+
+    assert SESSION_RE.match(r["token"]), r
+    assert r["type"] == "session" and r["role"] == "admin" and r["user_id"]
+    expires = parse_time(r["expires_at"])
+    assert before + timedelta(hours=24) - timedelta(minutes=2) <= expires \
+        <= datetime.now(timezone.utc) + timedelta(hours=24, minutes=2), r["expires_at"]
+    me = gw.call("GET", "/auth/me", r["token"])
+    assert (me["type"], me["subject"], me["role"], me["user_id"]) == \
+        ("session", "admin", "admin", r["user_id"])
+    assert gw.readyz().json() == {"ready": True}
+    assert gw.http.get("/healthz").json() == {"status": "ok"}
+
+
+def test_team_user_key_then_both_sdks_through_the_key(sim, gw):
+    sim.rule({"text": "Hello through the team gateway.", "chunk": 5}, match={"contains": "say hello"})
+    team = gw.create_team(unique("platform"))
+    password = "pw-" + uuid.uuid4().hex
+    user = gw.create_user(unique("dev"), "member", password=password, team_id=team["id"],
+                          email="dev@example.com")
+    assert (user["role"], user["team_id"], user["active"]) == ("member", team["id"], True)
+    assert "password" not in json.dumps(user) and "hash" not in json.dumps(user)
+
+    key = gw.create_key(unique("laptop"), user_id=user["id"])
+
+    assert KEY_RE.match(key["key"]), key
+    assert key["prefix"] == key["key"][:16] + "..."
+    listed = next(k for k in gw.list_keys() if k["id"] == key["id"])
+    assert (listed["user_id"], listed["team_id"]) == (user["id"], team["id"]), \
+        "team_id defaults to the user's team"
+    for stream in (False, True):
+        assert ask_anthropic(gw.anthropic(key["key"]), "Please say hello.", stream) == \
+            "Hello through the team gateway."
+        assert ask_openai(gw.openai(key["key"]), "Please say hello.", stream) == \
+            "Hello through the team gateway."
+    # The gateway's credential never goes upstream: the sim saw its own API key only.
+    calls = [e for e in sim.log() if e.get("service") == "anthropic"]
+    assert len(calls) == 4
+    for c in calls:
+        sent = json.dumps(c.get("headers", {}))
+        assert key["key"] not in sent, "the virtual key went upstream"
+        assert ANTHROPIC_TEST_API_KEY in sent
+
+
+def test_a_member_signs_in_and_uses_the_gateway_with_the_session(sim, gw):
+    sim.rule({"text": "Session works."})
+    user, password, _ = member_with_key(gw)
+    session = gw.login(user["subject"], password)
+
+    assert session["role"] == "member" and session["user_id"] == user["id"]
+    assert ask_anthropic(gw.anthropic(session["token"]), "hi", False) == "Session works."
+    assert gw.call("POST", "/auth/logout", session["token"]) == {"logged_out": True}
+    with pytest.raises(anthropic.AuthenticationError) as err:
+        ask_anthropic(gw.anthropic(session["token"]), "hi", False)
+    assert err.value.response.headers.get("x-should-retry") == "false"
+
+
+def test_the_key_list_shows_no_secret(gw):
+    user, password, key = member_with_key(gw)
+    own = gw.call("POST", "/me/keys", gw.login(user["subject"], password)["token"], 201,
+                  json={"name": unique("own")})
+    secrets = [key["key"], own["key"], key["key"].removeprefix("sk-proxy-"),
+               own["key"].removeprefix("sk-proxy-")]
+
+    listing = gw.request("GET", "/admin/keys", gw.admin)
+    mine = gw.request("GET", "/me/keys", gw.login(user["subject"], password)["token"])
+
+    for r in (listing, mine):
+        assert r.status_code == 200, r.text
+        for s in secrets:
+            assert s not in r.text
+    entries = {k["id"]: k for k in listing.json()["keys"]}
+    entry = entries[key["id"]]
+    for field in ("id", "prefix", "name", "user_id", "team_id", "is_active", "rate_limit_rpm",
+                  "created_at", "last_used_at", "expires_at", "revoked_at", "revoked"):
+        assert field in entry, (field, entry)
+    assert "key" not in entry
+    assert entry["prefix"] == key["prefix"] and entry["revoked"] is False
+    assert {k["id"] for k in mine.json()["keys"]} == {key["id"], own["id"]}
+
+
+@pytest.mark.parametrize("dialect", ["anthropic", "openai"])
+def test_revoke_then_401_on_the_very_next_request(sim, gw, dialect):
+    sim.rule({"text": "still here"})
+    _, _, key = member_with_key(gw)
+    if dialect == "anthropic":
+        client, ask, exc = gw.anthropic(key["key"]), ask_anthropic, anthropic.AuthenticationError
+    else:
+        client, ask, exc = gw.openai(key["key"]), ask_openai, openai.AuthenticationError
+    assert ask(client, "hi", False) == "still here"
+    upstream_calls = len(sim.log())
+
+    assert gw.revoke_key(key["id"]) == {"revoked": True}
+    with pytest.raises(exc) as err:
+        ask(client, "hi", False)
+
+    r = err.value.response
+    assert r.status_code == 401 and r.headers.get("x-should-retry") == "false"
+    body = r.json()
+    if dialect == "anthropic":
+        assert body["type"] == "error" and body["error"]["type"] == "authentication_error", body
+    else:
+        assert "type" not in body or body.get("type") != "error", body
+        assert body["error"]["message"] and body["error"]["code"] == "invalid_api_key", body
+    assert len(sim.log()) == upstream_calls, "a refused request must not reach the upstream"
+    listed = next(k for k in gw.list_keys() if k["id"] == key["id"])
+    assert listed["revoked"] is True and listed["revoked_at"]
+
+
+def test_a_member_revokes_their_own_key_and_not_anothers(sim, gw):
+    sim.rule({"text": "ok"})
+    user, password, key = member_with_key(gw)
+    _, _, other = member_with_key(gw)
+    token = gw.login(user["subject"], password)["token"]
+
+    r = gw.request("POST", f"/me/keys/{other['id']}/revoke", token)
+    assert r.status_code == 404 and error_of(r)["type"] == "not_found_error", r.text
+    assert gw.call("POST", f"/me/keys/{key['id']}/revoke", token) == {"revoked": True}
+    assert gw.models_status(key["key"]) == 401
+    assert gw.models_status(other["key"]) == 200
+
+
+def test_an_expired_key_is_refused(sim, gw):
+    _, _, key = member_with_key(gw)
+    soon = (datetime.now(timezone.utc) + timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    short = gw.create_key(unique("short"), expires_at=soon)
+    assert short["expires_at"]
+
+    assert gw.models_status(short["key"]) == 200
+    time.sleep(3.1)
+    assert gw.models_status(short["key"]) == 401
+    assert gw.models_status(key["key"]) == 200
+
+
+def test_every_admin_write_is_audited(gw):
+    team = gw.create_team(unique("audited"))
+    user = gw.create_user(unique("audited"), "member", team_id=team["id"])
+    key = gw.create_key(unique("audited"), user_id=user["id"])
+    gw.revoke_key(key["id"])
+    gw.set_active(user["id"], False)
+
+    entries = gw.call("GET", "/admin/audit?limit=50", gw.admin)["entries"]
+    targets = {(e["action"], e["target"]) for e in entries}
+    for target in (team["id"], user["id"], key["id"]):
+        assert any(t == target for _, t in targets), (target, targets)
+    for e in entries[:5]:
+        assert e["actor"] and e["at"] and e["ip"], e
+        assert "127.0.0.1" in e["ip"], e
+    assert key["key"] not in json.dumps(entries)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input: each a clear error in the right shape
+
+
+@pytest.fixture(scope="module")
+def cast(gw):
+    """The people and things the bad-input table refers to, on the module's gateway."""
+    pw = "pw-" + uuid.uuid4().hex
+    member = gw.create_user(unique("member"), "member", password=pw)
+    auditor = gw.create_user(unique("auditor"), "auditor", password=pw)
+    key = gw.create_key(unique("vk"), user_id=member["id"])
+    other = gw.create_key(unique("other"))
+    return {
+        "admin": gw.admin,
+        "member": gw.login(member["subject"], pw)["token"],
+        "auditor": gw.login(auditor["subject"], pw)["token"],
+        "key": key["key"],
+        "none": None,
+        "member_id": member["id"],
+        "other_key_id": other["id"],
+        "unknown": str(uuid.uuid4()),
+    }
+
+
+BIG = "x" * (65 * 1024)
+
+# (id, who, method, path, body (JSON or raw str), status, error type, message fragment)
+BAD_INPUT = [
+    ("json-wrong-type", "admin", "POST", "/admin/keys", {"name": "k", "rate_limit_rpm": "lots"},
+     400, "invalid_request_error", "rate_limit_rpm"),
+    ("json-subject-number", "admin", "POST", "/admin/users", {"subject": 42},
+     400, "invalid_request_error", "subject"),
+    ("json-missing-name", "admin", "POST", "/admin/teams", {}, 400, "invalid_request_error", "name"),
+    ("json-bad-active", "admin", "PATCH", "/admin/users/{member_id}", {"active": "no"},
+     400, "invalid_request_error", "active"),
+    ("json-bad-expiry", "admin", "POST", "/admin/keys", {"name": "k", "expires_at": "tomorrow"},
+     400, "invalid_request_error", "expires_at"),
+    ("json-bad-role", "admin", "POST", "/admin/users", {"subject": "r", "role": "root"},
+     400, "invalid_request_error", "role"),
+    ("not-json", "admin", "POST", "/admin/teams", "{not json", 400, "invalid_request_error", ""),
+    ("revoke-unknown-key", "admin", "POST", "/admin/keys/{unknown}/revoke", None,
+     404, "not_found_error", ""),
+    ("patch-unknown-user", "admin", "PATCH", "/admin/users/{unknown}", {"active": False},
+     404, "not_found_error", ""),
+    ("team-of-unknown-user", "admin", "PUT", "/admin/users/{unknown}/team", {"team_id": None},
+     404, "not_found_error", ""),
+    ("unknown-team", "admin", "PUT", "/admin/users/{member_id}/team", {"team_id": "{unknown}"},
+     404, "not_found_error", ""),
+    ("key-for-unknown-user", "admin", "POST", "/admin/keys", {"name": "k", "user_id": "{unknown}"},
+     404, "not_found_error", ""),
+    ("member-revokes-anothers", "member", "POST", "/me/keys/{other_key_id}/revoke", None,
+     404, "not_found_error", ""),
+    ("member-lists-keys", "member", "GET", "/admin/keys", None, 403, "permission_error", ""),
+    ("member-creates-key", "member", "POST", "/admin/keys", {"name": "k"}, 403, "permission_error", ""),
+    ("member-lists-users", "member", "GET", "/admin/users", None, 403, "permission_error", ""),
+    ("member-creates-team", "member", "POST", "/admin/teams", {"name": "t"}, 403, "permission_error", ""),
+    ("member-reads-audit", "member", "GET", "/admin/audit", None, 403, "permission_error", ""),
+    ("auditor-creates-key", "auditor", "POST", "/admin/keys", {"name": "k"}, 403, "permission_error", ""),
+    ("auditor-creates-team", "auditor", "POST", "/admin/teams", {"name": "t"}, 403, "permission_error", ""),
+    ("auditor-creates-user", "auditor", "POST", "/admin/users", {"subject": "s"}, 403, "permission_error", ""),
+    ("auditor-revokes", "auditor", "POST", "/admin/keys/{other_key_id}/revoke", None,
+     403, "permission_error", ""),
+    ("auditor-deactivates", "auditor", "PATCH", "/admin/users/{member_id}", {"active": False},
+     403, "permission_error", ""),
+    ("auditor-moves-user", "auditor", "PUT", "/admin/users/{member_id}/team", {"team_id": None},
+     403, "permission_error", ""),
+    ("virtual-key-on-admin", "key", "GET", "/admin/keys", None, 401, "authentication_error", ""),
+    ("no-credential", "none", "GET", "/admin/users", None, 401, "authentication_error", ""),
+    ("garbage-session", "none", "GET", "/auth/me", None, 401, "authentication_error", ""),
+    ("oversized-team", "admin", "POST", "/admin/teams", {"name": BIG}, 413, "request_too_large", ""),
+    ("oversized-key", "admin", "POST", "/admin/keys", {"name": BIG}, 413, "request_too_large", ""),
+]
+
+
+def fill(value, cast: dict):
+    if isinstance(value, str):
+        return re.sub(r"\{(\w+)\}", lambda m: str(cast.get(m.group(1), m.group(0))), value)
+    if isinstance(value, dict):
+        return {k: fill(v, cast) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize("case", BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
+def test_bad_input(gw, cast, case):
+    name, who, method, path, body, status, etype, fragment = case
+    kw: dict = {}
+    if isinstance(body, str):
+        kw = {"content": body, "headers": {"content-type": "application/json"}}
+    elif body is not None:
+        kw = {"json": fill(body, cast)}
+    token = cast[who] if name != "garbage-session" else "cst_" + "0" * 64
+    if name == "virtual-key-on-admin":
+        r = gw.http.request(method, path, headers={"x-api-key": token}, **kw)
+    else:
+        r = gw.request(method, fill(path, cast), token, **kw)
+
+    assert r.status_code == status, r.text
+    err = error_of(r)
+    assert err["type"] == etype, r.text
+    assert err["message"], r.text
+    assert fragment in err["message"], r.text
+    if status == 401:
+        assert r.headers.get("x-should-retry") == "false"
+
+
+def test_an_auditor_reads_everything(gw, cast):
+    for path in ("/admin/keys", "/admin/users", "/admin/teams", "/admin/audit"):
+        r = gw.request("GET", path, cast["auditor"])
+        assert r.status_code == 200, (path, r.text)
+
+
+def test_names_with_quotes_sql_and_html_come_back_verbatim(gw):
+    name = NASTY + unique("")
+    team = gw.create_team(name)
+    user = gw.create_user(name, "member", team_id=team["id"], email="o'brien+<x>@example.com")
+    key = gw.create_key(name, user_id=user["id"])
+
+    assert team["name"] == name and user["subject"] == name and key["name"] == name
+    assert user["email"] == "o'brien+<x>@example.com"
+    assert next(t for t in gw.list_teams() if t["id"] == team["id"])["name"] == name
+    assert next(u for u in gw.list_users() if u["id"] == user["id"])["subject"] == name
+    assert next(k for k in gw.list_keys() if k["id"] == key["id"])["name"] == name
+    assert gw.models_status(key["key"]) == 200
+    # A taken name is a clear 400, not a 500 (and the tables are all still there).
+    r = gw.request("POST", "/admin/teams", gw.admin, json={"name": name})
+    assert r.status_code == 400 and error_of(r)["type"] == "invalid_request_error", r.text
+
+
+@ENGINES
+def test_wrong_password_and_unknown_user_get_the_same_answer(team_gateway, engine):
+    gw = team_gateway(engine)
+    gw.create_user("known", "member", password="right-password-1")
+
+    wrong = gw.request("POST", "/auth/login", json={"username": "known", "password": "nope"})
+    unknown = gw.request("POST", "/auth/login", json={"username": "nobody", "password": "nope"})
+
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+    assert error_of(wrong) == {"type": "authentication_error",
+                               "message": "invalid username or password"}
+    volatile = {"date", "request-id", "x-request-id", "content-length"}
+    assert {k: v for k, v in wrong.headers.items() if k not in volatile} == \
+        {k: v for k, v in unknown.headers.items() if k not in volatile}
+    entries = gw.call("GET", "/admin/audit", gw.admin)["entries"]
+    logins = [e for e in entries if "login" in e["action"]]
+    # Two failures and the admin's own success, each audited; never the password tried.
+    assert len(logins) >= 3, entries
+    assert "nope" not in json.dumps(entries)
+
+
+def _client_from(gw: TeamGateway, ip: str) -> httpx.Client:
+    """A client whose connections come from another loopback address (its own throttle IP)."""
+    return httpx.Client(base_url=gw.url, timeout=15,
+                        transport=httpx.HTTPTransport(local_address=ip))
+
+
+def _login(c: httpx.Client, user: str, password: str) -> httpx.Response:
+    return c.post("/auth/login", json={"username": user, "password": password})
+
+
+@ENGINES
+def test_failed_logins_are_throttled_per_user_and_per_ip(team_gateway, engine):
+    gw = team_gateway(engine)
+    gw.create_user("victim", "member", password="right-password-2")
+
+    # Per user (from one address): five failures, then 429 even with the right password.
+    a = _client_from(gw, "127.0.0.2")
+    statuses = [_login(a, "victim", f"wrong-{i}").status_code for i in range(5)]
+    assert statuses == [401] * 5
+    throttled = _login(a, "victim", "wrong-5")
+    assert throttled.status_code == 429, throttled.text
+    assert error_of(throttled)["type"] == "rate_limit_error"
+    wait = int(throttled.headers["retry-after"])
+    assert 1 <= wait <= 300
+    right = _login(a, "victim", "right-password-2")
+    assert right.status_code == 429 and "retry-after" in right.headers, right.text
+    # The user's throttle follows the user to another address.
+    b = _client_from(gw, "127.0.0.3")
+    assert _login(b, "victim", "right-password-2").status_code == 429
+
+    # An unknown user is throttled exactly like a known one (nothing tells them apart).
+    c = _client_from(gw, "127.0.0.4")
+    ghost = [_login(c, "ghost", f"wrong-{i}").status_code for i in range(6)]
+    assert ghost == [401] * 5 + [429]
+
+    # Per address: five failures on five names, then the next name from there is refused too.
+    d = _client_from(gw, "127.0.0.5")
+    spread = [_login(d, f"name-{i}", "wrong").status_code for i in range(6)]
+    assert spread == [401] * 5 + [429]
+
+    # Waiting as told, the right password works, and success resets the user's counter.
+    time.sleep(int(_login(a, "victim", "right-password-2").headers["retry-after"]) + 0.3)
+    ok = _login(_client_from(gw, "127.0.0.6"), "victim", "right-password-2")
+    assert ok.status_code == 200, ok.text
+    assert _login(_client_from(gw, "127.0.0.7"), "victim", "wrong").status_code == 401
+
+
+# ---------------------------------------------------------------------------------------------
+# Security
+
+
+def _secrets_in(paths, secrets: dict[str, str]) -> list[str]:
+    found = []
+    for p in paths:
+        try:
+            data = p.read_bytes()
+        except OSError:
+            continue
+        for label, s in secrets.items():
+            if s.encode() in data:
+                found.append(f"{label} in {p}")
+    return found
+
+
+@ENGINES
+def test_no_key_or_password_in_the_database_or_the_logs(sim, team_gateway, engine):
+    sim.rule({"text": "logged"})
+    gw = team_gateway(engine, env={"DEBUG_MODE": "all"})
+    secrets = {"admin password": ADMIN_PASSWORD}
+    member_pw = "member-secret-" + uuid.uuid4().hex
+    user = gw.create_user(unique("sec"), "member", password=member_pw)
+    secrets["member password"] = member_pw
+    secrets["wrong password"] = "wrong-secret-" + uuid.uuid4().hex
+    assert gw.request("POST", "/auth/login",
+                      json={"username": user["subject"], "password": secrets["wrong password"]}
+                      ).status_code == 401
+    session = gw.login(user["subject"], member_pw)["token"]
+    secrets["admin session"] = gw.admin
+    secrets["member session"] = session
+    key = gw.create_key(unique("sec"), user_id=user["id"])
+    own = gw.call("POST", "/me/keys", session, 201, json={"name": unique("own")})
+    revoked = gw.create_key(unique("gone"))
+    secrets.update({"key": key["key"], "own key": own["key"], "revoked key": revoked["key"]})
+    for s in ("key", "own key", "revoked key"):
+        secrets[s + " (hex)"] = secrets[s].removeprefix("sk-proxy-")
+    for cred in (key["key"], own["key"], session):
+        ask_anthropic(gw.anthropic(cred), "hello", True)
+        ask_openai(gw.openai(cred), "hello", False)
+        # Both headers at once, the way some clients send them.
+        gw.http.post("/v1/messages", headers={"x-api-key": cred, "authorization": f"Bearer {cred}",
+                                              "anthropic-version": "2023-06-01"},
+                     json={"model": MODEL, "max_tokens": 16,
+                           "messages": [{"role": "user", "content": "both"}]})
+    gw.revoke_key(revoked["id"])
+    assert gw.models_status(revoked["key"]) == 401
+    gw.call("POST", "/auth/logout", session)
+
+    def everything():
+        paths = gw.files()
+        if engine == "postgres":
+            dump = gw.home / "pg_dump.sql"
+            subprocess.run(["pg_dump", "--data-only", gw.db.url, "-f", str(dump)], check=True,
+                           timeout=60)
+            paths.append(dump)
+        return paths
+
+    running = everything()
+    if engine == "sqlite":
+        names = {p.name for p in running}
+        assert "team.db" in names, sorted(names)
+    assert _secrets_in(running, secrets) == []
+    gw.stop()
+    assert _secrets_in(everything(), secrets) == []
+    # The access log names the key id and the user instead.
+    log = "".join(p.read_text(errors="replace") for p in gw.files() if "log" in p.name)
+    assert key["id"] in log, "the access log should name the key id"
+
+
+def test_session_lifetime_follows_session_ttl_hours(team_gateway):
+    gw = team_gateway("sqlite", env={"SESSION_TTL_HOURS": "2"})
+    before = datetime.now(timezone.utc)
+    token = gw.login("admin", ADMIN_PASSWORD)
+
+    expires = parse_time(token["expires_at"])
+    assert before + timedelta(hours=2, minutes=-2) <= expires <= before + timedelta(hours=2, minutes=2)
+    me = gw.call("GET", "/auth/me", token["token"])
+    assert me["type"] == "session"
