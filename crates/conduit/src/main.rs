@@ -55,7 +55,12 @@ enum Command {
         /// one, conduit serves from Kiro only.
         #[arg(long, value_name = "FILE")]
         config: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        team: TeamServeArgs,
     },
+    /// The team gateway's admin commands: login, keys, users, teams; init, reset-admin and cert
+    /// on the server host.
+    Team(cli::team::TeamArgs),
     /// Start the gateway in the background and point Claude Code at it.
     Start(StartArgs),
     /// Stop the background gateway (SIGTERM, then SIGKILL after the grace period).
@@ -149,6 +154,20 @@ enum Command {
 }
 
 #[derive(Args)]
+struct TeamServeArgs {
+    /// Team mode: callers authenticate with keys and sessions from the team store
+    /// (DATABASE_URL, else SQLite in $CONDUIT_HOME/data); admin API under /admin.
+    #[arg(long)]
+    team: bool,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key; `conduit team cert` makes one).
+    #[arg(long, value_name = "PEM", requires_all = ["tls_key", "team"])]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM", requires_all = ["tls_cert", "team"])]
+    tls_key: Option<std::path::PathBuf>,
+}
+
+#[derive(Args)]
 struct StartArgs {
     /// Address to listen on; loopback unless you say otherwise.
     #[arg(long)]
@@ -186,8 +205,14 @@ fn main() -> ExitCode {
 }
 
 fn run(command: Command) -> cli::Outcome {
-    if let Command::Serve { host, port, config } = command {
-        serve(host, port, config)?;
+    if let Command::Serve {
+        host,
+        port,
+        config,
+        team,
+    } = command
+    {
+        serve(host, port, config, team)?;
         return cli::ok();
     }
     if let Command::Completions { shell } = command {
@@ -247,6 +272,7 @@ fn run(command: Command) -> cli::Outcome {
             json,
         } => cli::login::run(&paths, no_browser, social.as_deref(), json),
         Command::Accounts { action } => cli::accounts::run(&paths, action),
+        Command::Team(args) => cli::team::run(&paths, args),
     }
 }
 
@@ -254,6 +280,7 @@ fn serve(
     host: Option<String>,
     port: Option<u16>,
     file: Option<std::path::PathBuf>,
+    team: TeamServeArgs,
 ) -> anyhow::Result<()> {
     let mut config =
         config::from_env(&|k| std::env::var(k).ok(), host, port).map_err(|e| anyhow::anyhow!(e))?;
@@ -263,10 +290,23 @@ fn serve(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let result = runtime.block_on(server::serve(config));
+    let result = if team.team {
+        let tls = team.tls_cert.zip(team.tls_key);
+        runtime.block_on(serve_team(config, tls))
+    } else {
+        runtime.block_on(server::serve(config))
+    };
     if let Err(e) = &result {
         // A daemon's stderr goes nowhere; the log is where `conduit start` looks.
         tracing::error!("conduit serve failed: {e:#}");
     }
     result
+}
+
+// Bridges to H-core's `server::serve_team` once it lands.
+async fn serve_team(
+    _config: config::GatewayConfig,
+    _tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+) -> anyhow::Result<()> {
+    Err(anyhow::anyhow!("serve --team is not wired yet"))
 }

@@ -13,6 +13,7 @@ pub mod output;
 pub mod probe;
 pub mod procs;
 pub mod status;
+pub mod team;
 pub mod uninstall;
 pub mod update;
 
