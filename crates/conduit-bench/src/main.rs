@@ -1,9 +1,10 @@
-//! `cargo run --release -p conduit-bench [-- --scenario streamed|small|openai|memory|all] [--quick]`:
+//! `cargo run --release -p conduit-bench [-- --scenario streamed|small|openai|memory|team|all] [--quick]`:
 //! starts `conduit-sim` and `conduit` (release binaries beside this one, built first under
 //! `cargo run`), drives each scenario at the same load directly at the simulator and through
 //! conduit, and reports the latency conduit adds, throughput at saturation, CPU per request,
-//! memory idle and with many open streams, and cold start. Writes `bench-results/latest.json`
-//! and `bench-results/latest.md`. Reports only; nothing here asserts a target.
+//! memory idle and with many open streams, and cold start; `team` compares team mode with
+//! personal mode (`team.rs`). Writes `bench-results/latest.json` and `bench-results/latest.md`
+//! (`team.json`/`team.md` for `team`). Reports only; nothing here asserts a target.
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
@@ -12,6 +13,9 @@ mod procs;
 mod report;
 mod stats;
 mod streams;
+mod team;
+mod team_procs;
+mod team_report;
 mod workload;
 
 use std::sync::Arc;
@@ -49,6 +53,7 @@ struct Options {
     quick: bool,
     soak: Option<u64>,
     extras: bool,
+    team: bool,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -57,6 +62,7 @@ fn options() -> anyhow::Result<Options> {
         quick: false,
         soak: None,
         extras: true,
+        team: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -70,11 +76,15 @@ fn options() -> anyhow::Result<Options> {
                     "openai" => (vec![Kind::OpenAi], false),
                     "bedrock" => (vec![Kind::Bedrock], false),
                     "memory" => (vec![], true),
+                    "team" => {
+                        o.team = true;
+                        (vec![], false)
+                    }
                     "all" => (o.kinds, true),
                     other => {
                         bail!(
                             "unknown scenario `{other}`: streamed, small, openai, bedrock, \
-                             memory or all"
+                             memory, team or all"
                         )
                     }
                 };
@@ -85,8 +95,10 @@ fn options() -> anyhow::Result<Options> {
             }
             "-h" | "--help" => {
                 println!(
-                    "conduit-bench [--scenario streamed|small|openai|bedrock|memory|all] [--quick] [--soak SECS]\n\
+                    "conduit-bench [--scenario streamed|small|openai|bedrock|memory|team|all] [--quick] [--soak SECS]\n\
                      memory: only the open streams and cold start\n\
+                     team: team mode vs personal mode (added latency, RSS with 10,000 keys, \
+                     revocation propagation on Postgres)\n\
                      --soak SECS: only drive the streamed scenario through conduit for SECS \
                      (attach a profiler to the printed pid)"
                 );
@@ -280,6 +292,12 @@ async fn main() -> anyhow::Result<()> {
     let began = Instant::now();
     let fd_limit = stats::raise_fd_limit();
     procs::build_servers()?;
+    if opts.team {
+        let run = team::run(opts.quick).await?;
+        let md = run.markdown();
+        println!("{md}");
+        return write_results("team", &run.json(), &md);
+    }
     let load_before = stats::load_avg();
     let procs = Procs::start().await?;
     eprintln!(
@@ -343,14 +361,20 @@ async fn main() -> anyhow::Result<()> {
     };
     let md = run.markdown();
     println!("{md}");
+    write_results("latest", &run.json(), &md)
+}
+
+/// `bench-results/{stem}.json` and `bench-results/{stem}.md`.
+fn write_results(stem: &str, json: &serde_json::Value, md: &str) -> anyhow::Result<()> {
     let out = std::path::Path::new("bench-results");
     std::fs::create_dir_all(out)?;
     std::fs::write(
-        out.join("latest.json"),
-        serde_json::to_string_pretty(&run.json())?,
+        out.join(format!("{stem}.json")),
+        serde_json::to_string_pretty(json)?,
     )
-    .context("cannot write bench-results/latest.json")?;
-    std::fs::write(out.join("latest.md"), md).context("cannot write bench-results/latest.md")?;
-    eprintln!("wrote bench-results/latest.json and bench-results/latest.md");
+    .with_context(|| format!("cannot write bench-results/{stem}.json"))?;
+    std::fs::write(out.join(format!("{stem}.md")), md)
+        .with_context(|| format!("cannot write bench-results/{stem}.md"))?;
+    eprintln!("wrote bench-results/{stem}.json and bench-results/{stem}.md");
     Ok(())
 }

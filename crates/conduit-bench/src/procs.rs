@@ -41,7 +41,7 @@ pub struct Procs {
     pub conduit_url: String,
     pub api_key: String,
     pub access_token: String,
-    creds: PathBuf,
+    pub creds: PathBuf,
     home: TempDir,
 }
 
@@ -98,7 +98,7 @@ pub fn build_servers() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_file(path: &Path) -> anyhow::Result<String> {
+pub async fn wait_for_file(path: &Path) -> anyhow::Result<String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(s) = std::fs::read_to_string(path) {
@@ -150,7 +150,7 @@ impl Procs {
         )?;
         let api_key = format!("sk-bench-{}", uuid::Uuid::new_v4());
         let conduit_home = home.0.join("conduit");
-        let conduit = conduit_command(&conduit_home, &api_key, &sim_url, &creds, "0")?
+        let conduit = conduit_command(&conduit_home, &api_key, &sim_url, &creds, "0", &[])?
             .spawn()
             .context("cannot start conduit")?;
         let port = wait_for_file(&conduit_home.join("run").join("port")).await?;
@@ -176,6 +176,11 @@ impl Procs {
 
     pub fn sim_pid(&self) -> u32 {
         self.sim.id()
+    }
+
+    /// The bench's temp directory (removed when the processes stop).
+    pub fn dir(&self) -> &Path {
+        &self.home.0
     }
 
     async fn wait_healthy(&self, client: &reqwest::Client) -> anyhow::Result<()> {
@@ -239,7 +244,8 @@ impl Procs {
         for i in 0..runs {
             let port = free_port()?;
             let home = self.home.0.join(format!("cold-{i}"));
-            let mut cmd = conduit_command(&home, &self.api_key, &self.sim_url, &self.creds, &port)?;
+            let mut cmd =
+                conduit_command(&home, &self.api_key, &self.sim_url, &self.creds, &port, &[])?;
             let start = Instant::now();
             let mut child = cmd.spawn().context("cannot start conduit")?;
             let healthy = wait_health_200(&port, start + Duration::from_secs(10));
@@ -256,12 +262,15 @@ impl Procs {
     }
 }
 
-fn conduit_command(
+/// `conduit serve [extra…] --port PORT` on `home`, with the bench's config file (Kiro, and
+/// Bedrock for the Bedrock scenario's model) and the simulator's Kiro account.
+pub fn conduit_command(
     home: &Path,
     api_key: &str,
     sim_url: &str,
     creds: &Path,
     port: &str,
+    extra: &[&str],
 ) -> anyhow::Result<Command> {
     // A/B knobs for profiling work: another conduit binary, or an allocator preloaded into
     // conduit only (e.g. /usr/lib/x86_64-linux-gnu/libmimalloc.so.2).
@@ -277,7 +286,9 @@ fn conduit_command(
     std::fs::create_dir_all(home)?;
     std::fs::write(&config, CONFIG.replace("{sim}", sim_url))?;
     // Default log level (info): one access line per request, as users run it.
-    cmd.args(["serve", "--port", port])
+    cmd.arg("serve")
+        .args(extra)
+        .args(["--port", port])
         .env("CONDUIT_CONFIG", &config)
         .env("AWS_BEARER_TOKEN_BEDROCK", BEDROCK_API_KEY)
         .env("AWS_EC2_METADATA_DISABLED", "true")

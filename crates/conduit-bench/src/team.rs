@@ -1,0 +1,250 @@
+//! `--scenario team`: what team mode costs. The latency a virtual key adds over personal mode on
+//! the same simulator and request (sequential alternating pairs), conduit's RSS and time to ready
+//! with an empty store and with N keys loaded (10,000; made through the API, then a restart on
+//! the same SQLite file), and revocation propagation between three instances on one Postgres
+//! database. Reports only.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use serde_json::{json, Value};
+
+use crate::load::{self, Latency, Target};
+use crate::procs::Procs;
+use crate::stats::{self, ms, Percentiles};
+use crate::team_procs::{pg_server_url, PgDb, TeamServer};
+use crate::{via_target, workload, Kind};
+
+const REVOCATIONS: usize = 20;
+const POLL: Duration = Duration::from_millis(1);
+
+pub struct Propagation {
+    pub revocations: usize,
+    /// Seconds from each revoke's answer to the first 401 on each other instance.
+    pub samples: Vec<Duration>,
+    pub p50: Duration,
+    pub max: Duration,
+}
+
+pub struct TeamRun {
+    pub quick: bool,
+    pub keys: usize,
+    pub create_secs: f64,
+    pub rss_empty_kb: u64,
+    pub rss_keys_kb: u64,
+    pub ready_empty: Duration,
+    pub ready_keys: Duration,
+    /// (workload, personal, team) — sequential alternating pairs.
+    pub latency: Vec<(&'static str, Latency, Latency)>,
+    pub propagation: Result<Propagation, String>,
+    pub load_before: f64,
+    pub load_after: f64,
+    pub elapsed: Duration,
+}
+
+pub async fn run(quick: bool) -> anyhow::Result<TeamRun> {
+    let began = Instant::now();
+    let load_before = stats::load_avg();
+    let procs = Procs::start().await?;
+    let client = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let home = procs.dir().join("team");
+    let keys = if quick { 1_000 } else { 10_000 };
+
+    eprintln!("[team] empty store");
+    let server = TeamServer::start(&procs, &home, None).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (rss_empty_kb, ready_empty) = (stats::rss_kb(server.pid())?, server.ready_after);
+    eprintln!("[team] {keys} keys through the API");
+    let token = server.login(&client).await?;
+    let started = Instant::now();
+    let bench_key = make_keys(&client, &server, &token, keys).await?;
+    let create_secs = started.elapsed().as_secs_f64();
+    drop(server);
+
+    eprintln!("[team] restart with {keys} keys");
+    let server = TeamServer::start(&procs, &home, None).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (rss_keys_kb, ready_keys) = (stats::rss_kb(server.pid())?, server.ready_after);
+
+    let (warmup, n) = if quick { (5, 30) } else { (50, 500) };
+    let mut latency = Vec::new();
+    for (name, kind, body) in [
+        ("streamed", Kind::Streamed, workload::claude_code_request()),
+        ("small", Kind::Small, workload::small_request()),
+    ] {
+        eprintln!("[team] {name}: personal vs team ×{n}");
+        let personal = via_target(kind, &procs, "/v1/messages", body.clone())?;
+        let team = team_target(&server.url, &bench_key, body)?;
+        let (p, t) = load::sequential(&client, &personal, &team, warmup, n).await?;
+        latency.push((name, p, t));
+    }
+    drop(server);
+
+    eprintln!("[team] revocation propagation");
+    let propagation = propagation(&procs, &client)
+        .await
+        .map_err(|e| format!("{e:#}"));
+    Ok(TeamRun {
+        quick,
+        keys,
+        create_secs,
+        rss_empty_kb,
+        rss_keys_kb,
+        ready_empty,
+        ready_keys,
+        latency,
+        propagation,
+        load_before,
+        load_after: stats::load_avg(),
+        elapsed: began.elapsed(),
+    })
+}
+
+/// `n` keys, 8 creations at a time; the secret of the first.
+async fn make_keys(
+    client: &reqwest::Client,
+    server: &TeamServer,
+    token: &str,
+    n: usize,
+) -> anyhow::Result<String> {
+    let (_, first) = server.create_key(client, token, "bench-0").await?;
+    let mut next = 1;
+    while next < n {
+        let batch: Vec<_> = (next..n.min(next + 8))
+            .map(|i| async move {
+                server
+                    .create_key(client, token, &format!("bench-{i}"))
+                    .await
+            })
+            .collect();
+        next += batch.len();
+        for r in futures::future::join_all(batch).await {
+            r?;
+        }
+    }
+    Ok(first)
+}
+
+fn team_target(url: &str, key: &str, body: Vec<u8>) -> anyhow::Result<Target> {
+    let mut h = HeaderMap::new();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert("x-api-key", HeaderValue::from_str(key)?);
+    h.insert("anthropic-version", HeaderValue::from_static("2023-06-01"));
+    Ok(Target {
+        name: "conduit --team",
+        url: format!("{url}/v1/messages"),
+        headers: h,
+        body: body.into(),
+    })
+}
+
+/// Three instances on a fresh Postgres database; 20 keys revoked in turn on each instance, the
+/// other two polled every millisecond from the revoke's answer until they refuse the key.
+async fn propagation(procs: &Procs, client: &reqwest::Client) -> anyhow::Result<Propagation> {
+    let server = pg_server_url();
+    let db = PgDb::create(&server).with_context(|| format!("no Postgres at {server}"))?;
+    let mut trio = Vec::new();
+    for i in 0..3 {
+        let home = procs.dir().join(format!("team-pg-{i}"));
+        trio.push(TeamServer::start(procs, &home, Some(&db.url)).await?);
+    }
+    let mut tokens = Vec::new();
+    for s in &trio {
+        tokens.push(s.login(client).await?);
+    }
+    let mut keys = Vec::new();
+    for i in 0..REVOCATIONS {
+        keys.push(
+            trio[0]
+                .create_key(client, &tokens[0], &format!("prop-{i}"))
+                .await?,
+        );
+    }
+    for (_, key) in &keys {
+        for s in &trio {
+            until_status(client, s, key, 200).await?;
+        }
+    }
+    let mut samples = Vec::new();
+    for (i, (id, key)) in keys.iter().enumerate() {
+        let r = i % 3;
+        trio[r].revoke(client, &tokens[r], id).await?;
+        let t0 = Instant::now();
+        let polls = trio
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != r)
+            .map(|(_, s)| async move {
+                until_status(client, s, key, 401)
+                    .await
+                    .map(|_| t0.elapsed())
+            });
+        for d in futures::future::join_all(polls).await {
+            samples.push(d?);
+        }
+    }
+    let p = Percentiles::of(&mut samples.clone());
+    Ok(Propagation {
+        revocations: REVOCATIONS,
+        samples,
+        p50: p.p50,
+        max: p.max,
+    })
+}
+
+async fn until_status(
+    client: &reqwest::Client,
+    s: &TeamServer,
+    key: &str,
+    want: u16,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.status(client, key).await? != want {
+        if Instant::now() > deadline {
+            anyhow::bail!("{} did not answer {want} within 10 s", s.url);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    Ok(())
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+impl TeamRun {
+    pub fn json(&self) -> Value {
+        let latency: Vec<Value> = self
+            .latency
+            .iter()
+            .map(|(name, p, t)| {
+                json!({"workload": name, "pairs": p.n,
+                       "personal": {"p50_ms": ms(p.total.p50), "p90_ms": ms(p.total.p90)},
+                       "team": {"p50_ms": ms(t.total.p50), "p90_ms": ms(t.total.p90)},
+                       "added_us": {"p50": us(t.total.p50) - us(p.total.p50),
+                                    "p90": us(t.total.p90) - us(p.total.p90)}})
+            })
+            .collect();
+        let propagation = match &self.propagation {
+            Ok(p) => json!({"revocations": p.revocations, "instances": 3,
+                            "p50_ms": ms(p.p50), "max_ms": ms(p.max),
+                            "samples_ms": p.samples.iter().map(|d| ms(*d)).collect::<Vec<_>>()}),
+            Err(why) => json!({"skipped": why}),
+        };
+        json!({
+            "scenario": "team", "quick": self.quick,
+            "machine": {"cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+                        "load_avg_1m_before": self.load_before, "load_avg_1m_after": self.load_after},
+            "elapsed_secs": self.elapsed.as_secs_f64(),
+            "latency": latency,
+            "memory": {"keys": self.keys, "create_secs": self.create_secs,
+                       "rss_empty_kb": self.rss_empty_kb, "rss_keys_kb": self.rss_keys_kb,
+                       "ready_empty_ms": ms(self.ready_empty), "ready_keys_ms": ms(self.ready_keys)},
+            "propagation": propagation,
+        })
+    }
+}

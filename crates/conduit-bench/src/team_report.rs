@@ -1,0 +1,85 @@
+//! The `team` scenario's results as markdown.
+
+use std::fmt::Write as _;
+
+use crate::stats::ms;
+use crate::team::TeamRun;
+
+fn mb(kb: u64) -> f64 {
+    kb as f64 / 1024.0
+}
+
+impl TeamRun {
+    pub fn markdown(&self) -> String {
+        let mut o = String::new();
+        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+        let _ = writeln!(
+            o,
+            "## conduit benchmark: team mode{}\n\n{cores} cores, 1-minute load average {:.2} before, {:.2} after; run took {:.0} s.\n",
+            if self.quick { " (quick)" } else { "" },
+            self.load_before,
+            self.load_after,
+            self.elapsed.as_secs_f64()
+        );
+        let _ = writeln!(
+            o,
+            "### added latency: team (virtual key, {} keys loaded) vs personal (PROXY_API_KEY)\n\n\
+             Same simulator, same request, sequential pairs alternating personal and team.\n\n\
+             | workload (pairs) | personal p50 | team p50 | **added p50** | personal p90 | team p90 | **added p90** |\n\
+             |---|---|---|---|---|---|---|",
+            self.keys
+        );
+        for (name, p, t) in &self.latency {
+            let (p50, p90) = (
+                (t.total.p50.as_secs_f64() - p.total.p50.as_secs_f64()) * 1e6,
+                (t.total.p90.as_secs_f64() - p.total.p90.as_secs_f64()) * 1e6,
+            );
+            let _ = writeln!(
+                o,
+                "| {name} ({}) | {:.3} ms | {:.3} ms | **{p50:.0} µs** | {:.3} ms | {:.3} ms | **{p90:.0} µs** |",
+                p.n,
+                ms(p.total.p50),
+                ms(t.total.p50),
+                ms(p.total.p90),
+                ms(t.total.p90)
+            );
+        }
+        let per_key = (self.rss_keys_kb.saturating_sub(self.rss_empty_kb) * 1024) as f64
+            / self.keys.max(1) as f64;
+        let _ = writeln!(
+            o,
+            "\n### memory and start (SQLite)\n\n| figure | value |\n|---|---|\n\
+             | RSS of `serve --team`, empty store, 1 s after ready | {:.1} MB |\n\
+             | RSS with {} keys loaded (restart on the same file), 1 s after ready | {:.1} MB ({per_key:.0} B per key) |\n\
+             | spawn to `/readyz` 200, empty / {} keys | {:.1} ms / {:.1} ms |\n\
+             | {} keys created through `POST /admin/keys` (8 at a time) | {:.1} s ({:.0} per second) |\n",
+            mb(self.rss_empty_kb),
+            self.keys,
+            mb(self.rss_keys_kb),
+            self.keys,
+            ms(self.ready_empty),
+            ms(self.ready_keys),
+            self.keys,
+            self.create_secs,
+            self.keys as f64 / self.create_secs.max(1e-9),
+        );
+        match &self.propagation {
+            Ok(p) => {
+                let _ = writeln!(
+                    o,
+                    "### revocation propagation (3 instances, one Postgres database)\n\n\
+                     {} revocations, each on one instance in turn; the other two polled every 1 ms from the \
+                     revoke's answer to their first 401 ({} observations): **p50 {:.1} ms, max {:.1} ms**.\n",
+                    p.revocations,
+                    p.samples.len(),
+                    ms(p.p50),
+                    ms(p.max)
+                );
+            }
+            Err(why) => {
+                let _ = writeln!(o, "### revocation propagation\n\nnot measured: {why}\n");
+            }
+        }
+        o
+    }
+}
