@@ -1,10 +1,60 @@
-//! The team API (`/auth/*`, `/admin/*`, `/me/*`). Placeholder mounted by H-core until H-api's
-//! router lands: it serves nothing yet.
+//! The team API (`/auth/*`, `/admin/*`, `/me/*`): thin handlers over the store, CCAG's shapes,
+//! errors in Anthropic's envelope. Every write is audited by the store call itself and then
+//! pulled into this instance's cache before the answer, so a revoked key is refused at once.
 
-use axum::Router;
+mod audit;
+mod caller;
+mod error;
+mod json;
+mod keys;
+mod login;
+mod me;
+mod pw;
+mod teams;
+pub mod throttle;
+mod users;
+mod wire;
 
-use crate::state::AppState;
+use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, patch, post, put};
+use axum::{Extension, Router};
+
+pub use error::{render, store_error, ApiError};
+pub use json::MAX_BODY_BYTES;
+use throttle::LoginThrottle;
+
+use crate::state::{AppState, TeamState};
+
+/// The team API with a login throttle on the system clock.
 pub fn router() -> Router<AppState> {
+    router_with(Arc::new(LoginThrottle::default()))
+}
+
+/// The team API with a given login throttle (tests move its clock).
+pub fn router_with(throttle: Arc<LoginThrottle>) -> Router<AppState> {
     Router::new()
+        .route("/auth/login", post(login::login))
+        .route("/auth/logout", post(login::logout))
+        .route("/auth/me", get(login::me))
+        .route("/admin/keys", post(keys::create).get(keys::list))
+        .route("/admin/keys/{id}/revoke", post(keys::revoke))
+        .route("/me/keys", post(me::create).get(me::list))
+        .route("/me/keys/{id}/revoke", post(me::revoke))
+        .route("/admin/users", post(users::create).get(users::list))
+        .route("/admin/users/{id}", patch(users::update))
+        .route("/admin/users/{id}/team", put(users::set_team))
+        .route("/admin/teams", post(teams::create).get(teams::list))
+        .route("/admin/audit", get(audit::list))
+        .layer(Extension(throttle))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// Pull this instance's own write into its cache before answering. The write has happened
+/// either way; should the pull fail, the sync task catches up (or the cache fails closed).
+async fn sync(team: &TeamState) {
+    if let Err(e) = team.cache.sync_now(&team.store).await {
+        tracing::warn!(error = %e, "team cache sync after a write failed");
+    }
 }

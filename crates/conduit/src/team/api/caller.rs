@@ -1,0 +1,181 @@
+//! Who is calling the admin API: a session token from `x-api-key` or `Authorization: Bearer`,
+//! checked against the in-memory credentials, its role, and the client address for the audit.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use conduit_core::{Error, ErrorKind};
+use conduit_store::{Actor, CredentialKind, Role};
+
+use super::error::ApiError;
+use crate::state::AppState;
+use crate::team::Principal;
+
+/// A signed-in person (a session token, never a virtual key), for `/admin/*`, `/me/*` and
+/// `/auth/logout`.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    pub ip: Option<String>,
+}
+
+/// A caller with the admin role (for `/admin/*` writes). Checked before the body is read, so
+/// a member gets 403, not a complaint about their JSON.
+pub struct Admin(pub Caller);
+
+/// A caller who may read `/admin/*`: an admin or an auditor.
+pub struct Reader;
+
+/// Any gateway credential, a virtual key or a session (for `/auth/me`).
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub principal: Principal,
+}
+
+/// The client's address, when the server recorded it (absent in `oneshot` tests).
+pub struct ClientIp(pub Option<String>);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_ip(parts)))
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let principal = authenticate(&parts.headers, state)?;
+        if principal.kind != CredentialKind::Session {
+            return Err(ApiError::unauthenticated(
+                "virtual keys are not admin credentials; sign in with /auth/login",
+            ));
+        }
+        Ok(Self {
+            principal,
+            ip: client_ip(parts),
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require_admin()?;
+        Ok(Self(caller))
+    }
+}
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Caller::from_request_parts(parts, state)
+            .await?
+            .require_reader()?;
+        Ok(Self)
+    }
+}
+
+impl FromRequestParts<AppState> for Identity {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Self {
+            principal: authenticate(&parts.headers, state)?,
+        })
+    }
+}
+
+impl Caller {
+    /// For a write under `/admin`.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        match self.principal.role {
+            Role::Admin => Ok(()),
+            Role::Auditor => Err(ApiError::forbidden(
+                "auditors can read but not change anything",
+            )),
+            Role::Member => Err(ApiError::forbidden("admin role required")),
+        }
+    }
+
+    /// For a read under `/admin`.
+    pub fn require_reader(&self) -> Result<(), ApiError> {
+        match self.principal.role {
+            Role::Admin | Role::Auditor => Ok(()),
+            Role::Member => Err(ApiError::forbidden("admin or auditor role required")),
+        }
+    }
+
+    /// The signed-in user's id (a session always has one).
+    pub fn user_id(&self) -> Result<&str, ApiError> {
+        self.principal
+            .user_id
+            .as_deref()
+            .ok_or_else(|| ApiError(Error::internal("a session without a user")))
+    }
+
+    /// Who to write in the audit log for this caller's writes.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            name: format!("user:{}", self.principal.subject.as_deref().unwrap_or("?")),
+            user_id: self.principal.user_id.clone(),
+            ip: self.ip.clone(),
+        }
+    }
+}
+
+/// The presented credentials: `x-api-key`, then `Authorization: Bearer`.
+fn presented(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    let api_key = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| auth.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    api_key.into_iter().chain(bearer).filter(|s| !s.is_empty())
+}
+
+/// Every presented credential is looked up; a session beats a key, and a key beats a refusal,
+/// so a stray `x-api-key` next to a good bearer session does not lock an admin out.
+fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Principal, ApiError> {
+    let team = state.team()?;
+    let mut found: Option<Principal> = None;
+    let mut refusal: Option<Error> = None;
+    for secret in presented(headers) {
+        match team.cache.authenticate(secret) {
+            Ok(p) if p.kind == CredentialKind::Session => return Ok(p),
+            Ok(p) => found = found.or(Some(p)),
+            // A stale cache (503) says more than a 401 about why nothing matched.
+            Err(e) if e.kind == ErrorKind::Unavailable => refusal = Some(e),
+            Err(e) => refusal = refusal.or(Some(e)),
+        }
+    }
+    if let Some(p) = found {
+        return Ok(p);
+    }
+    Err(ApiError(refusal.unwrap_or_else(|| {
+        Error::new(
+            ErrorKind::Authentication,
+            "missing credentials: send a session token from POST /auth/login as x-api-key or \
+             Authorization: Bearer",
+        )
+    })))
+}
+
+fn client_ip(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+}

@@ -1,0 +1,36 @@
+//! `/admin/teams`: create and list teams.
+
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::caller::{Admin, Reader};
+use super::error::{ApiError, ApiResult};
+use super::json::AdminJson;
+use super::wire::{CreateTeam, TeamView};
+use crate::state::TeamState;
+
+/// `POST /admin/teams {"name"}`: the name is kept verbatim; a taken one is a 400.
+pub async fn create(
+    team: TeamState,
+    Admin(caller): Admin,
+    AdminJson(body): AdminJson<CreateTeam>,
+) -> ApiResult<(StatusCode, Json<TeamView>)> {
+    if body.name.trim().is_empty() {
+        return Err(ApiError::invalid("name: must not be empty"));
+    }
+    let created = team.store.create_team(&body.name, &caller.actor()).await?;
+    Ok((StatusCode::CREATED, Json(TeamView::from(&created))))
+}
+
+/// `GET /admin/teams`.
+pub async fn list(team: TeamState, _: Reader) -> ApiResult<Json<Value>> {
+    let teams: Vec<TeamView> = team
+        .store
+        .list_teams()
+        .await?
+        .iter()
+        .map(TeamView::from)
+        .collect();
+    Ok(Json(json!({ "teams": teams })))
+}
