@@ -11,6 +11,7 @@
 pub mod api;
 pub mod cache;
 pub mod limit;
+pub mod password;
 
 use conduit_store::{CredentialKind, Role};
 
