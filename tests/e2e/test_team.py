@@ -134,7 +134,8 @@ def test_team_user_key_then_both_sdks_through_the_key(sim, gw):
         assert ask_openai(gw.openai(key["key"]), "Please say hello.", stream) == \
             "Hello through the team gateway."
     # The gateway's credential never goes upstream: the sim saw its own API key only.
-    calls = [e for e in sim.log() if e.get("service") == "anthropic"]
+    calls = [e for e in sim.log() if e.get("service") == "anthropic"
+             and e.get("path", "").endswith("/v1/messages")]
     assert len(calls) == 4
     for c in calls:
         sent = json.dumps(c.get("headers", {}))
