@@ -441,8 +441,10 @@ def test_failed_logins_are_throttled_per_user_and_per_ip(team_gateway, engine):
     assert spread == [401] * 5 + [429]
 
     # Waiting as told, the right password works, and success resets the user's counter.
-    time.sleep(int(_login(a, "victim", "right-password-2").headers["retry-after"]) + 0.3)
     ok = _login(_client_from(gw, "127.0.0.6"), "victim", "right-password-2")
+    if ok.status_code == 429:
+        time.sleep(int(ok.headers["retry-after"]) + 0.2)
+        ok = _login(_client_from(gw, "127.0.0.6"), "victim", "right-password-2")
     assert ok.status_code == 200, ok.text
     assert _login(_client_from(gw, "127.0.0.7"), "victim", "wrong").status_code == 401
 
