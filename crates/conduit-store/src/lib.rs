@@ -6,7 +6,9 @@
 mod error;
 mod model;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::StoreError;
 pub use model::*;
-pub use store::{ChangeListener, Engine, Store};
+pub use store::{ChangeListener, Engine, Store, AUDIT_PAGE_MAX};

@@ -1,0 +1,155 @@
+//! Shared test plumbing: a fresh database per case on either engine, and row builders.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+
+use conduit_store::testing::{temp_sqlite, TempDb};
+use conduit_store::{Actor, CredentialKind, Engine, NewCredential, NewUser, Role, Store};
+use sha2::{Digest, Sha256};
+
+/// One case's database: a store on it, and how to open another handle on the same database.
+pub struct Db {
+    pub store: Store,
+    pub engine: Engine,
+    /// What `Store::open` takes to open a second handle (the SQLite path or the Postgres URL).
+    pub url: String,
+    /// The SQLite file (None on Postgres).
+    pub path: Option<PathBuf>,
+}
+
+impl Db {
+    pub async fn second_handle(&self) -> Store {
+        Store::open(&self.url).await.unwrap()
+    }
+}
+
+/// A fresh, migrated database, and what keeps it alive (dropped at the end of the case).
+pub enum Holder {
+    Sqlite(tempfile::TempDir),
+    Postgres(TempDb),
+}
+
+impl Holder {
+    pub async fn close(self) {
+        match self {
+            Holder::Sqlite(dir) => drop(dir),
+            Holder::Postgres(db) => db.close().await.unwrap(),
+        }
+    }
+}
+
+pub async fn fresh(engine: Engine) -> (Db, Holder) {
+    match engine {
+        Engine::Sqlite => {
+            let (dir, path, store) = temp_sqlite().await.unwrap();
+            let url = format!("sqlite://{}", path.display());
+            (
+                Db {
+                    store,
+                    engine,
+                    url,
+                    path: Some(path),
+                },
+                Holder::Sqlite(dir),
+            )
+        }
+        Engine::Postgres => {
+            let db = TempDb::create()
+                .await
+                .expect("the test Postgres (CONDUIT_TEST_PG_URL) must be reachable");
+            let store = db.store().await.unwrap();
+            let url = db.url().to_owned();
+            (
+                Db {
+                    store,
+                    engine,
+                    url,
+                    path: None,
+                },
+                Holder::Postgres(db),
+            )
+        }
+    }
+}
+
+pub type CaseFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// One repository case, run on each engine against a fresh database.
+pub struct Case {
+    pub name: &'static str,
+    pub run: for<'a> fn(&'a Db) -> CaseFuture<'a>,
+}
+
+/// Run every case on `engine`, each on its own database, all at once; fail naming the cases
+/// that failed.
+pub async fn run_all(engine: Engine, cases: &'static [Case]) {
+    let mut tasks = Vec::new();
+    for case in cases {
+        tasks.push((
+            case.name,
+            tokio::spawn(async move {
+                let (db, holder) = fresh(engine).await;
+                (case.run)(&db).await;
+                db.store.close().await;
+                holder.close().await;
+            }),
+        ));
+    }
+    let mut failed = Vec::new();
+    for (name, task) in tasks {
+        if task.await.is_err() {
+            failed.push(name);
+        }
+    }
+    assert!(failed.is_empty(), "{engine:?}: failed cases: {failed:?}");
+}
+
+pub fn actor() -> Actor {
+    Actor {
+        name: "user:admin".into(),
+        user_id: None,
+        ip: Some("127.0.0.1".into()),
+    }
+}
+
+pub fn new_user(subject: &str) -> NewUser {
+    NewUser {
+        subject: subject.into(),
+        email: Some(format!("{subject}@example.com")),
+        role: Role::Member,
+        team_id: None,
+        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+    }
+}
+
+/// A virtual key as the API makes one: the secret, and the row that stores only its digest.
+pub fn new_key(name: &str, user_id: Option<&str>, n: u8) -> (String, NewCredential) {
+    let secret = format!("sk-proxy-{}", hex::encode([n; 32]));
+    (
+        secret.clone(),
+        credential(CredentialKind::Key, &secret, name, user_id),
+    )
+}
+
+pub fn new_session(user_id: &str, n: u8) -> (String, NewCredential) {
+    let secret = format!("cst_{}", hex::encode([n; 32]));
+    (
+        secret.clone(),
+        credential(CredentialKind::Session, &secret, "session", Some(user_id)),
+    )
+}
+
+fn credential(kind: CredentialKind, secret: &str, name: &str, user: Option<&str>) -> NewCredential {
+    NewCredential {
+        kind,
+        digest: hex::encode(Sha256::digest(secret.as_bytes())),
+        prefix: format!("{}...", &secret[..16]),
+        name: name.into(),
+        user_id: user.map(str::to_owned),
+        team_id: None,
+        rate_limit_rpm: None,
+        expires_at: None,
+    }
+}
