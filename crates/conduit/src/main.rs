@@ -290,8 +290,12 @@ fn serve(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let tls = team.tls_cert.zip(team.tls_key);
+    if let Some((cert, key)) = &tls {
+        // A wrong path or a key that does not match fails here, before anything starts.
+        conduit::tls::server_config(cert, key)?;
+    }
     let result = if team.team {
-        let tls = team.tls_cert.zip(team.tls_key);
         runtime.block_on(serve_team(config, tls))
     } else {
         runtime.block_on(server::serve(config))
