@@ -14,6 +14,11 @@ cd "$(dirname "$0")/.."
 e2e_only=0
 if [[ "${1:-}" == "--e2e-only" ]]; then e2e_only=1; shift; fi
 
+# A Postgres for the team store's tests (crates/conduit-store, the team e2e stories): the one on
+# 127.0.0.1:5432, else a throwaway cluster stopped when this script exits. Exports
+# CONDUIT_TEST_PG_URL for cargo and pytest.
+source scripts/postgres.sh
+
 started=$SECONDS
 failed=()
 step() {
