@@ -8,16 +8,14 @@ a fresh Postgres database, with the simulator's Anthropic API face as its one up
   instances started with the same `db` (a `PgDatabase`) share one Postgres database.
 - `pg_db` fixture: a fresh database `conduit_e2e_<hex>` on `$CONDUIT_TEST_PG_URL` (default
   `postgres://postgres@127.0.0.1:5432/postgres`), dropped at teardown (psql, no Python driver).
-- `PgCluster`: a throwaway Postgres cluster (Debian's `/usr/lib/postgresql/*/bin`, run as user
-  `postgres`, trust auth, a free port) that a test may stop and start again.
+- `PgCluster`: a throwaway Postgres cluster (`scripts/postgres.sh throwaway`) that a test may
+  stop and start again.
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -30,7 +28,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import ANTHROPIC_TEST_API_KEY, CONDUIT_BIN, START_TIMEOUT, Proc, _require
+from conftest import ANTHROPIC_TEST_API_KEY, CONDUIT_BIN, ROOT, START_TIMEOUT, Proc, _require
 
 PG_URL = os.environ.get("CONDUIT_TEST_PG_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
 ADMIN_PASSWORD = "e2e-admin-" + uuid.uuid4().hex
@@ -88,53 +86,35 @@ def pg_reachable(url: str = PG_URL) -> bool:
         return False
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class PgCluster:
-    """A throwaway Postgres cluster on 127.0.0.1:<free port>, trust auth, owned by `postgres`.
-    `stop()` and `start()` may be called any number of times; `destroy()` removes it."""
+    """A throwaway Postgres cluster (scripts/postgres.sh throwaway: Debian's server binaries as
+    user `postgres`, trust auth, 127.0.0.1 and a free port) that a test may `stop()` and
+    `start()` again any number of times; `destroy()` removes it."""
+
+    SCRIPT = ROOT / "scripts" / "postgres.sh"
 
     def __init__(self):
-        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-        if not bins:
-            pytest.fail("no /usr/lib/postgresql/*/bin/pg_ctl: apt-get install postgresql")
-        self.bin = Path(bins[-1]).parent
-        # Directly under /tmp: the postgres user must be able to reach it.
         self.dir = Path(tempfile.mkdtemp(prefix="conduit-e2e-pg-"))
-        self.data = self.dir / "data"
-        self.log = self.dir / "postgres.log"
-        shutil.chown(self.dir, "postgres", "postgres")
-        self.port = free_port()
-        self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
-        self._as_postgres([str(self.bin / "initdb"), "-D", str(self.data), "--auth=trust",
-                           "-U", "postgres", "--no-sync", "-E", "UTF8"])
-        self.start()
+        self.url = self._run("throwaway").strip()
 
-    def _as_postgres(self, argv: list[str]) -> None:
-        r = subprocess.run(["runuser", "-u", "postgres", "--", *argv], capture_output=True,
+    def _run(self, command: str) -> str:
+        r = subprocess.run(["bash", str(self.SCRIPT), command, str(self.dir)], capture_output=True,
                            text=True, timeout=120, stdin=subprocess.DEVNULL)
         if r.returncode != 0:
-            raise RuntimeError(f"{argv[0]} failed ({r.returncode}): {r.stdout}\n{r.stderr}")
+            raise RuntimeError(f"postgres.sh {command} failed ({r.returncode}): {r.stderr}")
+        return r.stdout
 
     def start(self) -> None:
-        opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=off"
-        self._as_postgres([str(self.bin / "pg_ctl"), "start", "-w", "-t", "60", "-D",
-                           str(self.data), "-l", str(self.log), "-o", opts])
+        self._run("start")
 
     def stop(self) -> None:
-        self._as_postgres([str(self.bin / "pg_ctl"), "stop", "-w", "-m", "fast", "-D",
-                           str(self.data)])
+        self._run("stop")
 
     def destroy(self) -> None:
         try:
-            self.stop()
-        except RuntimeError:
-            pass
-        shutil.rmtree(self.dir, ignore_errors=True)
+            self._run("remove")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------
