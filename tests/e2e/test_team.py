@@ -23,7 +23,7 @@ import pytest
 
 from conftest import ANTHROPIC_TEST_API_KEY
 from team_harness import (  # noqa: F401  (fixtures)
-    ADMIN_PASSWORD, MODEL, PgDatabase, TeamGateway, pg_db, pg_reachable, start_team_gateway,
+    ADMIN_PASSWORD, MODEL, PgDatabase, TeamGateway, pg_reachable, start_team_gateway,
     team_gateway,
 )
 
