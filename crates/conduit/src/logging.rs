@@ -183,6 +183,9 @@ pub struct RequestRecord {
     upstream: Option<String>,
     /// Claude Code's `x-claude-code-agent-id`: which (sub)agent sent the request.
     agent: Option<String>,
+    /// Team mode: the credential's id and its user's subject (never the secret).
+    key_id: Option<String>,
+    user: Option<String>,
     started: Instant,
     first_byte: Option<Duration>,
     status: u16,
@@ -201,6 +204,8 @@ impl RequestRecord {
             model: String::new(),
             upstream: None,
             agent: None,
+            key_id: None,
+            user: None,
             started: Instant::now(),
             first_byte: None,
             status: 0,
@@ -232,6 +237,20 @@ impl RequestRecord {
                         .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
             })
             .map(str::to_string);
+    }
+
+    /// Team mode: who called, by credential id and user subject (`None` for a key without an
+    /// owner). The secret itself never reaches the record.
+    pub fn set_principal(&mut self, credential_id: &str, subject: Option<&str>) {
+        self.key_id = Some(credential_id.to_owned());
+        self.user = subject.map(str::to_owned);
+    }
+
+    /// [`Self::set_principal`] from the team guard's principal, if there is one.
+    pub fn set_caller(&mut self, principal: Option<&crate::team::Principal>) {
+        if let Some(p) = principal {
+            self.set_principal(&p.credential_id, p.subject.as_deref());
+        }
     }
 
     /// Keep the body for the log, if the debug mode may ever show it.
@@ -291,6 +310,8 @@ impl RequestRecord {
             model = %self.model,
             upstream = self.upstream.as_deref().unwrap_or("-"),
             agent = self.agent.as_deref().unwrap_or("-"),
+            key_id = self.key_id.as_deref().unwrap_or("-"),
+            user = self.user.as_deref().unwrap_or("-"),
             status,
             first_byte_ms = first_ms.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into()),
             total_ms = format!("{total_ms:.1}"),

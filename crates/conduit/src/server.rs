@@ -1,4 +1,5 @@
-//! Starting the gateway: logs, key, upstream, listener; and stopping it gracefully.
+//! Starting the gateway: logs, key, upstream, listener; and stopping it gracefully. Team mode
+//! (`serve_team`) lives in `crate::team::serve` and shares the listener and signal handling.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,6 +13,9 @@ use crate::apikey::{self, ApiKey};
 use crate::config::GatewayConfig;
 use crate::state::{Access, AppState, OpenAiState, RelaySettings};
 use crate::{routes, wiring};
+
+/// `conduit serve --team` (see [`crate::team::serve`]).
+pub use crate::team::serve::{serve_team, TeamOptions};
 
 /// Run `conduit serve` until SIGINT/SIGTERM.
 pub async fn serve(config: GatewayConfig) -> anyhow::Result<()> {
@@ -89,7 +93,7 @@ pub async fn run(
     }
 }
 
-async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+pub(crate) async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     match TcpListener::bind(addr).await {
         Ok(l) => Ok(l),
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(anyhow!(
@@ -102,7 +106,7 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     }
 }
 
-fn write_run_files(config: &GatewayConfig, port: u16) -> anyhow::Result<()> {
+pub(crate) fn write_run_files(config: &GatewayConfig, port: u16) -> anyhow::Result<()> {
     let run = config.run_dir();
     conduit_core::fsutil::write_private_atomic(&run.join("port"), format!("{port}\n").as_bytes())
         .with_context(|| format!("cannot write {}", run.join("port").display()))?;
@@ -114,7 +118,7 @@ fn write_run_files(config: &GatewayConfig, port: u16) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal(shutdown: CancellationToken) {
+pub(crate) async fn wait_for_signal(shutdown: CancellationToken) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -3,6 +3,7 @@
 //! config file (upstreams and routes) is [`file`].
 
 pub mod file;
+pub mod team;
 
 use std::net::IpAddr;
 use std::path::PathBuf;

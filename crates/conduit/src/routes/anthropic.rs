@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use axum::Extension;
 use conduit_anthropic::{RequestHeaders, SseEncoder};
 use conduit_core::{Error, ErrorKind, MessagesReply};
 use conduit_upstream::router::{Lane, RawMessages};
@@ -14,6 +15,7 @@ use super::turn::{self, Turn};
 use crate::logging::RequestRecord;
 use crate::passthrough;
 use crate::state::{RelaySettings, Upstreams};
+use crate::team::Principal;
 
 struct Messages;
 
@@ -33,10 +35,12 @@ impl Turn for Messages {
 pub async fn messages(
     State(upstreams): State<Upstreams>,
     State(relay): State<RelaySettings>,
+    caller: Option<Extension<Principal>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let mut record = RequestRecord::start("POST", "/v1/messages", relay.debug_mode);
+    record.set_caller(caller.as_deref());
     record.keep_body(&body);
     record.set_agent(
         headers
@@ -74,10 +78,12 @@ pub async fn messages(
 pub async fn count_tokens(
     State(upstreams): State<Upstreams>,
     State(relay): State<RelaySettings>,
+    caller: Option<Extension<Principal>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let mut record = RequestRecord::start("POST", "/v1/messages/count_tokens", relay.debug_mode);
+    record.set_caller(caller.as_deref());
     record.keep_body(&body);
     let decoded = conduit_anthropic::decode_count_tokens(&body)
         .and_then(|request| Ok((raw_messages(&body, &headers, false)?, request)));

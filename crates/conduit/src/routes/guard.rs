@@ -13,7 +13,7 @@ use crate::state::Access;
 /// Every credential a client presented: `x-api-key` and `Authorization: Bearer`. Claude Code
 /// sends both when `ANTHROPIC_API_KEY` (say, from the shell) sits next to the
 /// `ANTHROPIC_AUTH_TOKEN` conduit writes; either one being conduit's key is enough.
-fn presented_keys(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+pub(crate) fn presented_keys(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     let api_key = headers
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())

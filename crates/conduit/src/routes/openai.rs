@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
+use axum::Extension;
 use conduit_core::Error;
 use conduit_openai::chat::ChatSseEncoder;
 use conduit_openai::responses::{self, Context, ResponseStore, ResponsesSseEncoder};
@@ -13,6 +14,7 @@ use conduit_openai::responses::{self, Context, ResponseStore, ResponsesSseEncode
 use super::turn::{self, Turn};
 use crate::logging::RequestRecord;
 use crate::state::{OpenAiState, RelaySettings, Upstreams};
+use crate::team::Principal;
 
 struct Chat {
     include_usage: bool,
@@ -52,9 +54,11 @@ impl Turn for Responses {
 pub async fn chat_completions(
     State(upstreams): State<Upstreams>,
     State(relay): State<RelaySettings>,
+    caller: Option<Extension<Principal>>,
     body: Bytes,
 ) -> Response {
     let mut record = RequestRecord::start("POST", "/v1/chat/completions", relay.debug_mode);
+    record.set_caller(caller.as_deref());
     record.keep_body(&body);
     match conduit_openai::chat::decode_request(&body) {
         Ok(request) => {
@@ -69,9 +73,11 @@ pub async fn responses(
     State(upstreams): State<Upstreams>,
     State(relay): State<RelaySettings>,
     State(openai): State<OpenAiState>,
+    caller: Option<Extension<Principal>>,
     body: Bytes,
 ) -> Response {
     let mut record = RequestRecord::start("POST", "/v1/responses", relay.debug_mode);
+    record.set_caller(caller.as_deref());
     record.keep_body(&body);
     match responses::decode_request(&body, &openai.store) {
         Ok((request, context)) => {

@@ -89,9 +89,7 @@ impl Limiter {
                 let (current, previous) = store.hit_rate(key, start).await.map_err(|e| {
                     Error::new(
                         ErrorKind::Unavailable,
-                        format!(
-                            "{e}; requests of rate-limited keys are refused until it is back"
-                        ),
+                        format!("{e}; requests of rate-limited keys are refused until it is back"),
                     )
                 })?;
                 if over(previous, current, elapsed, rpm) {

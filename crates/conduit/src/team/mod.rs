@@ -9,9 +9,14 @@
 //! - `serve.rs`: wiring the store, the task and the router.
 
 pub mod api;
+pub mod bootstrap;
 pub mod cache;
+pub mod guard;
 pub mod limit;
 pub mod password;
+pub mod ready;
+pub mod serve;
+pub mod sync;
 
 use conduit_store::{CredentialKind, Role};
 

@@ -1,0 +1,120 @@
+//! Team mode's environment (`conduit serve --team`): where the store is, how long sessions
+//! live, and the public URLs whose host names the Host guard accepts.
+
+use std::time::Duration;
+
+/// What team mode reads from the environment besides the gateway's own settings.
+#[derive(Clone)]
+pub struct TeamConfig {
+    /// `DATABASE_URL` (`postgres://…`); `None`: SQLite at `$CONDUIT_HOME/data/team.db`.
+    pub database_url: Option<String>,
+    /// `SESSION_TTL_HOURS` (default 24).
+    pub session_ttl: Duration,
+    /// Host names (`name` or `name:port`) of `CONDUIT_PUBLIC_URL`'s comma-separated URLs.
+    pub public_hosts: Vec<String>,
+}
+
+impl std::fmt::Debug for TeamConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // DATABASE_URL may carry a password.
+        f.debug_struct("TeamConfig")
+            .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
+            .field("session_ttl", &self.session_ttl)
+            .field("public_hosts", &self.public_hosts)
+            .finish()
+    }
+}
+
+pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<TeamConfig, String> {
+    let database_url = env("DATABASE_URL").filter(|u| !u.trim().is_empty());
+    let session_ttl = match env("SESSION_TTL_HOURS").filter(|v| !v.is_empty()) {
+        None => Duration::from_secs(24 * 3600),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(h) if (1..=24 * 365).contains(&h) => Duration::from_secs(h * 3600),
+            _ => {
+                return Err(format!(
+                    "SESSION_TTL_HOURS `{v}` must be a whole number of hours from 1 to 8760"
+                ))
+            }
+        },
+    };
+    let public_hosts = public_hosts(env("CONDUIT_PUBLIC_URL").as_deref().unwrap_or(""))?;
+    Ok(TeamConfig {
+        database_url,
+        session_ttl,
+        public_hosts,
+    })
+}
+
+/// `https://gw.example.com, https://gw2.example.com:8443/` → `gw.example.com`,
+/// `gw2.example.com:8443` (a name without a port matches any port).
+fn public_hosts(raw: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let bad = || {
+            format!(
+                "CONDUIT_PUBLIC_URL entry `{entry}` is not an http(s) URL: give the URLs clients \
+                 use, comma-separated, e.g. https://gw.example.com"
+            )
+        };
+        let url = reqwest::Url::parse(entry).map_err(|_| bad())?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(bad());
+        }
+        let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(bad)?;
+        let host = host.to_ascii_lowercase();
+        out.push(match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<TeamConfig, String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        from_env(&|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_and_values() {
+        let c = cfg(&[]).unwrap();
+        assert!(c.database_url.is_none());
+        assert_eq!(c.session_ttl, Duration::from_secs(86_400));
+        assert!(c.public_hosts.is_empty());
+        let c = cfg(&[
+            ("DATABASE_URL", "postgres://u:secret@db/x"),
+            ("SESSION_TTL_HOURS", "8"),
+            (
+                "CONDUIT_PUBLIC_URL",
+                "https://GW.example.com/, http://gw2.example.com:8443,,",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(c.session_ttl, Duration::from_secs(8 * 3600));
+        assert_eq!(c.public_hosts, ["gw.example.com", "gw2.example.com:8443"]);
+        assert!(!format!("{c:?}").contains("secret"));
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        for (k, v) in [
+            ("SESSION_TTL_HOURS", "0"),
+            ("SESSION_TTL_HOURS", "a day"),
+            ("CONDUIT_PUBLIC_URL", "gw.example.com"),
+            ("CONDUIT_PUBLIC_URL", "ftp://gw.example.com"),
+        ] {
+            let e = cfg(&[(k, v)]).err().unwrap();
+            assert!(e.contains(k), "{e}");
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! The `/v1` guard in team mode: authenticate every presented credential (`x-api-key`,
+//! `Authorization: Bearer`; either valid is enough) against the in-memory cache, admit the
+//! request under its key's RPM, strip the gateway's credentials so nothing upstream sees them,
+//! and hand the [`Principal`] to the handler (request extensions) for the access log. Refusals
+//! are errors in the caller's dialect; every 401 says `x-should-retry: false`.
+
+use axum::extract::{Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use conduit_core::{Error, ErrorKind};
+
+use super::Principal;
+use crate::routes::guard::presented_keys;
+use crate::routes::models::Dialect;
+use crate::routes::{anthropic, openai};
+use crate::state::TeamState;
+
+/// Request headers that carry a gateway credential, removed before the request goes on.
+const CREDENTIAL_HEADERS: [&str; 3] = ["x-api-key", "authorization", "anthropic-api-key"];
+
+pub async fn require_credential(
+    State(team): State<TeamState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let dialect = Dialect::of(req.uri().path(), req.headers());
+    let principal = match authenticate(&team, &req) {
+        Ok(p) => p,
+        Err(e) => return refuse(dialect, &e),
+    };
+    if let Err(e) = team.limiter.admit(&principal).await {
+        return refuse(dialect, &e);
+    }
+    let headers = req.headers_mut();
+    for name in CREDENTIAL_HEADERS {
+        headers.remove(name);
+    }
+    req.extensions_mut().insert(principal);
+    next.run(req).await
+}
+
+/// The principal of the first valid credential presented. Every presented credential is
+/// looked up, so timing does not tell which one was wrong.
+fn authenticate(team: &TeamState, req: &Request) -> Result<Principal, Error> {
+    let mut found: Option<Principal> = None;
+    let mut refusal: Option<Error> = None;
+    for secret in presented_keys(req.headers()) {
+        match team.cache.authenticate(secret) {
+            Ok(p) => {
+                found.get_or_insert(p);
+            }
+            // Unavailable (the store is unreachable) outranks a plain refusal.
+            Err(e)
+                if refusal
+                    .as_ref()
+                    .is_none_or(|r| r.kind != ErrorKind::Unavailable) =>
+            {
+                refusal = Some(e);
+            }
+            Err(_) => {}
+        }
+    }
+    match (found, refusal) {
+        (Some(p), _) => Ok(p),
+        (None, Some(e)) => Err(e),
+        (None, None) => Err(Error::new(
+            ErrorKind::Authentication,
+            "missing API key: send a virtual key (sk-proxy-…) or a session token as x-api-key \
+             or Authorization: Bearer",
+        )),
+    }
+}
+
+/// `error` in the caller's dialect; a 401 also says `x-should-retry: false`.
+pub fn refuse(dialect: Dialect, error: &Error) -> Response {
+    let mut response = match dialect {
+        Dialect::Anthropic => anthropic::error_response(error),
+        Dialect::OpenAi => openai::error_response(error),
+    };
+    if error.kind == ErrorKind::Authentication {
+        response
+            .headers_mut()
+            .insert("x-should-retry", HeaderValue::from_static("false"));
+    }
+    response
+}

@@ -1,0 +1,141 @@
+//! `conduit serve --team`: open and migrate the store, bootstrap the admin, wire the upstreams
+//! exactly as personal mode does, load every credential into the cache, start the sync task,
+//! and serve (HTTPS with `--tls-cert`/`--tls-key`) until SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context};
+use conduit_store::{Engine, Store};
+use tokio_util::sync::CancellationToken;
+
+use super::cache::AuthCache;
+use super::limit::Limiter;
+use super::{bootstrap, sync};
+use crate::apikey::ApiKey;
+use crate::config::team::TeamConfig;
+use crate::config::GatewayConfig;
+use crate::state::{Access, AppState, OpenAiState, RelaySettings, TeamSettings, TeamState};
+use crate::{routes, server, wiring};
+
+/// How team mode serves beyond the gateway's config.
+#[derive(Debug, Clone, Default)]
+pub struct TeamOptions {
+    /// `--tls-cert`, `--tls-key` (PEM): serve HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// Open the team store: `DATABASE_URL`, else SQLite at `$CONDUIT_HOME/data/team.db`. Does not
+/// migrate. Errors say which store and what to do.
+pub async fn open_store(config: &GatewayConfig, team: &TeamConfig) -> anyhow::Result<Store> {
+    match &team.database_url {
+        Some(url) => Store::open(url).await.map_err(|e| {
+            anyhow!("cannot open the team store at DATABASE_URL: {e} (is the database running and the URL right?)")
+        }),
+        None => {
+            let path = config.data_dir().join("team.db");
+            Store::open_sqlite(&path)
+                .await
+                .with_context(|| format!("cannot open the team store {}", path.display()))
+        }
+    }
+}
+
+/// Run `conduit serve --team` until SIGINT/SIGTERM.
+pub async fn serve_team(config: GatewayConfig, opts: TeamOptions) -> anyhow::Result<()> {
+    crate::logging::init(&config.logs_dir()).map_err(|e| anyhow!(e))?;
+    let team_config =
+        crate::config::team::from_env(&|k| std::env::var(k).ok()).map_err(|e| anyhow!(e))?;
+    let store = open_store(&config, &team_config).await?;
+    store
+        .migrate()
+        .await
+        .context("cannot apply the team store's migrations")?;
+    let admin_password = std::env::var("CONDUIT_ADMIN_PASSWORD").ok();
+    bootstrap::on_serve(&store, admin_password.as_deref()).await?;
+
+    let file = match &config.config_file {
+        Some(path) => Some(crate::config::file::load(path)?),
+        None => None,
+    };
+    let wired = wiring::wire(&config, file.as_ref(), &|k| std::env::var(k).ok()).await?;
+    let team = team_state(store.clone(), &team_config).await?;
+    let (keys, users) = team.cache.len();
+    let state = AppState {
+        upstreams: wired.upstreams,
+        kiro: wired.kiro,
+        relay: RelaySettings {
+            debug_mode: config.debug_mode,
+            ping_interval: config.ping_interval,
+        },
+        access: unused_personal_key()?,
+        openai: OpenAiState::default(),
+        team: Some(team.clone()),
+    };
+    let mut allowed = config.allowed_hosts.clone();
+    allowed.extend(team_config.public_hosts.iter().cloned());
+    routes::host::configure(config.host, &allowed);
+
+    let listener = server::bind(SocketAddr::new(config.host, config.port)).await?;
+    let addr = listener.local_addr()?;
+    server::write_run_files(&config, addr.port())?;
+    let scheme = if opts.tls.is_some() { "https" } else { "http" };
+    let engine = match store.engine() {
+        Engine::Sqlite => "SQLite",
+        Engine::Postgres => "Postgres",
+    };
+    tracing::info!(
+        keys,
+        users,
+        "conduit team gateway listening on {scheme}://{addr} ({engine} store)"
+    );
+    eprintln!("conduit team gateway listening on {scheme}://{addr} ({engine} store)");
+
+    let syncing = CancellationToken::new();
+    let sync_task = sync::spawn(store.clone(), team.cache.clone(), syncing.clone());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(server::wait_for_signal(shutdown.clone()));
+    let served = match &opts.tls {
+        Some((cert, key)) => {
+            let app = routes::router(state);
+            crate::tls::run_tls(listener, app, cert, key, shutdown, config.shutdown_grace).await
+        }
+        None => {
+            server::run(listener, state, shutdown, config.shutdown_grace).await;
+            Ok(())
+        }
+    };
+    // In-flight requests are done: stop syncing (a last flush of uses), then close the store.
+    syncing.cancel();
+    sync::join(sync_task).await;
+    store.close().await;
+    let _ = std::fs::remove_file(config.run_dir().join("port"));
+    let _ = std::fs::remove_file(config.run_dir().join("pid"));
+    served
+}
+
+/// The team part of the state, its cache loaded with every credential and user.
+pub async fn team_state(store: Store, team_config: &TeamConfig) -> anyhow::Result<TeamState> {
+    let cache = Arc::new(AuthCache::new());
+    cache
+        .sync_now(&store)
+        .await
+        .context("cannot load the credentials from the team store")?;
+    Ok(TeamState {
+        limiter: Arc::new(Limiter::for_store(&store)),
+        store,
+        cache,
+        settings: TeamSettings {
+            session_ttl: team_config.session_ttl,
+        },
+    })
+}
+
+/// Team mode has no key file: personal mode's guard is not mounted, and its key is a random
+/// value nobody knows.
+fn unused_personal_key() -> anyhow::Result<Access> {
+    let random: [u8; 32] = rand::random();
+    let key = ApiKey::new(&hex::encode(random)).map_err(|e| anyhow!(e))?;
+    Ok(Access { key: Arc::new(key) })
+}

@@ -1,0 +1,122 @@
+//! The owned task that keeps the [`AuthCache`] current: it applies `changes_since` when
+//! Postgres announces a write (LISTEN/NOTIFY) and every second anyway (both engines: the
+//! backstop, and what keeps the cache fresh), and writes the recorded last uses every 5 s. It
+//! runs until its cancellation token fires, then flushes once more.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use conduit_store::{ChangeListener, Engine, Store, StoreError};
+use tokio::task::JoinHandle;
+use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use super::cache::AuthCache;
+
+/// How often the version is polled.
+pub const POLL: Duration = Duration::from_secs(1);
+/// How often recorded uses are written.
+pub const FLUSH: Duration = Duration::from_secs(5);
+/// How long one store call may take before it counts as failed.
+const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// The pause before listening again after the notification connection dropped.
+const RELISTEN_PAUSE: Duration = Duration::from_secs(1);
+
+/// Start the task; keep the handle and await it after cancelling `cancel`.
+pub fn spawn(store: Store, cache: Arc<AuthCache>, cancel: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(run(store, cache, cancel))
+}
+
+async fn run(store: Store, cache: Arc<AuthCache>, cancel: CancellationToken) {
+    let mut poll = interval(POLL);
+    poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut flush = interval(FLUSH);
+    flush.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut listener: Option<ChangeListener> = None;
+    let mut listen_at = (store.engine() == Engine::Postgres).then(Instant::now);
+    let mut healthy = true;
+    loop {
+        if listen_at.is_some_and(|at| at <= Instant::now()) {
+            match timeout(CALL_TIMEOUT, store.listen()).await {
+                Ok(Ok(l)) => {
+                    listener = l;
+                    listen_at = None;
+                }
+                Ok(Err(e)) => {
+                    tracing::debug!("cannot listen for team store changes: {e}");
+                    listen_at = Some(Instant::now() + RELISTEN_PAUSE);
+                }
+                Err(_) => listen_at = Some(Instant::now() + RELISTEN_PAUSE),
+            }
+        }
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            notice = next_notice(&mut listener) => match notice {
+                Ok(version) if version <= cache.version() => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!("team store notifications stopped: {e}; polling meanwhile");
+                    listener = None;
+                    listen_at = Some(Instant::now() + RELISTEN_PAUSE);
+                    continue;
+                }
+            },
+            _ = poll.tick() => {}
+            _ = flush.tick() => {
+                flush_uses(&store, &cache).await;
+                continue;
+            }
+        }
+        let synced = match timeout(CALL_TIMEOUT, cache.sync_now(&store)).await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::Unavailable("no answer within 2 s".into())),
+        };
+        match (synced, healthy) {
+            (Ok(()), false) => {
+                tracing::info!("the team store is reachable again: serving requests");
+                healthy = true;
+            }
+            (Err(e), true) => {
+                tracing::error!(
+                    "cannot sync with the team store ({e}); requests are refused (503) once the \
+                     last sync is {} s old",
+                    super::cache::STALE_AFTER.as_secs()
+                );
+                healthy = false;
+            }
+            _ => {}
+        }
+    }
+    flush_uses(&store, &cache).await;
+}
+
+/// The next announced version, or never when there is no listener.
+async fn next_notice(listener: &mut Option<ChangeListener>) -> Result<i64, StoreError> {
+    match listener {
+        Some(l) => l.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Write the recorded last uses; on failure keep them for the next round.
+async fn flush_uses(store: &Store, cache: &AuthCache) {
+    let used = cache.take_uses();
+    if used.is_empty() {
+        return;
+    }
+    let written = match timeout(CALL_TIMEOUT, store.touch_credentials(&used)).await {
+        Ok(r) => r,
+        Err(_) => Err(StoreError::Unavailable("no answer within 2 s".into())),
+    };
+    if let Err(e) = written {
+        tracing::debug!("cannot record last use of {} credentials: {e}", used.len());
+        cache.restore_uses(used);
+    }
+}
+
+/// Wait (bounded) for the task to end after its token was cancelled.
+pub async fn join(handle: JoinHandle<()>) {
+    if timeout(Duration::from_secs(5), handle).await.is_err() {
+        tracing::warn!("the team sync task did not stop within 5 s");
+    }
+}
