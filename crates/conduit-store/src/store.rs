@@ -76,18 +76,21 @@ impl Store {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Store::open_postgres(url).await;
         }
-        let path = url
+        let path = match url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url);
-        // Query parameters (`?mode=rwc`) are not ours to honour: the file is created below.
-        let path = path.split('?').next().unwrap_or(path);
+        {
+            // A URL: the query (`?mode=rwc`) is not ours to honour (the file is created
+            // below), the path is percent-decoded.
+            Some(rest) => decode_path(rest.split('?').next().unwrap_or(rest))?,
+            None => url.to_owned(),
+        };
         if path.is_empty() || path == ":memory:" {
             return Err(StoreError::Internal(format!(
                 "the team store needs a database file, not {url:?}"
             )));
         }
-        Store::open_sqlite(Path::new(path)).await
+        Store::open_sqlite(Path::new(&path)).await
     }
 
     /// Open (creating) the SQLite file at `path`: a missing parent directory is created 0700,
@@ -223,6 +226,25 @@ fn encode_path(path: &str) -> String {
         }
     }
     out
+}
+
+/// Percent-decode the path of a `sqlite:` URL.
+fn decode_path(path: &str) -> Result<String, StoreError> {
+    let bad = || StoreError::Internal(format!("bad percent-encoding in the SQLite URL {path:?}"));
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = path.get(i + 1..i + 3).ok_or_else(bad)?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| bad())
 }
 
 /// Every SQLite connection: a busy timeout and foreign keys enforced (sqlx's defaults too, made

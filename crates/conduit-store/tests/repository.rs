@@ -38,6 +38,7 @@ static CASES: &[Case] = &[
     case!(hit_rate_counts_across_handles),
     case!(listen_hears_another_handles_write),
     case!(sqlite_file_private_and_secret_free),
+    case!(concurrent_writes_get_distinct_versions),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -590,4 +591,35 @@ async fn sqlite_file_private_and_secret_free(db: &Db) {
         .unwrap();
     second.ready().await.unwrap();
     second.close().await;
+}
+
+async fn concurrent_writes_get_distinct_versions(db: &Db) {
+    let a = db.store.clone();
+    let b = db.second_handle().await;
+    let mut tasks = Vec::new();
+    for i in 0..24u8 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            let (_, key) = new_key(&format!("k{i}"), None, i);
+            store
+                .create_credential(&key, &actor())
+                .await
+                .unwrap()
+                .version
+        }));
+    }
+    let mut versions = Vec::new();
+    for t in tasks {
+        versions.push(t.await.unwrap());
+    }
+    versions.sort_unstable();
+    assert_eq!(
+        versions,
+        (1..=24).collect::<Vec<i64>>(),
+        "one version per write, none lost"
+    );
+    let changes = a.changes_since(0).await.unwrap();
+    assert_eq!((changes.version, changes.credentials.len()), (24, 24));
+    assert_eq!(audit_actions(&a).await.len(), 24);
+    b.close().await;
 }
