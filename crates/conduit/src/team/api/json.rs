@@ -37,10 +37,19 @@ where
         if bytes.len() > MAX_BODY_BYTES {
             return Err(too_large());
         }
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::invalid(
-                "the request body is empty: send a JSON object",
-            ));
+        // Serde would also read a struct from an array (`[1,2]`), with a baffling message.
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            None => {
+                return Err(ApiError::invalid(
+                    "the request body is empty: send a JSON object",
+                ))
+            }
+            Some(b'{') => {}
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "the request body must be a JSON object ({...})",
+                ))
+            }
         }
         let value = conduit_core::wire_util::parse_json(&bytes, "the expected JSON object")?;
         Ok(Self(value))

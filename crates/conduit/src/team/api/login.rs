@@ -58,7 +58,7 @@ pub async fn login(
 async fn check(user: Option<User>, password: String) -> ApiResult<(Option<User>, &'static str)> {
     tokio::task::spawn_blocking(move || match user {
         Some(u) => match u.password_hash.as_deref() {
-            Some(phc) if super::pw::verify(&password, phc) => {
+            Some(phc) if crate::team::password::verify(&password, phc) => {
                 if u.active {
                     (Some(u), "")
                 } else {
@@ -67,12 +67,12 @@ async fn check(user: Option<User>, password: String) -> ApiResult<(Option<User>,
             }
             Some(_) => (None, "wrong password"),
             None => {
-                super::pw::dummy_verify(&password);
+                crate::team::password::dummy_verify(&password);
                 (None, "no password set")
             }
         },
         None => {
-            super::pw::dummy_verify(&password);
+            crate::team::password::dummy_verify(&password);
             (None, "unknown user")
         }
     })

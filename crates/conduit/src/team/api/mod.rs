@@ -9,7 +9,6 @@ mod json;
 mod keys;
 mod login;
 mod me;
-mod pw;
 mod teams;
 pub mod throttle;
 mod users;
@@ -43,7 +42,10 @@ pub fn router_with(throttle: Arc<LoginThrottle>) -> Router<AppState> {
         .route("/me/keys", post(me::create).get(me::list))
         .route("/me/keys/{id}/revoke", post(me::revoke))
         .route("/admin/users", post(users::create).get(users::list))
-        .route("/admin/users/{id}", patch(users::update))
+        .route(
+            "/admin/users/{id}",
+            patch(users::update).put(users::put_role),
+        )
         .route("/admin/users/{id}/team", put(users::set_team))
         .route("/admin/teams", post(teams::create).get(teams::list))
         .route("/admin/audit", get(audit::list))

@@ -4,10 +4,10 @@
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::Json;
-use conduit_store::{NewUser, Role};
+use conduit_store::{NewUser, Role, User};
 use serde_json::{json, Value};
 
-use super::caller::{Admin, Reader};
+use super::caller::{Admin, Caller, Reader};
 use super::error::{ApiError, ApiResult};
 use super::json::AdminJson;
 use super::wire::{CreateUser, SetTeam, UpdateUser, UserView};
@@ -56,33 +56,60 @@ pub async fn list(team: TeamState, _: Reader) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "users": users })))
 }
 
-/// `PATCH /admin/users/{id} {"active"}`: deactivate or bring back. An admin cannot
-/// deactivate themselves (another admin, or `conduit team reset-admin`, can).
+/// `PATCH /admin/users/{id} {"active"?, "role"?}`: deactivate, bring back, change the role.
+/// An admin cannot deactivate or demote themselves (another admin, or `conduit team
+/// reset-admin`, can), so a gateway is never left without an admin by a slip.
 pub async fn update(
     team: TeamState,
     Admin(caller): Admin,
     Path(id): Path<String>,
     AdminJson(body): AdminJson<UpdateUser>,
 ) -> ApiResult<Json<UserView>> {
-    if body.role.is_some() {
-        return Err(ApiError::invalid(
-            "role: changing a user's role is not supported yet; create a new user instead",
-        ));
-    }
-    let active = body
-        .active
-        .ok_or_else(|| ApiError::invalid("active: required (true or false)"))?;
-    if !active && caller.user_id()? == id {
-        return Err(ApiError::invalid(
-            "you cannot deactivate yourself; another admin can",
-        ));
-    }
-    let user = team
-        .store
-        .set_user_active(&id, active, &caller.actor())
-        .await?;
-    super::sync(&team).await;
+    let role = body.role.as_deref().map(parse_role).transpose()?;
+    let user = apply(&team, &caller, &id, role, body.active).await?;
     Ok(Json(UserView::from(&user)))
+}
+
+/// `PUT /admin/users/{id} {"role"}`: CCAG's role change.
+pub async fn put_role(
+    team: TeamState,
+    Admin(caller): Admin,
+    Path(id): Path<String>,
+    AdminJson(body): AdminJson<UpdateUser>,
+) -> ApiResult<Json<Value>> {
+    let role = parse_role(body.role.as_deref().unwrap_or_default())?;
+    apply(&team, &caller, &id, Some(role), body.active).await?;
+    Ok(Json(json!({"updated": true})))
+}
+
+async fn apply(
+    team: &TeamState,
+    caller: &Caller,
+    id: &str,
+    role: Option<Role>,
+    active: Option<bool>,
+) -> ApiResult<User> {
+    if role.is_none() && active.is_none() {
+        return Err(ApiError::invalid(
+            "nothing to change: send \"active\" (true or false) and/or \"role\"",
+        ));
+    }
+    let demotes = role.is_some_and(|r| r != Role::Admin) || active == Some(false);
+    if demotes && caller.user_id()? == id {
+        return Err(ApiError::invalid(
+            "you cannot deactivate or demote yourself; another admin can",
+        ));
+    }
+    let actor = caller.actor();
+    let mut user = None;
+    if let Some(role) = role {
+        user = Some(team.store.set_user_role(id, role, &actor).await?);
+    }
+    if let Some(active) = active {
+        user = Some(team.store.set_user_active(id, active, &actor).await?);
+    }
+    super::sync(team).await;
+    user.ok_or_else(|| ApiError(conduit_core::Error::internal("no change applied")))
 }
 
 /// `PUT /admin/users/{id}/team {"team_id": id | null}`.
@@ -114,7 +141,7 @@ async fn hash(password: String) -> Result<String, ApiError> {
             "password: must be at least {MIN_PASSWORD_CHARS} characters"
         )));
     }
-    tokio::task::spawn_blocking(move || super::pw::hash(&password))
+    tokio::task::spawn_blocking(move || crate::team::password::hash(&password))
         .await
         .map_err(|e| {
             ApiError(conduit_core::Error::internal(format!(
