@@ -153,3 +153,16 @@ fn credential(kind: CredentialKind, secret: &str, name: &str, user: Option<&str>
         expires_at: None,
     }
 }
+
+/// The audit actions, oldest first.
+pub async fn audit_actions(store: &Store) -> Vec<String> {
+    let mut actions: Vec<String> = store
+        .list_audit(1000, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    actions.reverse();
+    actions
+}
