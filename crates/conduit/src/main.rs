@@ -296,7 +296,7 @@ fn serve(
         conduit::tls::server_config(cert, key)?;
     }
     let result = if team.team {
-        runtime.block_on(serve_team(config, tls))
+        runtime.block_on(server::serve_team(config, server::TeamOptions { tls }))
     } else {
         runtime.block_on(server::serve(config))
     };
@@ -305,12 +305,4 @@ fn serve(
         tracing::error!("conduit serve failed: {e:#}");
     }
     result
-}
-
-// Bridges to H-core's `server::serve_team` once it lands.
-async fn serve_team(
-    _config: config::GatewayConfig,
-    _tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
-) -> anyhow::Result<()> {
-    Err(anyhow::anyhow!("serve --team is not wired yet"))
 }
