@@ -87,6 +87,24 @@ fn system() -> Actor {
     }
 }
 
+/// The gateway's state around `team` (`None`: personal mode).
+fn app_state(team: Option<TeamState>) -> AppState {
+    let upstream = Arc::new(FakeUpstream::new("up").serving(["claude-*"]));
+    AppState {
+        upstreams: Upstreams::single(upstream).unwrap(),
+        kiro: KiroAccounts(None),
+        relay: RelaySettings {
+            debug_mode: DebugMode::Off,
+            ping_interval: Duration::from_secs(60),
+        },
+        access: Access {
+            key: Arc::new(ApiKey::new("sk-unused-personal-key").unwrap()),
+        },
+        openai: OpenAiState::default(),
+        team,
+    }
+}
+
 impl App {
     /// A store with an admin, a member and an auditor (all signed in over the API), and one key
     /// each for the admin and the member.
@@ -119,20 +137,7 @@ impl App {
             limiter: Arc::new(Limiter::local()),
             settings: TeamSettings::default(),
         };
-        let upstream = Arc::new(FakeUpstream::new("up").serving(["claude-*"]));
-        let state = AppState {
-            upstreams: Upstreams::single(upstream).unwrap(),
-            kiro: KiroAccounts(None),
-            relay: RelaySettings {
-                debug_mode: DebugMode::Off,
-                ping_interval: Duration::from_secs(60),
-            },
-            access: Access {
-                key: Arc::new(ApiKey::new("sk-unused-personal-key").unwrap()),
-            },
-            openai: OpenAiState::default(),
-            team: Some(team),
-        };
+        let state = app_state(Some(team));
         let throttle = Arc::new(LoginThrottle::new(clock.clone()));
         let router = conduit::team::api::router_with(throttle).with_state(state);
         let mut app = App {
@@ -189,6 +194,37 @@ impl App {
         let secret = self.secret(cred);
         self.call_with(method, path, secret.as_deref(), body.as_bytes().to_vec())
             .await
+    }
+
+    /// One request with the cache left as it is (no sync first).
+    async fn call_unsynced(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Reply {
+        let mut req = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let resp = self
+            .router
+            .clone()
+            .oneshot(req.body(Body::from(body.to_owned())).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        Reply {
+            status,
+            headers,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+            json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
     }
 
     /// One request from [`IP`], the cache synced first (no sync task runs here, and a cache
@@ -288,491 +324,77 @@ const NOT_FOUND: &str = "not_found_error";
 const NOT_ADMIN_CRED: &str = "virtual keys are not admin credentials; sign in with /auth/login";
 const AUDITOR_WRITE: &str = "auditors can read but not change anything";
 
+#[rustfmt::skip]
 fn cases() -> Vec<Case> {
     use Cred::*;
     let big = format!(r#"{{"name":"{}"}}"#, "x".repeat(70 * 1024));
     vec![
         // Credentials.
-        case(
-            "GET",
-            "/admin/keys",
-            None,
-            "",
-            401,
-            AUTH,
-            "missing credentials",
-        ),
+        case("GET", "/admin/keys", None, "", 401, AUTH, "missing credentials"),
         case("GET", "/admin/keys", Bogus, "", 401, AUTH, "invalid"),
         case("GET", "/admin/keys", Key, "", 401, AUTH, NOT_ADMIN_CRED),
         case("GET", "/me/keys", Key, "", 401, AUTH, NOT_ADMIN_CRED),
         case("POST", "/me/keys", Key, "{}", 401, AUTH, NOT_ADMIN_CRED),
         case("POST", "/auth/logout", Key, "", 401, AUTH, NOT_ADMIN_CRED),
-        case(
-            "POST",
-            "/auth/logout",
-            None,
-            "",
-            401,
-            AUTH,
-            "missing credentials",
-        ),
-        case(
-            "GET",
-            "/auth/me",
-            None,
-            "",
-            401,
-            AUTH,
-            "missing credentials",
-        ),
+        case("POST", "/auth/logout", None, "", 401, AUTH, "missing credentials"),
+        case("GET", "/auth/me", None, "", 401, AUTH, "missing credentials"),
         // Roles: a member on admin routes.
-        case(
-            "GET",
-            "/admin/keys",
-            Member,
-            "",
-            403,
-            PERM,
-            "admin or auditor role required",
-        ),
-        case(
-            "GET",
-            "/admin/users",
-            Member,
-            "",
-            403,
-            PERM,
-            "admin or auditor role required",
-        ),
-        case(
-            "GET",
-            "/admin/teams",
-            Member,
-            "",
-            403,
-            PERM,
-            "admin or auditor role required",
-        ),
-        case(
-            "GET",
-            "/admin/audit",
-            Member,
-            "",
-            403,
-            PERM,
-            "admin or auditor role required",
-        ),
-        case(
-            "POST",
-            "/admin/keys",
-            Member,
-            r#"{"name":"x"}"#,
-            403,
-            PERM,
-            "admin role required",
-        ),
+        case("GET", "/admin/keys", Member, "", 403, PERM, "admin or auditor role required"),
+        case("GET", "/admin/users", Member, "", 403, PERM, "admin or auditor role required"),
+        case("GET", "/admin/teams", Member, "", 403, PERM, "admin or auditor role required"),
+        case("GET", "/admin/audit", Member, "", 403, PERM, "admin or auditor role required"),
+        case("POST", "/admin/keys", Member, r#"{"name":"x"}"#, 403, PERM, "admin role required"),
         // The role is checked before the body is read.
-        case(
-            "POST",
-            "/admin/keys",
-            Member,
-            "{oops",
-            403,
-            PERM,
-            "admin role required",
-        ),
-        case(
-            "POST",
-            "/admin/users",
-            Member,
-            r#"{"subject":"x"}"#,
-            403,
-            PERM,
-            "admin role required",
-        ),
-        case(
-            "POST",
-            "/admin/keys/{member_key}/revoke",
-            Member,
-            "",
-            403,
-            PERM,
-            "admin role required",
-        ),
+        case("POST", "/admin/keys", Member, "{oops", 403, PERM, "admin role required"),
+        case("POST", "/admin/users", Member, r#"{"subject":"x"}"#, 403, PERM, "admin role required"),
+        case("POST", "/admin/keys/{member_key}/revoke", Member, "", 403, PERM, "admin role required"),
         // An auditor writing.
-        case(
-            "POST",
-            "/admin/keys",
-            Auditor,
-            r#"{"name":"x"}"#,
-            403,
-            PERM,
-            AUDITOR_WRITE,
-        ),
-        case(
-            "POST",
-            "/admin/keys/{member_key}/revoke",
-            Auditor,
-            "",
-            403,
-            PERM,
-            AUDITOR_WRITE,
-        ),
-        case(
-            "POST",
-            "/admin/users",
-            Auditor,
-            r#"{"subject":"x"}"#,
-            403,
-            PERM,
-            AUDITOR_WRITE,
-        ),
-        case(
-            "PATCH",
-            "/admin/users/{member_id}",
-            Auditor,
-            r#"{"active":false}"#,
-            403,
-            PERM,
-            AUDITOR_WRITE,
-        ),
-        case(
-            "PUT",
-            "/admin/users/{member_id}/team",
-            Auditor,
-            r#"{"team_id":null}"#,
-            403,
-            PERM,
-            AUDITOR_WRITE,
-        ),
-        case(
-            "POST",
-            "/admin/teams",
-            Auditor,
-            r#"{"name":"x"}"#,
-            403,
-            PERM,
-            AUDITOR_WRITE,
-        ),
+        case("POST", "/admin/keys", Auditor, r#"{"name":"x"}"#, 403, PERM, AUDITOR_WRITE),
+        case("POST", "/admin/keys/{member_key}/revoke", Auditor, "", 403, PERM, AUDITOR_WRITE),
+        case("POST", "/admin/users", Auditor, r#"{"subject":"x"}"#, 403, PERM, AUDITOR_WRITE),
+        case("PATCH", "/admin/users/{member_id}", Auditor, r#"{"active":false}"#, 403, PERM, AUDITOR_WRITE),
+        case("PUT", "/admin/users/{member_id}/team", Auditor, r#"{"team_id":null}"#, 403, PERM, AUDITOR_WRITE),
+        case("POST", "/admin/teams", Auditor, r#"{"name":"x"}"#, 403, PERM, AUDITOR_WRITE),
         // Malformed bodies name the field.
-        case(
-            "POST",
-            "/admin/keys",
-            Admin,
-            r#"{"name":"k","rate_limit_rpm":"ten"}"#,
-            400,
-            BAD,
-            "rate_limit_rpm",
-        ),
-        case(
-            "POST",
-            "/admin/keys",
-            Admin,
-            r#"{"name":"k","rate_limit_rpm":0}"#,
-            400,
-            BAD,
-            "rate_limit_rpm: must be at least 1",
-        ),
-        case(
-            "POST",
-            "/me/keys",
-            Member,
-            r#"{"rate_limit_rpm":-5}"#,
-            400,
-            BAD,
-            "rate_limit_rpm: must be at least 1",
-        ),
-        case(
-            "POST",
-            "/admin/keys",
-            Admin,
-            r#"{"name":"k","expires_at":"2001-01-01T00:00:00Z"}"#,
-            400,
-            BAD,
-            "expires_at: 2001-01-01T00:00:00Z is in the past",
-        ),
-        case(
-            "POST",
-            "/admin/keys",
-            Admin,
-            r#"{"name":"k","expires_at":"tomorrow"}"#,
-            400,
-            BAD,
-            "expires_at: not an RFC 3339 time",
-        ),
-        case(
-            "POST",
-            "/admin/keys",
-            Admin,
-            r#"{"name":["k"]}"#,
-            400,
-            BAD,
-            "name: invalid type",
-        ),
-        case(
-            "POST",
-            "/admin/keys",
-            Admin,
-            r#"{"name":"k""#,
-            400,
-            BAD,
-            "not valid JSON",
-        ),
-        case(
-            "POST",
-            "/admin/keys",
-            Admin,
-            "[1,2]",
-            400,
-            BAD,
-            "JSON object",
-        ),
+        case("POST", "/admin/keys", Admin, r#"{"name":"k","rate_limit_rpm":"ten"}"#, 400, BAD, "rate_limit_rpm"),
+        case("POST", "/admin/keys", Admin, r#"{"name":"k","rate_limit_rpm":0}"#, 400, BAD, "rate_limit_rpm: must be at least 1"),
+        case("POST", "/me/keys", Member, r#"{"rate_limit_rpm":-5}"#, 400, BAD, "rate_limit_rpm: must be at least 1"),
+        case("POST", "/admin/keys", Admin, r#"{"name":"k","expires_at":"2001-01-01T00:00:00Z"}"#, 400, BAD, "expires_at: 2001-01-01T00:00:00Z is in the past"),
+        case("POST", "/admin/keys", Admin, r#"{"name":"k","expires_at":"tomorrow"}"#, 400, BAD, "expires_at: not an RFC 3339 time"),
+        case("POST", "/admin/keys", Admin, r#"{"name":["k"]}"#, 400, BAD, "name: invalid type"),
+        case("POST", "/admin/keys", Admin, r#"{"name":"k""#, 400, BAD, "not valid JSON"),
+        case("POST", "/admin/keys", Admin, "[1,2]", 400, BAD, "JSON object"),
         case("POST", "/admin/keys", Admin, "", 400, BAD, "empty"),
-        case(
-            "POST",
-            "/admin/users",
-            Admin,
-            r#"{"subject":"bob","email":7}"#,
-            400,
-            BAD,
-            "email: invalid type",
-        ),
-        case(
-            "POST",
-            "/admin/users",
-            Admin,
-            r#"{"subject":"bob","role":"superuser"}"#,
-            400,
-            BAD,
-            "role: must be member, admin or auditor",
-        ),
-        case(
-            "POST",
-            "/admin/users",
-            Admin,
-            "{}",
-            400,
-            BAD,
-            "subject: required",
-        ),
-        case(
-            "POST",
-            "/admin/users",
-            Admin,
-            r#"{"subject":"bob","password":"short"}"#,
-            400,
-            BAD,
-            "password: must be at least 8",
-        ),
-        case(
-            "POST",
-            "/admin/users",
-            Admin,
-            r#"{"subject":"member"}"#,
-            400,
-            BAD,
-            "",
-        ),
-        case(
-            "PATCH",
-            "/admin/users/{member_id}",
-            Admin,
-            r#"{"active":"no"}"#,
-            400,
-            BAD,
-            "active: invalid type",
-        ),
-        case(
-            "PATCH",
-            "/admin/users/{member_id}",
-            Admin,
-            "{}",
-            400,
-            BAD,
-            "nothing to change",
-        ),
-        case(
-            "PATCH",
-            "/admin/users/{member_id}",
-            Admin,
-            r#"{"role":"root"}"#,
-            400,
-            BAD,
-            "role: must be member, admin or auditor",
-        ),
-        case(
-            "PUT",
-            "/admin/users/{member_id}",
-            Admin,
-            r#"{"role":"owner"}"#,
-            400,
-            BAD,
-            "role: must be member, admin or auditor",
-        ),
-        case(
-            "PUT",
-            "/admin/users/{admin_id}",
-            Admin,
-            r#"{"role":"member"}"#,
-            400,
-            BAD,
-            "demote yourself",
-        ),
-        case(
-            "PATCH",
-            "/admin/users/{admin_id}",
-            Admin,
-            r#"{"active":false}"#,
-            400,
-            BAD,
-            "you cannot deactivate or demote yourself",
-        ),
-        case(
-            "PUT",
-            "/admin/users/{member_id}/team",
-            Admin,
-            r#"{"team_id":5}"#,
-            400,
-            BAD,
-            "team_id: invalid type",
-        ),
-        case(
-            "POST",
-            "/admin/teams",
-            Admin,
-            r#"{"name":""}"#,
-            400,
-            BAD,
-            "name: must not be empty",
-        ),
-        case(
-            "POST",
-            "/admin/teams",
-            Admin,
-            "{}",
-            400,
-            BAD,
-            "missing field `name`",
-        ),
-        case(
-            "POST",
-            "/auth/login",
-            None,
-            r#"{"username":"admin"}"#,
-            400,
-            BAD,
-            "missing field `password`",
-        ),
-        case(
-            "GET",
-            "/admin/audit?limit=0",
-            Admin,
-            "",
-            400,
-            BAD,
-            "limit: must be between 1 and 1000",
-        ),
-        case(
-            "GET",
-            "/admin/audit?limit=lots",
-            Admin,
-            "",
-            400,
-            BAD,
-            "limit",
-        ),
+        case("POST", "/admin/users", Admin, r#"{"subject":"bob","email":7}"#, 400, BAD, "email: invalid type"),
+        case("POST", "/admin/users", Admin, r#"{"subject":"bob","role":"superuser"}"#, 400, BAD, "role: must be member, admin or auditor"),
+        case("POST", "/admin/users", Admin, "{}", 400, BAD, "subject: required"),
+        case("POST", "/admin/users", Admin, r#"{"subject":"bob","password":"short"}"#, 400, BAD, "password: must be at least 8"),
+        case("POST", "/admin/users", Admin, r#"{"subject":"member"}"#, 400, BAD, ""),
+        case("PATCH", "/admin/users/{member_id}", Admin, r#"{"active":"no"}"#, 400, BAD, "active: invalid type"),
+        case("PATCH", "/admin/users/{member_id}", Admin, "{}", 400, BAD, "nothing to change"),
+        case("PATCH", "/admin/users/{member_id}", Admin, r#"{"role":"root"}"#, 400, BAD, "role: must be member, admin or auditor"),
+        case("PUT", "/admin/users/{member_id}", Admin, r#"{"role":"owner"}"#, 400, BAD, "role: must be member, admin or auditor"),
+        case("PUT", "/admin/users/{admin_id}", Admin, r#"{"role":"member"}"#, 400, BAD, "demote yourself"),
+        case("PATCH", "/admin/users/{admin_id}", Admin, r#"{"active":false}"#, 400, BAD, "you cannot deactivate or demote yourself"),
+        case("PUT", "/admin/users/{member_id}/team", Admin, r#"{"team_id":5}"#, 400, BAD, "team_id: invalid type"),
+        case("POST", "/admin/teams", Admin, r#"{"name":""}"#, 400, BAD, "name: must not be empty"),
+        case("POST", "/admin/teams", Admin, "{}", 400, BAD, "missing field `name`"),
+        case("POST", "/auth/login", None, r#"{"username":"admin"}"#, 400, BAD, "missing field `password`"),
+        case("GET", "/admin/audit?limit=0", Admin, "", 400, BAD, "limit: must be between 1 and 1000"),
+        case("GET", "/admin/audit?limit=lots", Admin, "", 400, BAD, "limit"),
+        case("GET", "/admin/audit?before=no-such-entry", Auditor, "", 404, NOT_FOUND, "audit entry not found"),
         // Unknown ids; another member's key looks unknown too.
-        case(
-            "POST",
-            "/admin/keys/no-such-key/revoke",
-            Admin,
-            "",
-            404,
-            NOT_FOUND,
-            "key not found",
-        ),
-        case(
-            "POST",
-            "/me/keys/no-such-key/revoke",
-            Member,
-            "",
-            404,
-            NOT_FOUND,
-            "key not found",
-        ),
-        case(
-            "POST",
-            "/me/keys/{admin_key}/revoke",
-            Member,
-            "",
-            404,
-            NOT_FOUND,
-            "key not found",
-        ),
-        case(
-            "POST",
-            "/admin/keys",
-            Admin,
-            r#"{"name":"k","user_id":"no-such-user"}"#,
-            404,
-            NOT_FOUND,
-            "user not found",
-        ),
-        case(
-            "POST",
-            "/admin/keys",
-            Admin,
-            r#"{"name":"k","team_id":"no-such-team"}"#,
-            404,
-            NOT_FOUND,
-            "team not found",
-        ),
-        case(
-            "PATCH",
-            "/admin/users/no-such-user",
-            Admin,
-            r#"{"active":false}"#,
-            404,
-            NOT_FOUND,
-            "user not found",
-        ),
-        case(
-            "PUT",
-            "/admin/users/no-such-user/team",
-            Admin,
-            r#"{"team_id":null}"#,
-            404,
-            NOT_FOUND,
-            "user not found",
-        ),
-        case(
-            "PUT",
-            "/admin/users/{member_id}/team",
-            Admin,
-            r#"{"team_id":"no-such-team"}"#,
-            404,
-            NOT_FOUND,
-            "team not found",
-        ),
+        case("POST", "/admin/keys/no-such-key/revoke", Admin, "", 404, NOT_FOUND, "key not found"),
+        case("POST", "/me/keys/no-such-key/revoke", Member, "", 404, NOT_FOUND, "key not found"),
+        case("POST", "/me/keys/{admin_key}/revoke", Member, "", 404, NOT_FOUND, "key not found"),
+        case("POST", "/admin/keys", Admin, r#"{"name":"k","user_id":"no-such-user"}"#, 404, NOT_FOUND, "user not found"),
+        case("POST", "/admin/keys", Admin, r#"{"name":"k","team_id":"no-such-team"}"#, 404, NOT_FOUND, "team not found"),
+        case("PATCH", "/admin/users/no-such-user", Admin, r#"{"active":false}"#, 404, NOT_FOUND, "user not found"),
+        case("PUT", "/admin/users/no-such-user/team", Admin, r#"{"team_id":null}"#, 404, NOT_FOUND, "user not found"),
+        case("PUT", "/admin/users/{member_id}/team", Admin, r#"{"team_id":"no-such-team"}"#, 404, NOT_FOUND, "team not found"),
         // Oversized bodies.
-        case(
-            "POST",
-            "/admin/teams",
-            Admin,
-            &big,
-            413,
-            "request_too_large",
-            "64 KiB",
-        ),
-        case(
-            "POST",
-            "/auth/login",
-            None,
-            &big,
-            413,
-            "request_too_large",
-            "64 KiB",
-        ),
+        case("POST", "/admin/teams", Admin, &big, 413, "request_too_large", "64 KiB"),
+        case("POST", "/auth/login", None, &big, 413, "request_too_large", "64 KiB"),
     ]
 }
 
@@ -1293,4 +915,62 @@ async fn every_write_is_audited_with_who_and_where() {
     assert_eq!(page[0]["id"], entries[1]["id"]);
     // No secret ever lands in the log.
     assert!(!r.text.contains("carol-password") && !r.text.contains(&app.key));
+}
+
+#[tokio::test]
+async fn either_header_carries_the_session_and_a_stray_one_does_not_lock_out() {
+    let app = App::new().await;
+    app.cache.sync_now(&app.store).await.unwrap();
+    let bearer = format!("Bearer {}", app.admin);
+    let bogus = format!("cst_{}", "1".repeat(64));
+    for headers in [
+        vec![("x-api-key", app.admin.as_str())],
+        vec![("authorization", bearer.as_str())],
+        vec![
+            ("x-api-key", bogus.as_str()),
+            ("authorization", bearer.as_str()),
+        ],
+        // A virtual key next to the session: the session counts.
+        vec![
+            ("x-api-key", app.key.as_str()),
+            ("authorization", bearer.as_str()),
+        ],
+    ] {
+        let r = app.call_unsynced("GET", "/admin/users", &headers, "").await;
+        assert_eq!(r.status, StatusCode::OK, "{headers:?}: {}", r.text);
+    }
+    // No ConnectInfo (a oneshot without a server): the write still works, with no address.
+    let headers = [("x-api-key", app.admin.as_str())];
+    let r = app
+        .call_unsynced("POST", "/admin/teams", &headers, r#"{"name":"no-ip"}"#)
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+}
+
+#[tokio::test]
+async fn a_store_that_went_away_answers_503_not_a_guess() {
+    let app = App::new().await;
+    app.cache.sync_now(&app.store).await.unwrap();
+    app.store.close().await;
+    let headers = [("x-api-key", app.admin.as_str())];
+    for (method, path, body) in [
+        ("POST", "/admin/teams", r#"{"name":"later"}"#),
+        ("GET", "/admin/users", ""),
+        (
+            "POST",
+            "/auth/login",
+            r#"{"username":"admin","password":"whatever-1"}"#,
+        ),
+    ] {
+        let r = app.call_unsynced(method, path, &headers, body).await;
+        assert_error(&r, 503, "api_error", "the team store is unreachable", path);
+    }
+}
+
+#[tokio::test]
+async fn personal_mode_has_no_team_api() {
+    let router = conduit::team::api::router().with_state(app_state(None));
+    let req = Request::get("/admin/keys").body(Body::empty()).unwrap();
+    let resp = router.oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
