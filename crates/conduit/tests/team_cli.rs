@@ -559,3 +559,60 @@ fn init_on_a_fresh_host_prints_a_password_once_then_refuses() {
     assert_eq!(again.code, 1, "{again}");
     assert!(!again.stdout.contains(first["password"].as_str().unwrap()));
 }
+
+#[test]
+fn a_member_manages_only_their_own_keys_and_cannot_administer() {
+    let server = TeamServer::start("first-admin-password");
+    assert_eq!(server.login("admin", "first-admin-password").code, 0);
+    let r = run_with_stdin(
+        &server.env,
+        &[
+            "team",
+            "users",
+            "create",
+            "--subject",
+            "carol",
+            "--password-stdin",
+            "--json",
+        ],
+        "carol-password-123\n",
+    );
+    assert_eq!(r.code, 0, "{r}");
+    let carol = json_of(&r);
+    let admins_key = server.ok_json(&["team", "keys", "create", "--name", "admin's"]);
+
+    let r = server.login("carol", "carol-password-123");
+    assert_eq!(r.code, 0, "{r}");
+    assert!(r.stdout.contains("(member)"), "{r}");
+    let mine = server.ok_json(&["team", "keys", "create", "--name", "carol's"]);
+    assert!(mine["key"].as_str().unwrap().starts_with("sk-proxy-"));
+    let listed = server.ok_json(&["team", "keys", "list"]);
+    let ids: Vec<&str> = listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [mine["id"].as_str().unwrap()]);
+    assert_eq!(listed["keys"][0]["user_id"], carol["id"]);
+
+    // Refused: another's key (404), admin routes (403), owners chosen by a member (local).
+    let other = admins_key["id"].as_str().unwrap();
+    assert_refused(&server.cli(&["team", "keys", "revoke", other]), "HTTP 404");
+    assert_refused(
+        &server.cli(&["team", "teams", "create", "--name", "x"]),
+        "HTTP 403",
+    );
+    assert_refused(&server.cli(&["team", "users", "list"]), "HTTP 403");
+    assert_refused(
+        &server.cli(&["team", "keys", "create", "--name", "x", "--user", other]),
+        "admin session",
+    );
+    let revoked = server.ok_json(&["team", "keys", "revoke", mine["id"].as_str().unwrap()]);
+    assert_eq!(revoked["revoked"], true);
+
+    let out = server.ok_json(&["team", "logout"]);
+    assert_eq!(out["logged_out"], true);
+    assert!(!server.env.conduit_home.join("team-session.json").exists());
+    assert_refused(&server.cli(&["team", "keys", "list"]), "conduit team login");
+}
