@@ -72,8 +72,11 @@ impl Api {
 
     /// A client for the saved session.
     pub fn from_session(paths: &Paths) -> anyhow::Result<Self> {
-        let s = Session::load(paths)?;
-        Self::new(&s.url, s.ca_cert.as_deref(), Some(s.token))
+        Self::for_session(&Session::load(paths)?)
+    }
+
+    pub fn for_session(s: &Session) -> anyhow::Result<Self> {
+        Self::new(&s.url, s.ca_cert.as_deref(), Some(s.token.clone()))
     }
 
     pub fn get(&self, path: &str) -> anyhow::Result<Value> {

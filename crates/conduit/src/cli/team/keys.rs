@@ -40,7 +40,7 @@ pub fn run(paths: &Paths, action: Action, json: bool) -> Outcome {
     let session = Session::load(paths)?;
     let member = session.role.as_deref() == Some("member");
     let base = if member { "/me/keys" } else { "/admin/keys" };
-    let api = Api::from_session(paths)?;
+    let api = Api::for_session(&session)?;
     match action {
         Action::Create {
             name,
