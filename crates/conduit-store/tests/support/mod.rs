@@ -85,13 +85,17 @@ pub struct Case {
 /// Run every case on `engine`, each on its own database, all at once; fail naming the cases
 /// that failed.
 pub async fn run_all(engine: Engine, cases: &'static [Case]) {
+    // CONDUIT_STORE_CASE=name runs the cases whose name contains it (while debugging one).
+    let only = std::env::var("CONDUIT_STORE_CASE").unwrap_or_default();
     let mut tasks = Vec::new();
-    for case in cases {
+    for case in cases.iter().filter(|c| c.name.contains(only.as_str())) {
         tasks.push((
             case.name,
             tokio::spawn(async move {
                 let (db, holder) = fresh(engine).await;
+                let started = std::time::Instant::now();
                 (case.run)(&db).await;
+                eprintln!("{engine:?} {}: {:?}", case.name, started.elapsed());
                 db.store.close().await;
                 holder.close().await;
             }),
