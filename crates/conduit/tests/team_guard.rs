@@ -1,0 +1,493 @@
+//! Team mode's `/v1` guard over a real SQLite team store (in a temp dir), through
+//! `routes::router` with a `FakeUpstream`: one table of cases (credential → request in the
+//! Anthropic and the OpenAI dialect → status, error type, `x-should-retry`, `retry-after`),
+//! then what the upstream and the handler see (no gateway credential) and what the access log
+//! says (key id and user, never the key).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use axum::routing::post;
+use axum::{Extension, Json, Router};
+use conduit::apikey::ApiKey;
+use conduit::config::team::TeamConfig;
+use conduit::config::DebugMode;
+use conduit::state::{
+    Access, AppState, KiroAccounts, OpenAiState, RelaySettings, TeamState, Upstreams,
+};
+use conduit::team::Principal;
+use conduit_core::Upstream;
+use conduit_store::{Actor, CredentialKind, NewCredential, NewUser, Role, Store};
+use conduit_testkit::FakeUpstream;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tower::ServiceExt;
+
+const PORT: u16 = 8765;
+
+/// A team store with these credentials (name → secret, id), loaded into a gateway.
+struct Env {
+    dir: PathBuf,
+    team: TeamState,
+    upstream: Arc<FakeUpstream>,
+    app: Router,
+    secrets: HashMap<&'static str, (String, String)>,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn actor() -> Actor {
+    Actor {
+        name: "cli@test".into(),
+        user_id: None,
+        ip: None,
+    }
+}
+
+async fn user(store: &Store, subject: &str) -> String {
+    let new = NewUser {
+        subject: subject.into(),
+        email: None,
+        role: Role::Member,
+        team_id: None,
+        password_hash: None,
+    };
+    store.create_user(&new, &actor()).await.unwrap().id
+}
+
+/// Mint a credential like the API does (secret → SHA-256 hex digest + prefix).
+async fn credential(
+    store: &Store,
+    kind: CredentialKind,
+    user_id: &str,
+    rpm: Option<i64>,
+    expires_at: Option<i64>,
+) -> (String, String) {
+    let random: [u8; 32] = rand::random();
+    let secret = match kind {
+        CredentialKind::Key => format!("sk-proxy-{}", hex::encode(random)),
+        CredentialKind::Session => format!("cst_{}", hex::encode(random)),
+    };
+    let new = NewCredential {
+        kind,
+        digest: hex::encode(Sha256::digest(secret.as_bytes())),
+        prefix: format!("{}...", &secret[..16]),
+        name: "test".into(),
+        user_id: Some(user_id.into()),
+        team_id: None,
+        rate_limit_rpm: rpm,
+        expires_at,
+    };
+    let id = store.create_credential(&new, &actor()).await.unwrap().id;
+    (secret, id)
+}
+
+async fn env(debug_mode: DebugMode) -> Env {
+    let dir = std::env::temp_dir().join(format!("conduit-team-guard-{}", uuid::Uuid::new_v4()));
+    let store = Store::open_sqlite(&dir.join("team.db")).await.unwrap();
+    store.migrate().await.unwrap();
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let key = CredentialKind::Key;
+    let mut secrets = HashMap::new();
+    secrets.insert("valid", credential(&store, key, &alice, None, None).await);
+    let session = CredentialKind::Session;
+    let in_a_day = Some(now() + 86_400);
+    secrets.insert(
+        "session",
+        credential(&store, session, &alice, None, in_a_day).await,
+    );
+    let revoked = credential(&store, key, &alice, None, None).await;
+    store
+        .revoke_credential(&revoked.1, "key.revoke", &actor())
+        .await
+        .unwrap();
+    secrets.insert("revoked", revoked);
+    let expired = Some(now() - 1);
+    secrets.insert(
+        "expired",
+        credential(&store, key, &alice, None, expired).await,
+    );
+    secrets.insert("inactive", credential(&store, key, &bob, None, None).await);
+    store.set_user_active(&bob, false, &actor()).await.unwrap();
+    secrets.insert(
+        "limited",
+        credential(&store, key, &alice, Some(1), None).await,
+    );
+    secrets.insert(
+        "unknown",
+        (format!("sk-proxy-{}", "0".repeat(64)), "-".into()),
+    );
+
+    let config = TeamConfig {
+        database_url: None,
+        session_ttl: Duration::from_secs(86_400),
+        public_hosts: Vec::new(),
+    };
+    let team = conduit::team::serve::team_state(store.clone(), &config)
+        .await
+        .unwrap();
+    let upstream = Arc::new(
+        FakeUpstream::new("fake")
+            .serving(["claude-*"])
+            .with_messages_lane(7),
+    );
+    let up: Arc<dyn Upstream> = upstream.clone();
+    conduit::routes::local_only::allow_port(PORT);
+    let app = conduit::routes::router(AppState {
+        upstreams: Upstreams::single(up).unwrap(),
+        kiro: KiroAccounts(None),
+        relay: RelaySettings {
+            debug_mode,
+            ping_interval: Duration::from_secs(60),
+        },
+        access: Access {
+            key: Arc::new(ApiKey::new("personal-key-unused-in-team-mode").unwrap()),
+        },
+        openai: OpenAiState::default(),
+        team: Some(team.clone()),
+    });
+    Env {
+        dir,
+        team,
+        upstream,
+        app,
+        secrets,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Dialect {
+    Anthropic,
+    OpenAi,
+}
+
+/// How the credential is presented.
+#[derive(Clone, Copy, Debug)]
+enum Present {
+    /// The dialect's usual header (`x-api-key` for Anthropic, `Bearer` for OpenAI).
+    Usual(&'static str),
+    /// `x-api-key: first` and `Authorization: Bearer second`.
+    Both(&'static str, &'static str),
+    None,
+}
+
+fn request(env: &Env, dialect: Dialect, present: Present) -> Request<Body> {
+    let secret = |name: &str| env.secrets[name].0.clone();
+    let (path, body) = match dialect {
+        Dialect::Anthropic => (
+            "/v1/messages",
+            json!({"model": "claude-x", "max_tokens": 16,
+                   "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+        Dialect::OpenAi => (
+            "/v1/chat/completions",
+            json!({"model": "claude-x", "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+    };
+    let mut r = Request::post(path)
+        .header("host", format!("127.0.0.1:{PORT}"))
+        .header("content-type", "application/json");
+    if dialect == Dialect::Anthropic {
+        r = r.header("anthropic-version", "2023-06-01");
+    }
+    r = match (present, dialect) {
+        (Present::Usual(name), Dialect::Anthropic) => r.header("x-api-key", secret(name)),
+        (Present::Usual(name), Dialect::OpenAi) => {
+            r.header("authorization", format!("Bearer {}", secret(name)))
+        }
+        (Present::Both(first, second), _) => r
+            .header("x-api-key", secret(first))
+            .header("authorization", format!("Bearer {}", secret(second))),
+        (Present::None, _) => r,
+    };
+    r.body(Body::from(body.to_string())).unwrap()
+}
+
+async fn send(app: &Router, request: Request<Body>) -> (StatusCode, HeaderMap, Value) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, headers, body)
+}
+
+/// What to do before the request.
+#[derive(Clone, Copy, Debug)]
+enum Before {
+    Nothing,
+    /// The last successful sync is long gone (the store unreachable).
+    Stale,
+    /// One request of the same credential first.
+    SendOnce,
+}
+
+struct Case {
+    name: &'static str,
+    present: Present,
+    before: Before,
+    status: u16,
+    /// The error type (Anthropic, OpenAI), when refused.
+    error: Option<(&'static str, &'static str)>,
+    should_retry_false: bool,
+    retry_after: bool,
+}
+
+const AUTH: Option<(&str, &str)> = Some(("authentication_error", "invalid_request_error"));
+
+fn cases() -> Vec<Case> {
+    let ok = |name, present| Case {
+        name,
+        present,
+        before: Before::Nothing,
+        status: 200,
+        error: None,
+        should_retry_false: false,
+        retry_after: false,
+    };
+    let refused = |name, present| Case {
+        name,
+        present,
+        before: Before::Nothing,
+        status: 401,
+        error: AUTH,
+        should_retry_false: true,
+        retry_after: false,
+    };
+    vec![
+        ok("valid key", Present::Usual("valid")),
+        ok("session token", Present::Usual("session")),
+        ok(
+            "a wrong x-api-key next to a valid Bearer",
+            Present::Both("unknown", "valid"),
+        ),
+        ok(
+            "a valid x-api-key next to a wrong Bearer",
+            Present::Both("valid", "revoked"),
+        ),
+        refused("unknown key", Present::Usual("unknown")),
+        refused("revoked key", Present::Usual("revoked")),
+        refused("expired key", Present::Usual("expired")),
+        refused("inactive user's key", Present::Usual("inactive")),
+        refused("no credential", Present::None),
+        refused("two wrong credentials", Present::Both("unknown", "expired")),
+        Case {
+            name: "stale store fails closed",
+            present: Present::Usual("valid"),
+            before: Before::Stale,
+            status: 503,
+            error: Some(("api_error", "server_error")),
+            should_retry_false: false,
+            retry_after: false,
+        },
+        ok(
+            "first request under the RPM limit",
+            Present::Usual("limited"),
+        ),
+        Case {
+            name: "over the RPM limit",
+            present: Present::Usual("limited"),
+            before: Before::SendOnce,
+            status: 429,
+            error: Some(("rate_limit_error", "rate_limit_error")),
+            should_retry_false: false,
+            retry_after: true,
+        },
+    ]
+}
+
+#[tokio::test]
+async fn guard_table_in_both_dialects() {
+    let mut checked = 0;
+    for case in cases() {
+        for dialect in [Dialect::Anthropic, Dialect::OpenAi] {
+            let env = env(DebugMode::Off).await;
+            let what = format!("{} ({dialect:?})", case.name);
+            env.team.cache.mark_fresh();
+            match case.before {
+                Before::Nothing => {}
+                Before::Stale => env.team.cache.mark_stale(),
+                Before::SendOnce => {
+                    let (status, _, _) = send(&env.app, request(&env, dialect, case.present)).await;
+                    assert_eq!(status, 200, "{what}: the first request");
+                }
+            }
+            let (status, headers, body) =
+                send(&env.app, request(&env, dialect, case.present)).await;
+            assert_eq!(status.as_u16(), case.status, "{what}: {body}");
+            let error_type = body["error"]["type"].as_str();
+            match (case.error, dialect) {
+                (None, _) => assert!(body.get("error").is_none(), "{what}: {body}"),
+                (Some((a, _)), Dialect::Anthropic) => {
+                    assert_eq!(body["type"], "error", "{what}: {body}");
+                    assert_eq!(error_type, Some(a), "{what}: {body}");
+                }
+                (Some((_, o)), Dialect::OpenAi) => assert_eq!(error_type, Some(o), "{what}"),
+            }
+            let should_retry = headers.get("x-should-retry").map(|v| v.to_str().unwrap());
+            let expected = case.should_retry_false.then_some("false");
+            assert_eq!(should_retry, expected, "{what}");
+            let retry_after = headers
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+            assert_eq!(retry_after.is_some(), case.retry_after, "{what}");
+            if let Some(secs) = retry_after {
+                assert!((1..=60).contains(&secs), "{what}: retry-after {secs}");
+            }
+            if case.status != 200 {
+                assert_eq!(env.upstream.call_count(), usize::from(case.status == 429));
+                // A refusal never names the secret.
+                let secret = &env.secrets["valid"].0;
+                assert!(!body.to_string().contains(secret.as_str()), "{what}");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 2 * cases().len());
+}
+
+/// A handler behind the guard that answers what it was given.
+async fn probe(headers: HeaderMap, principal: Extension<Principal>) -> Json<Value> {
+    let names: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
+    Json(json!({ "headers": names, "credential": principal.credential_id }))
+}
+
+#[tokio::test]
+async fn gateway_credentials_never_go_further() {
+    let env = env(DebugMode::Off).await;
+    let (secret, id) = env.secrets["valid"].clone();
+    let probed = Router::new()
+        .route("/v1/messages", post(probe))
+        .route_layer(axum::middleware::from_fn_with_state(
+            env.team.clone(),
+            conduit::team::guard::require_credential,
+        ));
+    let request = || {
+        Request::post("/v1/messages")
+            .header("anthropic-version", "2023-06-01")
+            .header("anthropic-beta", "tools-2024")
+            .header("x-api-key", &secret)
+            .header("authorization", format!("Bearer {secret}"))
+            .header("anthropic-api-key", &secret)
+            .body(Body::from(
+                json!({"model": "claude-x", "max_tokens": 16,
+                       "messages": [{"role": "user", "content": "hi"}]})
+                .to_string(),
+            ))
+            .unwrap()
+    };
+    let (status, _, body) = send(&probed, request()).await;
+    assert_eq!(status, 200, "{body}");
+    let seen: Vec<&str> = body["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for gone in ["x-api-key", "authorization", "anthropic-api-key"] {
+        assert!(
+            !seen.contains(&gone),
+            "{gone} reached the handler: {seen:?}"
+        );
+    }
+    assert!(seen.contains(&"anthropic-beta"), "{seen:?}");
+    assert_eq!(body["credential"], id.as_str());
+
+    // Through the real router to an upstream with the Messages lane.
+    let mut routed = request();
+    *routed.uri_mut() = "/v1/messages".parse().unwrap();
+    routed
+        .headers_mut()
+        .insert("host", format!("127.0.0.1:{PORT}").parse().unwrap());
+    let (status, _, body) = send(&env.app, routed).await;
+    assert_eq!(status, 200, "{body}");
+    let calls = env.upstream.messages_calls();
+    assert_eq!(calls.len(), 1);
+    for (name, value) in &calls[0].headers {
+        assert!(
+            !["x-api-key", "authorization", "anthropic-api-key"].contains(&name.as_str()),
+            "{name} reached the upstream"
+        );
+        assert!(!value.contains(&secret), "{name} carries the key");
+    }
+    assert!(!serde_json::to_string(&calls[0].body)
+        .unwrap()
+        .contains(&secret));
+}
+
+/// A writer the test reads back: every log line written while it is the default subscriber.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every log line of this test binary: one global subscriber (a scoped one misses lines when
+/// other tests' threads settle tracing's callsite cache first).
+fn captured_log() -> &'static Captured {
+    static LOG: OnceLock<Captured> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        captured
+    })
+}
+
+#[tokio::test]
+async fn access_log_names_key_id_and_user_never_the_key() {
+    let captured = captured_log();
+    let env = env(DebugMode::All).await;
+    env.team.cache.mark_fresh();
+    for (dialect, name) in [(Dialect::Anthropic, "valid"), (Dialect::OpenAi, "session")] {
+        let (status, _, body) = send(&env.app, request(&env, dialect, Present::Usual(name))).await;
+        assert_eq!(status, 200, "{body}");
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let (secret, id) = &env.secrets[name];
+        let line = log
+            .lines()
+            .find(|l| l.contains(id.as_str()))
+            .unwrap_or_else(|| panic!("no line names {id}: {log}"));
+        assert!(line.contains(" request "), "{line}");
+        assert!(line.contains(&format!("key_id=\"{id}\"")), "{line}");
+        assert!(line.contains("user=\"alice\""), "{line}");
+        assert!(
+            !log.contains(secret.as_str()),
+            "the key is in the log: {log}"
+        );
+        assert!(
+            !log.contains(&secret[16..]),
+            "part of the key is in the log"
+        );
+    }
+}
