@@ -136,6 +136,7 @@ class TeamGateway:
         self.db = db
         self.http = httpx.Client(base_url=url, timeout=15)
         self._admin_token: str | None = None
+        self.stopped = False
 
     @property
     def conduit_home(self) -> Path:
@@ -236,8 +237,11 @@ class TeamGateway:
         return out
 
     def stop(self) -> None:
+        """Stop the process (idempotent)."""
         self.http.close()
-        self.proc.stop()
+        if not self.stopped:
+            self.stopped = True
+            self.proc.stop()
 
 
 def start_team_gateway(sim, workdir: Path, engine: str = "sqlite", db: PgDatabase | None = None,

@@ -119,7 +119,8 @@ def test_team_user_key_then_both_sdks_through_the_key(sim, gw):
     user = gw.create_user(unique("dev"), "member", password=password, team_id=team["id"],
                           email="dev@example.com")
     assert (user["role"], user["team_id"], user["active"]) == ("member", team["id"], True)
-    assert "password" not in json.dumps(user) and "hash" not in json.dumps(user)
+    assert password not in json.dumps(user) and "password_hash" not in user
+    assert "$argon2" not in json.dumps(user)
 
     key = gw.create_key(unique("laptop"), user_id=user["id"])
 
