@@ -368,7 +368,7 @@ fn cases() -> Vec<Case> {
         case("POST", "/admin/users", Admin, r#"{"subject":"bob","email":7}"#, 400, BAD, "email: invalid type"),
         case("POST", "/admin/users", Admin, r#"{"subject":"bob","role":"superuser"}"#, 400, BAD, "role: must be member, admin or auditor"),
         case("POST", "/admin/users", Admin, "{}", 400, BAD, "subject: required"),
-        case("POST", "/admin/users", Admin, r#"{"subject":"bob","password":"short"}"#, 400, BAD, "password: must be at least 8"),
+        case("POST", "/admin/users", Admin, r#"{"subject":"bob","password":"short"}"#, 400, BAD, "password: must be at least 12"),
         case("POST", "/admin/users", Admin, r#"{"subject":"member"}"#, 400, BAD, ""),
         case("PATCH", "/admin/users/{member_id}", Admin, r#"{"active":"no"}"#, 400, BAD, "active: invalid type"),
         case("PATCH", "/admin/users/{member_id}", Admin, "{}", 400, BAD, "nothing to change"),

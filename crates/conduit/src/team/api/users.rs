@@ -13,9 +13,6 @@ use super::json::AdminJson;
 use super::wire::{CreateUser, SetTeam, UpdateUser, UserView};
 use crate::state::TeamState;
 
-/// The shortest password accepted for a user.
-pub const MIN_PASSWORD_CHARS: usize = 8;
-
 /// `POST /admin/users`: `subject` defaults to `email` (CCAG sends only `email`).
 pub async fn create(
     team: TeamState,
@@ -136,9 +133,10 @@ fn parse_role(role: &str) -> Result<Role, ApiError> {
 
 /// argon2id off the async threads (it is slow on purpose).
 async fn hash(password: String) -> Result<String, ApiError> {
-    if password.chars().count() < MIN_PASSWORD_CHARS {
+    if password.chars().count() < crate::team::password::MIN_CHARS {
         return Err(ApiError::invalid(format!(
-            "password: must be at least {MIN_PASSWORD_CHARS} characters"
+            "password: must be at least {} characters",
+            crate::team::password::MIN_CHARS
         )));
     }
     tokio::task::spawn_blocking(move || crate::team::password::hash(&password))
