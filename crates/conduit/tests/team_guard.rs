@@ -491,3 +491,171 @@ async fn access_log_names_key_id_and_user_never_the_key() {
         );
     }
 }
+
+/// The same database seen by a second instance: its own store handle, cache and sync task.
+struct Instance {
+    team: TeamState,
+    syncing: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn instance(store: Store) -> Instance {
+    let config = TeamConfig {
+        database_url: None,
+        session_ttl: Duration::from_secs(86_400),
+        public_hosts: Vec::new(),
+    };
+    let team = conduit::team::serve::team_state(store.clone(), &config)
+        .await
+        .unwrap();
+    let syncing = tokio_util::sync::CancellationToken::new();
+    let task = conduit::team::sync::spawn(store, team.cache.clone(), syncing.clone());
+    Instance {
+        team,
+        syncing,
+        task,
+    }
+}
+
+/// Wait (at most 10 s) until `done` holds.
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..200 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what}: not within 10 s");
+}
+
+/// Another instance's writes reach this one's cache through the sync task (NOTIFY on
+/// Postgres, the poll on both); recorded uses are written when the task stops.
+async fn sync_story(writer: Store, reader: Store) {
+    let alice = user(&writer, "alice").await;
+    let (secret, id) = credential(&writer, CredentialKind::Key, &alice, None, None).await;
+    let other = instance(reader.clone()).await;
+    assert!(other.team.cache.authenticate(&secret).is_ok());
+
+    writer
+        .revoke_credential(&id, "key.revoke", &actor())
+        .await
+        .unwrap();
+    eventually("the revocation reaches the other instance", || {
+        other.team.cache.authenticate(&secret).is_err()
+    })
+    .await;
+
+    let (fresh, fresh_id) = credential(&writer, CredentialKind::Key, &alice, None, None).await;
+    eventually("a new key reaches the other instance", || {
+        other.team.cache.authenticate(&fresh).is_ok()
+    })
+    .await;
+    writer
+        .set_user_active(&alice, false, &actor())
+        .await
+        .unwrap();
+    eventually("a deactivation reaches the other instance", || {
+        other.team.cache.authenticate(&fresh).is_err()
+    })
+    .await;
+    writer
+        .set_user_active(&alice, true, &actor())
+        .await
+        .unwrap();
+    eventually("a reactivation reaches the other instance", || {
+        other.team.cache.authenticate(&fresh).is_ok()
+    })
+    .await;
+
+    // The uses recorded above are written by the time the task has stopped.
+    other.syncing.cancel();
+    conduit::team::sync::join(other.task).await;
+    let used = writer.credential(&fresh_id).await.unwrap().unwrap();
+    assert!(used.last_used_at.is_some_and(|t| t > now() - 600));
+}
+
+#[tokio::test]
+async fn sync_task_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("conduit-team-sync-{}", uuid::Uuid::new_v4()));
+    let path = dir.join("team.db");
+    let writer = Store::open_sqlite(&path).await.unwrap();
+    writer.migrate().await.unwrap();
+    let reader = Store::open_sqlite(&path).await.unwrap();
+    sync_story(writer, reader).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn sync_task_on_postgres() {
+    let db = conduit_store::testing::TempDb::create().await.unwrap();
+    let writer = db.store().await.unwrap();
+    let reader = Store::open(db.url()).await.unwrap();
+    sync_story(writer.clone(), reader.clone()).await;
+    writer.close().await;
+    reader.close().await;
+    db.close().await.unwrap();
+}
+
+/// When the store goes away the cache goes stale and every request is refused with 503.
+#[tokio::test]
+async fn a_store_gone_fails_closed() {
+    let dir = std::env::temp_dir().join(format!("conduit-team-gone-{}", uuid::Uuid::new_v4()));
+    let store = Store::open_sqlite(&dir.join("team.db")).await.unwrap();
+    store.migrate().await.unwrap();
+    let alice = user(&store, "alice").await;
+    let (secret, _) = credential(&store, CredentialKind::Key, &alice, None, None).await;
+    let gone = instance(store.clone()).await;
+    assert!(gone.team.cache.authenticate(&secret).is_ok());
+    store.close().await;
+    eventually("the cache goes stale", || {
+        gone.team
+            .cache
+            .authenticate(&secret)
+            .is_err_and(|e| e.kind == conduit_core::ErrorKind::Unavailable)
+    })
+    .await;
+    gone.syncing.cancel();
+    conduit::team::sync::join(gone.task).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Two instances on one Postgres database share a key's requests per minute.
+#[tokio::test]
+async fn rpm_is_counted_across_instances_on_postgres() {
+    let db = conduit_store::testing::TempDb::create().await.unwrap();
+    let a = db.store().await.unwrap();
+    let b = Store::open(db.url()).await.unwrap();
+    let alice = user(&a, "alice").await;
+    let (secret, _) = credential(&a, CredentialKind::Key, &alice, Some(2), None).await;
+    let (la, lb) = (
+        conduit::team::limit::Limiter::for_store(&a),
+        conduit::team::limit::Limiter::for_store(&b),
+    );
+    let config = TeamConfig {
+        database_url: None,
+        session_ttl: Duration::from_secs(86_400),
+        public_hosts: Vec::new(),
+    };
+    let team = conduit::team::serve::team_state(a.clone(), &config)
+        .await
+        .unwrap();
+    let principal = team.cache.authenticate(&secret).unwrap();
+    // Early in a minute window, so that the three calls fall into one.
+    let t = now() / 60 * 60 + 1;
+    la.admit_at(&principal, t).await.unwrap();
+    lb.admit_at(&principal, t).await.unwrap();
+    let refused = la.admit_at(&principal, t).await.unwrap_err();
+    assert_eq!(refused.kind, conduit_core::ErrorKind::RateLimited);
+    assert_eq!(refused.retry_after, Some(59));
+    // A store that fails refuses a limited key with 503, and lets an unlimited one through.
+    b.close().await;
+    let unavailable = lb.admit_at(&principal, t + 60).await.unwrap_err();
+    assert_eq!(unavailable.kind, conduit_core::ErrorKind::Unavailable);
+    let unlimited = Principal {
+        rate_limit_rpm: None,
+        ..principal
+    };
+    lb.admit_at(&unlimited, t).await.unwrap();
+    a.close().await;
+    db.close().await.unwrap();
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use conduit_store::{ChangeListener, Engine, Store, StoreError};
 use tokio::task::JoinHandle;
-use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
+use tokio::time::{interval, interval_at, timeout, Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use super::cache::AuthCache;
@@ -30,7 +30,7 @@ pub fn spawn(store: Store, cache: Arc<AuthCache>, cancel: CancellationToken) -> 
 async fn run(store: Store, cache: Arc<AuthCache>, cancel: CancellationToken) {
     let mut poll = interval(POLL);
     poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut flush = interval(FLUSH);
+    let mut flush = interval_at(Instant::now() + FLUSH, FLUSH);
     flush.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut listener: Option<ChangeListener> = None;
     let mut listen_at = (store.engine() == Engine::Postgres).then(Instant::now);
