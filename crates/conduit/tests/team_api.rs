@@ -974,3 +974,44 @@ async fn personal_mode_has_no_team_api() {
     let resp = router.oneshot(req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn mounted_in_the_gateway_the_api_keeps_its_limits_and_its_keys_open_v1() {
+    const PORT: u16 = 8767;
+    let app = App::new().await;
+    conduit::routes::local_only::allow_port(PORT);
+    let team = TeamState {
+        store: app.store.clone(),
+        cache: app.cache.clone(),
+        limiter: Arc::new(Limiter::local()),
+        settings: TeamSettings::default(),
+    };
+    let gateway = conduit::routes::router(app_state(Some(team)));
+    let send = |method: &str, path: &str, secret: Option<&str>, body: String| {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", format!("127.0.0.1:{PORT}"))
+            .header("content-type", "application/json");
+        if let Some(s) = secret {
+            req = req.header("x-api-key", s);
+        }
+        gateway.clone().oneshot(req.body(Body::from(body)).unwrap())
+    };
+    // The gateway's 32 MiB body limit does not replace the admin API's 64 KiB.
+    let big = format!(r#"{{"name":"{}"}}"#, "x".repeat(70 * 1024));
+    let resp = send("POST", "/admin/teams", Some(&app.admin), big)
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // A key made through the API opens /v1; the admin API refuses it.
+    let resp = send("GET", "/v1/models", Some(&app.key), String::new())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = send("GET", "/me/keys", Some(&app.key), String::new())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(resp.headers()["x-should-retry"], "false");
+}
