@@ -1,5 +1,6 @@
 //! The guard in front of every route. The Host header must name this gateway (loopback with
-//! our port; the address given with `--host`; a name in `CONDUIT_ALLOWED_HOSTS`), so a web page
+//! our port; the address given with `--host`; a name in `CONDUIT_ALLOWED_HOSTS`, or in team mode
+//! a host of `CONDUIT_PUBLIC_URL`), so a web page
 //! whose DNS name was rebound to this machine is refused. On the API (`/v1/*`), requests that
 //! carry `Origin` are refused: browsers send it on cross-site requests, while Claude Code, the
 //! SDKs and curl do not.
@@ -30,7 +31,8 @@ struct Policy {
 static POLICY: RwLock<Option<Policy>> = RwLock::new(None);
 
 /// Sets the rule for the process: called once by `conduit serve` with `--host` and
-/// `CONDUIT_ALLOWED_HOSTS` (entries `name` or `name:port`, already validated by the config).
+/// `CONDUIT_ALLOWED_HOSTS` (entries `name` or `name:port`, already validated by the config);
+/// `serve --team` adds `CONDUIT_PUBLIC_URL`'s hosts (a name without a port matches any port).
 pub fn configure(bind: IpAddr, allowed_hosts: &[String]) {
     let allowed = allowed_hosts.iter().map(|h| split_host(h)).collect();
     *POLICY.write().unwrap_or_else(|p| p.into_inner()) = Some(Policy { bind, allowed });

@@ -118,3 +118,82 @@ async fn set_admin(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use conduit_store::{CredentialKind, NewCredential};
+
+    async fn temp_store() -> (Store, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("conduit-boot-{}", uuid::Uuid::new_v4()));
+        let store = Store::open_sqlite(&dir.join("team.db")).await.unwrap();
+        store.migrate().await.unwrap();
+        (store, dir)
+    }
+
+    async fn admin(store: &Store) -> User {
+        store.user_by_subject(ADMIN).await.unwrap().unwrap()
+    }
+
+    #[tokio::test]
+    async fn serve_start_creates_the_admin_once() {
+        let (store, dir) = temp_store().await;
+        on_serve(&store, None).await.unwrap();
+        on_serve(&store, Some("")).await.unwrap();
+        assert!(store.user_by_subject(ADMIN).await.unwrap().is_none());
+        let short = on_serve(&store, Some("elevenchars")).await.unwrap_err();
+        assert!(short.to_string().contains("at least 12"), "{short}");
+
+        on_serve(&store, Some("first password")).await.unwrap();
+        let a = admin(&store).await;
+        assert_eq!((a.role, a.active), (Role::Admin, true));
+        let phc = a.password_hash.unwrap();
+        assert!(password::verify("first password", &phc));
+        // Later starts leave it alone, whatever the variable says.
+        on_serve(&store, Some("second password")).await.unwrap();
+        assert_eq!(admin(&store).await.password_hash.unwrap(), phc);
+        let refused = init(&store, "cli@test").await.unwrap_err();
+        assert!(refused.to_string().contains("reset-admin"), "{refused}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn init_then_reset_admin() {
+        let (store, dir) = temp_store().await;
+        let first = init(&store, "cli@test").await.unwrap();
+        assert_eq!(first.len(), GENERATED_CHARS);
+        let a = admin(&store).await;
+        assert!(password::verify(&first, a.password_hash.as_deref().unwrap()));
+
+        // Break the admin every way reset-admin repairs: demoted, deactivated, signed in.
+        let who = actor("cli@test");
+        store.set_user_role(&a.id, Role::Member, &who).await.unwrap();
+        store.set_user_active(&a.id, false, &who).await.unwrap();
+        let session = NewCredential {
+            kind: CredentialKind::Session,
+            digest: "ab".repeat(32),
+            prefix: "cst_abababababab...".into(),
+            name: "session".into(),
+            user_id: Some(a.id.clone()),
+            team_id: None,
+            rate_limit_rpm: None,
+            expires_at: None,
+        };
+        let session = store.create_credential(&session, &who).await.unwrap();
+
+        let second = reset_admin(&store, "cli@test").await.unwrap();
+        assert_ne!(first, second);
+        let a = admin(&store).await;
+        assert_eq!((a.role, a.active), (Role::Admin, true));
+        let phc = a.password_hash.unwrap();
+        assert!(password::verify(&second, &phc) && !password::verify(&first, &phc));
+        let ended = store.credential(&session.id).await.unwrap().unwrap();
+        assert!(ended.revoked_at.is_some(), "the admin's sessions end");
+        let audit = store.list_audit(20, None).await.unwrap();
+        assert!(audit
+            .iter()
+            .any(|e| e.action == "admin.password" && e.actor == "cli@test"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
