@@ -164,11 +164,17 @@ mod tests {
         let first = init(&store, "cli@test").await.unwrap();
         assert_eq!(first.len(), GENERATED_CHARS);
         let a = admin(&store).await;
-        assert!(password::verify(&first, a.password_hash.as_deref().unwrap()));
+        assert!(password::verify(
+            &first,
+            a.password_hash.as_deref().unwrap()
+        ));
 
         // Break the admin every way reset-admin repairs: demoted, deactivated, signed in.
         let who = actor("cli@test");
-        store.set_user_role(&a.id, Role::Member, &who).await.unwrap();
+        store
+            .set_user_role(&a.id, Role::Member, &who)
+            .await
+            .unwrap();
         store.set_user_active(&a.id, false, &who).await.unwrap();
         let session = NewCredential {
             kind: CredentialKind::Session,
