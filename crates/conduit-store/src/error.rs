@@ -28,7 +28,7 @@ impl StoreError {
 
 /// Classify a driver error by its type (and for database errors, by SQLSTATE / SQLite code):
 /// connection trouble is `Unavailable`; a unique violation a generic `Conflict`; a foreign-key
-/// violation a `NotFound`. Call sites that know which field or row is meant use [`on_write`].
+/// violation a `NotFound`. Call sites that know which field or row is meant use `on_write`.
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         on_write(e, "a row with this value already exists", "referenced row")

@@ -4,10 +4,12 @@
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use conduit_store::testing::{temp_sqlite, TempDb};
 use conduit_store::{Actor, CredentialKind, Engine, NewCredential, NewUser, Role, Store};
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
 /// One case's database: a store on it, and how to open another handle on the same database.
 pub struct Db {
@@ -82,16 +84,24 @@ pub struct Case {
     pub run: for<'a> fn(&'a Db) -> CaseFuture<'a>,
 }
 
-/// Run every case on `engine`, each on its own database, all at once; fail naming the cases
+/// How many cases run at once.
+const CONCURRENT_CASES: usize = 6;
+
+/// Run every case on `engine`, each on its own database, a few at once; fail naming the cases
 /// that failed.
 pub async fn run_all(engine: Engine, cases: &'static [Case]) {
     // CONDUIT_STORE_CASE=name runs the cases whose name contains it (while debugging one).
     let only = std::env::var("CONDUIT_STORE_CASE").unwrap_or_default();
+    // A few at a time: each case holds a database and a handful of connections, and other
+    // test binaries share the server (max_connections).
+    let slots = Arc::new(Semaphore::new(CONCURRENT_CASES));
     let mut tasks = Vec::new();
     for case in cases.iter().filter(|c| c.name.contains(only.as_str())) {
+        let slots = slots.clone();
         tasks.push((
             case.name,
             tokio::spawn(async move {
+                let _slot = slots.acquire_owned().await.unwrap();
                 let (db, holder) = fresh(engine).await;
                 let started = std::time::Instant::now();
                 (case.run)(&db).await;
