@@ -22,9 +22,16 @@ struct Counts {
     previous: i64,
 }
 
+/// Every limited key's counts, and the window in which they were last pruned.
+#[derive(Default)]
+struct LocalCounts {
+    keys: HashMap<String, Counts>,
+    pruned: i64,
+}
+
 enum Counter {
     /// One instance: counts in memory.
-    Local(Mutex<HashMap<String, Counts>>),
+    Local(Mutex<LocalCounts>),
     /// Several instances: counts in the store.
     Shared(Store),
 }
@@ -38,7 +45,7 @@ impl Limiter {
     /// Counting in memory (one instance).
     pub fn local() -> Limiter {
         Limiter {
-            counter: Counter::Local(Mutex::new(HashMap::new())),
+            counter: Counter::Local(Mutex::new(LocalCounts::default())),
         }
     }
 
@@ -76,8 +83,13 @@ impl Limiter {
         let key = &principal.credential_id;
         match &self.counter {
             Counter::Local(map) => {
-                let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
-                let counts = map.entry(key.clone()).or_default();
+                let mut local = map.lock().unwrap_or_else(|p| p.into_inner());
+                if local.pruned != start {
+                    // Once a window: keys idle for two windows count nothing any more.
+                    local.pruned = start;
+                    local.keys.retain(|_, c| c.start >= start - WINDOW);
+                }
+                let counts = local.keys.entry(key.clone()).or_default();
                 roll(counts, start);
                 if over(counts.previous, counts.current + 1, elapsed, rpm) {
                     return Err(refusal(rpm, elapsed));
@@ -160,10 +172,20 @@ mod tests {
         // Next window, 1 s in: 3 * 59/60 + 1 > 3, refused; half-way: 1.5 + 1 ≤ 3, admitted.
         assert!(limiter.admit_at(&k, t0 + 61).await.is_err());
         limiter.admit_at(&k, t0 + 90).await.unwrap();
-        // Two windows later the old counts are gone.
+        // Two windows later the old counts are gone, and so are idle keys.
         for _ in 0..3 {
             limiter.admit_at(&k, t0 + 300).await.unwrap();
         }
+        let other = Principal {
+            credential_id: "k2".into(),
+            ..key(Some(3))
+        };
+        limiter.admit_at(&other, t0 + 420).await.unwrap();
+        let Counter::Local(map) = &limiter.counter else {
+            panic!("local")
+        };
+        let keys: Vec<String> = map.lock().unwrap().keys.keys().cloned().collect();
+        assert_eq!(keys, ["k2"]);
     }
 
     #[tokio::test]
@@ -175,6 +197,6 @@ mod tests {
         let Counter::Local(map) = &limiter.counter else {
             panic!("local")
         };
-        assert!(map.lock().unwrap().is_empty());
+        assert!(map.lock().unwrap().keys.is_empty());
     }
 }
