@@ -22,6 +22,9 @@ pub const STALE_AFTER: Duration = Duration::from_secs(3);
 /// The one refusal for a credential the gateway does not accept, whatever the reason.
 const REFUSED: &str = "invalid API key: the key or session token is not valid for this gateway";
 
+/// How often expired credentials are dropped from memory.
+const PRUNE_EVERY_SECS: i64 = 60;
+
 /// `fresh_ms` before the first successful sync.
 const NEVER: u64 = u64::MAX;
 
@@ -56,6 +59,8 @@ struct Maps {
     seen: HashMap<String, (i64, Option<[u8; 32]>)>,
     users: HashMap<String, UserState>,
     version: i64,
+    /// When expired credentials were last dropped (Unix seconds).
+    pruned_at: i64,
 }
 
 pub struct AuthCache {
@@ -178,7 +183,34 @@ impl AuthCache {
             let mut maps = self.maps.write().unwrap_or_else(|p| p.into_inner());
             maps.version = maps.version.max(changes.version);
         }
+        self.prune_expired(unix_now());
         self.mark_fresh();
+    }
+
+    /// Drop expired credentials (sessions, mostly), at most once a minute.
+    fn prune_expired(&self, now: i64) {
+        let due = |maps: &Maps| now - maps.pruned_at >= PRUNE_EVERY_SECS;
+        if !due(&self.maps.read().unwrap_or_else(|p| p.into_inner())) {
+            return;
+        }
+        let mut maps = self.maps.write().unwrap_or_else(|p| p.into_inner());
+        if !due(&maps) {
+            return;
+        }
+        maps.pruned_at = now;
+        let expired: Vec<[u8; 32]> = maps
+            .by_digest
+            .iter()
+            .filter(|(_, c)| c.expires_at.is_some_and(|at| now >= at))
+            .map(|(d, _)| *d)
+            .collect();
+        for digest in expired {
+            if let Some(cred) = maps.by_digest.remove(&digest) {
+                if let Some(seen) = maps.seen.get_mut(&cred.id) {
+                    seen.1 = None;
+                }
+            }
+        }
     }
 
     /// The change version the cache is at.

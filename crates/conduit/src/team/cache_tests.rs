@@ -199,3 +199,22 @@ fn uses_are_recorded_for_the_flush() {
     cache.restore_uses(used);
     assert_eq!(cache.take_uses().len(), 1);
 }
+
+#[test]
+fn expired_credentials_leave_memory() {
+    let now = unix_now();
+    let soon = Credential {
+        expires_at: Some(now + 30),
+        ..cred("c-soon", "cst_soon", Some("u1"), 1)
+    };
+    let cache = AuthCache::new();
+    cache.apply(changes(
+        1,
+        vec![user("u1", true, 1)],
+        vec![soon, cred("c1", KEY, Some("u1"), 1)],
+    ));
+    assert_eq!(cache.len(), (2, 1));
+    cache.prune_expired(now + 120);
+    assert_eq!(cache.len(), (1, 1));
+    assert!(cache.authenticate(KEY).is_ok());
+}
