@@ -39,6 +39,14 @@ if ! command -v tmux >/dev/null 2>&1; then
     fi
 fi
 
+# The team session-expiry test moves the gateway's wall clock with libfaketime.
+if [[ ! -f /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ]]; then
+    echo "setup-e2e: installing libfaketime (apt)" >&2
+    if ! apt-get install -y --no-install-recommends libfaketime >/dev/null; then
+        apt-get update >/dev/null && apt-get install -y --no-install-recommends libfaketime >/dev/null
+    fi
+fi
+
 lock=tests/e2e/node/package-lock.json
 node_dir=tests/e2e/node
 if ! stamp_ok "$lock" "$node_dir/node_modules/.e2e-stamp"; then

@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import tempfile
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import anthropic
 import httpx
@@ -530,3 +532,32 @@ def test_session_lifetime_follows_session_ttl_hours(team_gateway):
     assert before + timedelta(hours=2, minutes=-2) <= expires <= before + timedelta(hours=2, minutes=2)
     me = gw.call("GET", "/auth/me", token["token"])
     assert me["type"] == "session"
+
+
+FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+
+def test_a_session_expires_and_a_key_does_not(team_gateway, workdir):
+    """The gateway's wall clock is moved past the session's end with libfaketime (realtime
+    only: timers and the cache's staleness run on the monotonic clock, which is left alone)."""
+    if not Path(FAKETIME_LIB).is_file():
+        pytest.fail(f"{FAKETIME_LIB} missing: scripts/setup-e2e.sh installs libfaketime")
+    clock = Path(tempfile.mkdtemp(dir=workdir)) / "faketime"
+    clock.write_text("+0\n")
+    gw = team_gateway("sqlite", env={
+        "LD_PRELOAD": FAKETIME_LIB, "FAKETIME_TIMESTAMP_FILE": str(clock),
+        "FAKETIME_NO_CACHE": "1", "DONT_FAKE_MONOTONIC": "1", "SESSION_TTL_HOURS": "1"})
+    user = gw.create_user(unique("dev"), "member", password="pw-expiring-1")
+    session = gw.login(user["subject"], "pw-expiring-1")
+    key = gw.create_key(unique("k"), user_id=user["id"])
+    assert parse_time(session["expires_at"]) - datetime.now(timezone.utc) < timedelta(hours=1, minutes=1)
+    assert gw.models_status(session["token"]) == 200
+
+    clock.write_text("+3660\n")  # one hour and a minute later
+
+    assert gw.models_status(session["token"]) == 401
+    r = gw.request("GET", "/auth/me", session["token"])
+    assert r.status_code == 401 and r.headers.get("x-should-retry") == "false", r.text
+    assert gw.models_status(key["key"]) == 200
+    fresh = gw.login(user["subject"], "pw-expiring-1")
+    assert gw.models_status(fresh["token"]) == 200
