@@ -28,52 +28,52 @@ pub async fn login(
     AdminJson(body): AdminJson<LoginRequest>,
 ) -> ApiResult<Json<Value>> {
     let ip = ip.as_deref();
-    if let Some(secs) = throttle.wait(ip, &body.username) {
-        return Err(ApiError(Error::limited(
+    let attempt = throttle.begin(ip, &body.username).map_err(|secs| {
+        ApiError(Error::limited(
             format!("too many failed sign-ins: try again in {secs} s"),
             secs,
-        )));
-    }
+        ))
+    })?;
     let user = team.store.user_by_subject(&body.username).await?;
-    let (user, reason) = check(user, body.password).await?;
-    let Some(user) = user else {
-        throttle.failed(ip, &body.username);
-        let actor = Actor {
-            name: "anonymous".to_owned(),
-            user_id: None,
-            ip: ip.map(str::to_owned),
-        };
-        let detail = json!({"username": body.username, "reason": reason});
-        team.store
-            .audit(&actor, "auth.login_failed", None, detail)
-            .await?;
-        return Err(ApiError::unauthenticated(REFUSED));
+    let user = match check(user, body.password).await? {
+        Ok(user) => user,
+        Err(reason) => {
+            attempt.failed();
+            let actor = Actor {
+                name: "anonymous".to_owned(),
+                user_id: None,
+                ip: ip.map(str::to_owned),
+            };
+            let detail = json!({"username": body.username, "reason": reason});
+            team.store
+                .audit(&actor, "auth.login_failed", None, detail)
+                .await?;
+            return Err(ApiError::unauthenticated(REFUSED));
+        }
     };
-    throttle.succeeded(&body.username);
+    attempt.succeeded();
     start_session(&team, &user, ip).await
 }
 
-/// Verify off the async threads; an unknown user costs the same (a dummy hash). `None` and
-/// the reason (for the audit log only) when the sign-in fails.
-async fn check(user: Option<User>, password: String) -> ApiResult<(Option<User>, &'static str)> {
-    tokio::task::spawn_blocking(move || match user {
-        Some(u) => match u.password_hash.as_deref() {
-            Some(phc) if crate::team::password::verify(&password, phc) => {
-                if u.active {
-                    (Some(u), "")
-                } else {
-                    (None, "inactive user")
-                }
-            }
-            Some(_) => (None, "wrong password"),
-            None => {
-                crate::team::password::dummy_verify(&password);
-                (None, "no password set")
-            }
-        },
-        None => {
-            crate::team::password::dummy_verify(&password);
-            (None, "unknown user")
+/// Verify off the async threads; an unknown user costs the same (a dummy hash). On failure,
+/// why (for the audit log only: the client's answer is always [`REFUSED`]).
+async fn check(user: Option<User>, password: String) -> ApiResult<Result<User, &'static str>> {
+    use crate::team::password::{dummy_verify, verify};
+    tokio::task::spawn_blocking(move || {
+        let Some(user) = user else {
+            dummy_verify(&password);
+            return Err("unknown user");
+        };
+        let Some(phc) = user.password_hash.as_deref() else {
+            dummy_verify(&password);
+            return Err("no password set");
+        };
+        if !verify(&password, phc) {
+            Err("wrong password")
+        } else if !user.active {
+            Err("inactive user")
+        } else {
+            Ok(user)
         }
     })
     .await
