@@ -369,7 +369,7 @@ fn cases() -> Vec<Case> {
         case("POST", "/admin/users", Admin, r#"{"subject":"bob","role":"superuser"}"#, 400, BAD, "role: must be member, admin or auditor"),
         case("POST", "/admin/users", Admin, "{}", 400, BAD, "subject: required"),
         case("POST", "/admin/users", Admin, r#"{"subject":"bob","password":"short"}"#, 400, BAD, "password: must be at least 12"),
-        case("POST", "/admin/users", Admin, r#"{"subject":"member"}"#, 400, BAD, ""),
+        case("POST", "/admin/users", Admin, r#"{"subject":"member"}"#, 400, BAD, "is already taken"),
         case("PATCH", "/admin/users/{member_id}", Admin, r#"{"active":"no"}"#, 400, BAD, "active: invalid type"),
         case("PATCH", "/admin/users/{member_id}", Admin, "{}", 400, BAD, "nothing to change"),
         case("PATCH", "/admin/users/{member_id}", Admin, r#"{"role":"root"}"#, 400, BAD, "role: must be member, admin or auditor"),
@@ -734,6 +734,10 @@ async fn names_with_quotes_sql_and_html_come_back_verbatim() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.json["name"], nasty);
     let team_id = r.json["id"].as_str().unwrap().to_owned();
+    // The same name again is taken: a 400 that quotes it, and no second team.
+    let again = json!({"name": nasty}).to_string();
+    let r = app.call("POST", "/admin/teams", Cred::Admin, &again).await;
+    assert_error(&r, 400, BAD, "is already taken", "same team name");
     let subject = format!("{nasty} user");
     let body = json!({"subject": subject, "email": "o'brien+<x>@example.com", "team_id": team_id});
     let r = app
