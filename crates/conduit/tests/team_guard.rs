@@ -659,3 +659,37 @@ async fn rpm_is_counted_across_instances_on_postgres() {
     a.close().await;
     db.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn healthz_and_readyz() {
+    let env = env(DebugMode::Off).await;
+    let get = |path: &str| {
+        Request::get(path)
+            .header("host", format!("127.0.0.1:{PORT}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (status, _, body) = send(&env.app, get("/healthz")).await;
+    assert_eq!((status.as_u16(), body), (200, json!({"status": "ok"})));
+    let (status, _, body) = send(&env.app, get("/readyz")).await;
+    assert_eq!((status.as_u16(), body), (200, json!({"ready": true})));
+    // Personal mode's key-file routes are not part of team mode.
+    for path in ["/health", "/v1/usage", "/login"] {
+        let (status, _, _) = send(&env.app, get(path)).await;
+        assert_eq!(status, 404, "{path}");
+    }
+    env.team.store.close().await;
+    let (status, _, body) = send(&env.app, get("/readyz")).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["ready"], false);
+    let reasons = body["reasons"].as_array().unwrap();
+    assert!(
+        reasons[0]
+            .as_str()
+            .unwrap()
+            .starts_with("store: the team store is unreachable"),
+        "{body}"
+    );
+    let (status, _, _) = send(&env.app, get("/healthz")).await;
+    assert_eq!(status, 200);
+}
