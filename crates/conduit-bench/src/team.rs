@@ -8,11 +8,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
-use serde_json::{json, Value};
 
-use crate::load::{self, Latency, Target};
+use crate::load::{self, Target};
 use crate::procs::Procs;
-use crate::stats::{self, ms, Percentiles};
+use crate::stats::{self, Percentiles};
 use crate::team_procs::{pg_server_url, PgDb, TeamServer};
 use crate::{via_target, workload, Kind};
 
@@ -27,6 +26,18 @@ pub struct Propagation {
     pub max: Duration,
 }
 
+/// `n` sequential pairs of the same request through personal mode and team mode, the order
+/// within a pair alternating so that neither side is always second.
+pub struct Pairs {
+    pub workload: &'static str,
+    pub n: usize,
+    pub personal: Percentiles,
+    pub team: Percentiles,
+    /// The median of the per-pair differences (team − personal), in µs: less disturbed by the
+    /// machine's drift than the difference of the two medians.
+    pub paired_median_us: f64,
+}
+
 pub struct TeamRun {
     pub quick: bool,
     pub keys: usize,
@@ -35,8 +46,8 @@ pub struct TeamRun {
     pub rss_keys_kb: u64,
     pub ready_empty: Duration,
     pub ready_keys: Duration,
-    /// (workload, personal, team) — sequential alternating pairs.
-    pub latency: Vec<(&'static str, Latency, Latency)>,
+    /// Sequential pairs, personal and team, per workload.
+    pub latency: Vec<Pairs>,
     pub propagation: Result<Propagation, String>,
     pub load_before: f64,
     pub load_after: f64,
@@ -70,17 +81,21 @@ pub async fn run(quick: bool) -> anyhow::Result<TeamRun> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (rss_keys_kb, ready_keys) = (stats::rss_kb(server.pid())?, server.ready_after);
 
-    let (warmup, n) = if quick { (5, 30) } else { (50, 500) };
     let mut latency = Vec::new();
-    for (name, kind, body) in [
-        ("streamed", Kind::Streamed, workload::claude_code_request()),
-        ("small", Kind::Small, workload::small_request()),
+    for (name, kind, body, n) in [
+        (
+            "streamed",
+            Kind::Streamed,
+            workload::claude_code_request(),
+            1000,
+        ),
+        ("small", Kind::Small, workload::small_request(), 3000),
     ] {
+        let n = if quick { 30 } else { n };
         eprintln!("[team] {name}: personal vs team ×{n}");
         let personal = via_target(kind, &procs, "/v1/messages", body.clone())?;
         let team = team_target(&server.url, &bench_key, body)?;
-        let (p, t) = load::sequential(&client, &personal, &team, warmup, n).await?;
-        latency.push((name, p, t));
+        latency.push(pairs(&client, name, &personal, &team, n).await?);
     }
     drop(server);
 
@@ -127,6 +142,40 @@ async fn make_keys(
         }
     }
     Ok(first)
+}
+
+async fn pairs(
+    client: &reqwest::Client,
+    workload: &'static str,
+    personal: &Target,
+    team: &Target,
+    n: usize,
+) -> anyhow::Result<Pairs> {
+    for _ in 0..(n / 10).max(5) {
+        load::call(client, personal).await?;
+        load::call(client, team).await?;
+    }
+    let (mut p, mut t, mut diff) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        let (a, b) = if i % 2 == 0 {
+            let a = load::call(client, personal).await?.total;
+            (a, load::call(client, team).await?.total)
+        } else {
+            let b = load::call(client, team).await?.total;
+            (load::call(client, personal).await?.total, b)
+        };
+        diff.push((b.as_secs_f64() - a.as_secs_f64()) * 1e6);
+        p.push(a);
+        t.push(b);
+    }
+    diff.sort_by(f64::total_cmp);
+    Ok(Pairs {
+        workload,
+        n,
+        personal: Percentiles::of(&mut p),
+        team: Percentiles::of(&mut t),
+        paired_median_us: diff.get(diff.len() / 2).copied().unwrap_or(f64::NAN),
+    })
 }
 
 fn team_target(url: &str, key: &str, body: Vec<u8>) -> anyhow::Result<Target> {
@@ -210,41 +259,4 @@ async fn until_status(
         tokio::time::sleep(POLL).await;
     }
     Ok(())
-}
-
-fn us(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
-}
-
-impl TeamRun {
-    pub fn json(&self) -> Value {
-        let latency: Vec<Value> = self
-            .latency
-            .iter()
-            .map(|(name, p, t)| {
-                json!({"workload": name, "pairs": p.n,
-                       "personal": {"p50_ms": ms(p.total.p50), "p90_ms": ms(p.total.p90)},
-                       "team": {"p50_ms": ms(t.total.p50), "p90_ms": ms(t.total.p90)},
-                       "added_us": {"p50": us(t.total.p50) - us(p.total.p50),
-                                    "p90": us(t.total.p90) - us(p.total.p90)}})
-            })
-            .collect();
-        let propagation = match &self.propagation {
-            Ok(p) => json!({"revocations": p.revocations, "instances": 3,
-                            "p50_ms": ms(p.p50), "max_ms": ms(p.max),
-                            "samples_ms": p.samples.iter().map(|d| ms(*d)).collect::<Vec<_>>()}),
-            Err(why) => json!({"skipped": why}),
-        };
-        json!({
-            "scenario": "team", "quick": self.quick,
-            "machine": {"cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
-                        "load_avg_1m_before": self.load_before, "load_avg_1m_after": self.load_after},
-            "elapsed_secs": self.elapsed.as_secs_f64(),
-            "latency": latency,
-            "memory": {"keys": self.keys, "create_secs": self.create_secs,
-                       "rss_empty_kb": self.rss_empty_kb, "rss_keys_kb": self.rss_keys_kb,
-                       "ready_empty_ms": ms(self.ready_empty), "ready_keys_ms": ms(self.ready_keys)},
-            "propagation": propagation,
-        })
-    }
 }

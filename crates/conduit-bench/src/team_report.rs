@@ -1,15 +1,63 @@
-//! The `team` scenario's results as markdown.
+//! The `team` scenario's results as JSON and as markdown.
 
 use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde_json::{json, Value};
 
 use crate::stats::ms;
-use crate::team::TeamRun;
+use crate::team::{Pairs, TeamRun};
 
 fn mb(kb: u64) -> f64 {
     kb as f64 / 1024.0
 }
 
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+impl Pairs {
+    fn added_us(&self) -> (f64, f64) {
+        (
+            us(self.team.p50) - us(self.personal.p50),
+            us(self.team.p90) - us(self.personal.p90),
+        )
+    }
+}
+
 impl TeamRun {
+    pub fn json(&self) -> Value {
+        let latency: Vec<Value> = self
+            .latency
+            .iter()
+            .map(|l| {
+                let (p50, p90) = l.added_us();
+                json!({"workload": l.workload, "pairs": l.n,
+                       "personal": {"p50_ms": ms(l.personal.p50), "p90_ms": ms(l.personal.p90)},
+                       "team": {"p50_ms": ms(l.team.p50), "p90_ms": ms(l.team.p90)},
+                       "added_us": {"p50": p50, "p90": p90,
+                                    "median_of_pair_differences": l.paired_median_us}})
+            })
+            .collect();
+        let propagation = match &self.propagation {
+            Ok(p) => json!({"revocations": p.revocations, "instances": 3,
+                            "p50_ms": ms(p.p50), "max_ms": ms(p.max),
+                            "samples_ms": p.samples.iter().map(|d| ms(*d)).collect::<Vec<_>>()}),
+            Err(why) => json!({"skipped": why}),
+        };
+        json!({
+            "scenario": "team", "quick": self.quick,
+            "machine": {"cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+                        "load_avg_1m_before": self.load_before, "load_avg_1m_after": self.load_after},
+            "elapsed_secs": self.elapsed.as_secs_f64(),
+            "latency": latency,
+            "memory": {"keys": self.keys, "create_secs": self.create_secs,
+                       "rss_empty_kb": self.rss_empty_kb, "rss_keys_kb": self.rss_keys_kb,
+                       "ready_empty_ms": ms(self.ready_empty), "ready_keys_ms": ms(self.ready_keys)},
+            "propagation": propagation,
+        })
+    }
+
     pub fn markdown(&self) -> String {
         let mut o = String::new();
         let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
@@ -24,24 +72,23 @@ impl TeamRun {
         let _ = writeln!(
             o,
             "### added latency: team (virtual key, {} keys loaded) vs personal (PROXY_API_KEY)\n\n\
-             Same simulator, same request, sequential pairs alternating personal and team.\n\n\
-             | workload (pairs) | personal p50 | team p50 | **added p50** | personal p90 | team p90 | **added p90** |\n\
-             |---|---|---|---|---|---|---|",
+             Same simulator, same request, sequential pairs (the order within a pair alternating).\n\n\
+             | workload (pairs) | personal p50 | team p50 | **added p50** | personal p90 | team p90 | added p90 | median of pair differences |\n\
+             |---|---|---|---|---|---|---|---|",
             self.keys
         );
-        for (name, p, t) in &self.latency {
-            let (p50, p90) = (
-                (t.total.p50.as_secs_f64() - p.total.p50.as_secs_f64()) * 1e6,
-                (t.total.p90.as_secs_f64() - p.total.p90.as_secs_f64()) * 1e6,
-            );
+        for l in &self.latency {
+            let (p50, p90) = l.added_us();
             let _ = writeln!(
                 o,
-                "| {name} ({}) | {:.3} ms | {:.3} ms | **{p50:.0} µs** | {:.3} ms | {:.3} ms | **{p90:.0} µs** |",
-                p.n,
-                ms(p.total.p50),
-                ms(t.total.p50),
-                ms(p.total.p90),
-                ms(t.total.p90)
+                "| {} ({}) | {:.3} ms | {:.3} ms | **{p50:.0} µs** | {:.3} ms | {:.3} ms | {p90:.0} µs | {:.0} µs |",
+                l.workload,
+                l.n,
+                ms(l.personal.p50),
+                ms(l.team.p50),
+                ms(l.personal.p90),
+                ms(l.team.p90),
+                l.paired_median_us
             );
         }
         let per_key = (self.rss_keys_kb.saturating_sub(self.rss_empty_kb) * 1024) as f64
