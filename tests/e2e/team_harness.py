@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import ssl
 import subprocess
 import tempfile
 import time
@@ -128,13 +129,16 @@ class ApiError(AssertionError):
 class TeamGateway:
     """One `conduit serve --team` process and an httpx client on it."""
 
-    def __init__(self, url: str, home: Path, proc: Proc, engine: str, db: PgDatabase | None):
+    def __init__(self, url: str, home: Path, proc: Proc, engine: str, db: PgDatabase | None,
+                 ca: Path | None = None):
         self.url = url
         self.home = home
         self.proc = proc
         self.engine = engine
         self.db = db
-        self.http = httpx.Client(base_url=url, timeout=15)
+        # HTTPS: trust exactly the gateway's own (self-signed) certificate.
+        self.verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(ca)) if ca else True
+        self.http = httpx.Client(base_url=url, timeout=15, verify=self.verify)
         self._admin_token: str | None = None
         self.stopped = False
 
@@ -216,11 +220,15 @@ class TeamGateway:
     def anthropic(self, key: str, **kw) -> anthropic.Anthropic:
         kw.setdefault("max_retries", 0)
         kw.setdefault("timeout", 60.0)
+        if self.verify is not True:
+            kw.setdefault("http_client", anthropic.DefaultHttpxClient(verify=self.verify))
         return anthropic.Anthropic(base_url=self.url, api_key=key, **kw)
 
     def openai(self, key: str, **kw) -> openai.OpenAI:
         kw.setdefault("max_retries", 0)
         kw.setdefault("timeout", 60.0)
+        if self.verify is not True:
+            kw.setdefault("http_client", openai.DefaultHttpxClient(verify=self.verify))
         return openai.OpenAI(base_url=self.url + "/v1", api_key=key, **kw)
 
     def models_status(self, key: str, timeout: float = 5.0) -> int:
@@ -245,8 +253,10 @@ class TeamGateway:
 
 
 def start_team_gateway(sim, workdir: Path, engine: str = "sqlite", db: PgDatabase | None = None,
-                       env: dict[str, str] | None = None, ready: bool = True) -> TeamGateway:
-    """Start `conduit serve --team --port 0` with the simulator's Anthropic API face upstream."""
+                       env: dict[str, str] | None = None, ready: bool = True,
+                       tls: tuple[Path, Path] | None = None) -> TeamGateway:
+    """Start `conduit serve --team --port 0` with the simulator's Anthropic API face upstream;
+    over HTTPS with `tls` = (certificate, key) PEM files."""
     _require(CONDUIT_BIN)
     home = Path(tempfile.mkdtemp(prefix="team-", dir=workdir))
     (home / "home").mkdir()
@@ -268,10 +278,14 @@ def start_team_gateway(sim, workdir: Path, engine: str = "sqlite", db: PgDatabas
     if engine == "postgres":
         assert db is not None, "a Postgres gateway needs a database"
         full_env["DATABASE_URL"] = db.url
-    proc = Proc(f"conduit-team-{home.name}", [str(CONDUIT_BIN), "serve", "--team", "--port", "0"],
-                full_env, home)
+    argv = [str(CONDUIT_BIN), "serve", "--team", "--port", "0"]
+    if tls:
+        argv += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
+    proc = Proc(f"conduit-team-{home.name}", argv, full_env, home)
     port = proc.wait_for_file(home / "conduit" / "run" / "port")
-    gw = TeamGateway(f"http://127.0.0.1:{port}", home, proc, engine, db)
+    scheme = "https" if tls else "http"
+    gw = TeamGateway(f"{scheme}://127.0.0.1:{port}", home, proc, engine, db,
+                     ca=tls[0] if tls else None)
     if ready:
         wait_ready(gw)
     return gw
@@ -329,13 +343,14 @@ def team_gateway(sim, workdir):
     created: list[PgDatabase] = []
 
     def start(engine: str = "sqlite", db: PgDatabase | None = None,
-              env: dict[str, str] | None = None) -> TeamGateway:
+              env: dict[str, str] | None = None,
+              tls: tuple[Path, Path] | None = None) -> TeamGateway:
         if engine == "postgres" and db is None:
             if not pg_reachable():
                 pytest.fail(f"Postgres not reachable at {PG_URL}")
             db = PgDatabase()
             created.append(db)
-        gw = start_team_gateway(sim, workdir, engine, db, env)
+        gw = start_team_gateway(sim, workdir, engine, db, env, tls=tls)
         started.append(gw)
         return gw
 

@@ -23,7 +23,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import ANTHROPIC_TEST_API_KEY
+from conftest import ANTHROPIC_TEST_API_KEY, CONDUIT_BIN
 from team_harness import (  # noqa: F401  (fixtures)
     ADMIN_PASSWORD, MODEL, PgDatabase, TeamGateway, pg_reachable, start_team_gateway,
     team_gateway,
@@ -563,3 +563,24 @@ def test_a_session_expires_and_a_key_does_not(team_gateway, workdir):
     assert gw.models_status(key["key"]) == 200
     fresh = gw.login(user["subject"], "pw-expiring-1")
     assert gw.models_status(fresh["token"]) == 200
+
+
+def test_the_story_over_https_with_a_self_signed_certificate(sim, team_gateway, workdir):
+    sim.rule({"text": "Hello over TLS.", "chunk": 4})
+    out = Path(tempfile.mkdtemp(dir=workdir))
+    made = subprocess.run([str(CONDUIT_BIN), "team", "cert", "--host", "gw.example.test",
+                           "--out", str(out)], capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "CONDUIT_HOME": str(out / "home")})
+    assert made.returncode == 0, made.stderr
+    assert re.search(r"([0-9A-F]{2}:){31}[0-9A-F]{2}", made.stdout), made.stdout
+    gw = team_gateway("sqlite", tls=(out / "cert.pem", out / "key.pem"))
+    assert gw.url.startswith("https://")
+
+    key = gw.create_key(unique("tls"))
+    assert ask_anthropic(gw.anthropic(key["key"]), "hi", True) == "Hello over TLS."
+    assert ask_openai(gw.openai(key["key"]), "hi", False) == "Hello over TLS."
+    # Not without trusting the certificate, and not in plain HTTP.
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(gw.url + "/healthz", timeout=5)
+    with pytest.raises(httpx.TransportError):
+        httpx.get(gw.url.replace("https://", "http://") + "/healthz", timeout=5)
