@@ -584,3 +584,22 @@ def test_the_story_over_https_with_a_self_signed_certificate(sim, team_gateway, 
         httpx.get(gw.url + "/healthz", timeout=5)
     with pytest.raises(httpx.TransportError):
         httpx.get(gw.url.replace("https://", "http://") + "/healthz", timeout=5)
+
+
+@pytest.mark.parametrize("public", [None, "https://gw.example.test,https://ai.example.org:8443"])
+def test_the_host_guard_admits_the_public_names(team_gateway, public):
+    gw = team_gateway("sqlite", env={"CONDUIT_PUBLIC_URL": public} if public else {})
+    key = gw.create_key(unique("host"))
+
+    def status(host: str) -> int:
+        return gw.http.get("/v1/models", headers={"host": host, "x-api-key": key["key"],
+                                                  "anthropic-version": "2023-06-01"}).status_code
+
+    assert status(gw.url.removeprefix("http://")) == 200
+    for name in ("gw.example.test", "gw.example.test:443", "ai.example.org:8443"):
+        assert status(name) == (200 if public else 403), name
+    assert status("evil.example.com") == 403
+    # The admin API is behind the same guard.
+    r = gw.http.post("/auth/login", headers={"host": "evil.example.com"},
+                     json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert r.status_code == 403, r.text
