@@ -603,3 +603,23 @@ def test_the_host_guard_admits_the_public_names(team_gateway, public):
     r = gw.http.post("/auth/login", headers={"host": "evil.example.com"},
                      json={"username": "admin", "password": ADMIN_PASSWORD})
     assert r.status_code == 403, r.text
+
+
+def test_users_move_between_teams_and_change_role(gw):
+    first, second = gw.create_team(unique("blue")), gw.create_team(unique("green"))
+    pw = "pw-" + uuid.uuid4().hex
+    user = gw.create_user(unique("mover"), "member", password=pw, team_id=first["id"])
+    session = gw.login(user["subject"], pw)["token"]
+
+    assert gw.set_team(user["id"], second["id"]) == {"updated": True}
+    assert next(u for u in gw.list_users() if u["id"] == user["id"])["team_id"] == second["id"]
+    key = gw.create_key(unique("k"), user_id=user["id"])
+    assert next(k for k in gw.list_keys() if k["id"] == key["id"])["team_id"] == second["id"]
+    assert gw.set_team(user["id"], None) == {"updated": True}
+    assert next(u for u in gw.list_users() if u["id"] == user["id"])["team_id"] is None
+
+    assert gw.request("GET", "/admin/keys", session).status_code == 403
+    changed = gw.call("PATCH", f"/admin/users/{user['id']}", gw.admin, json={"role": "auditor"})
+    assert changed["role"] == "auditor"
+    assert gw.request("GET", "/admin/keys", session).status_code == 200, "the new role applies at once"
+    assert gw.request("POST", "/admin/teams", session, json={"name": "x"}).status_code == 403
