@@ -1,5 +1,7 @@
 //! `GET /healthz` (the process lives) and `GET /readyz` (it can serve: the store answers with
-//! every migration applied, and an upstream is configured; else 503 and why).
+//! every migration applied, the credential cache has caught up with it, and an upstream is
+//! configured; else 503 and why). A load balancer must not send traffic to an instance whose
+//! cache would still refuse it, so a stale cache is synced here, or reported.
 
 use std::time::Duration;
 
@@ -25,7 +27,14 @@ pub async fn readyz(
 ) -> (StatusCode, Json<Value>) {
     let mut reasons = Vec::new();
     match timeout(STORE_TIMEOUT, team.store.ready()).await {
-        Ok(Ok(())) => {}
+        Ok(Ok(())) => {
+            if team.cache.check_fresh().is_err() {
+                let synced = timeout(STORE_TIMEOUT, team.cache.sync_now(&team.store)).await;
+                if !matches!(synced, Ok(Ok(()))) {
+                    reasons.push("cache: not yet synced with the team store".to_owned());
+                }
+            }
+        }
         Ok(Err(e)) => reasons.push(store_reason(&e)),
         Err(_) => reasons.push(format!(
             "store: the team store is unreachable: no answer within {} s",
