@@ -25,22 +25,7 @@ pub async fn serve(config: GatewayConfig) -> anyhow::Result<()> {
         None => apikey::load_or_create(&config.api_key_file()).map_err(|e| anyhow!(e))?,
     };
     let key = ApiKey::new(&key).map_err(|e| anyhow!(e))?;
-    let file = match &config.config_file {
-        Some(path) => Some(crate::config::file::load(path)?),
-        None => None,
-    };
-    let wired = wiring::wire(&config, file.as_ref(), &|k| std::env::var(k).ok()).await?;
-    let state = AppState {
-        upstreams: wired.upstreams,
-        kiro: wired.kiro,
-        relay: RelaySettings {
-            debug_mode: config.debug_mode,
-            ping_interval: config.ping_interval,
-        },
-        access: Access { key: Arc::new(key) },
-        openai: OpenAiState::default(),
-        team: None,
-    };
+    let state = app_state(&config, Access { key: Arc::new(key) }, None).await?;
     routes::host::configure(config.host, &config.allowed_hosts);
     let listener = bind(SocketAddr::new(config.host, config.port)).await?;
     let addr = listener.local_addr()?;
@@ -54,6 +39,31 @@ pub async fn serve(config: GatewayConfig) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(config.run_dir().join("port"));
     let _ = std::fs::remove_file(config.run_dir().join("pid"));
     Ok(())
+}
+
+/// The state both modes serve: the config file's upstreams wired as `wiring::wire` does, the
+/// relay settings, and who may call (the personal key, or the team store).
+pub async fn app_state(
+    config: &GatewayConfig,
+    access: Access,
+    team: Option<crate::state::TeamState>,
+) -> anyhow::Result<AppState> {
+    let file = match &config.config_file {
+        Some(path) => Some(crate::config::file::load(path)?),
+        None => None,
+    };
+    let wired = wiring::wire(config, file.as_ref(), &|k| std::env::var(k).ok()).await?;
+    Ok(AppState {
+        upstreams: wired.upstreams,
+        kiro: wired.kiro,
+        relay: RelaySettings {
+            debug_mode: config.debug_mode,
+            ping_interval: config.ping_interval,
+        },
+        access,
+        openai: OpenAiState::default(),
+        team,
+    })
 }
 
 /// Serve `state` on `listener` until `shutdown` fires, then let in-flight requests finish for
@@ -72,6 +82,21 @@ pub async fn run(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
+    serve_on(listener, app, shutdown, grace).await;
+}
+
+/// The serve loop both listeners share (plain TCP here, TLS in `crate::tls`): serve until
+/// `shutdown` fires, then let in-flight requests finish for at most `grace`.
+pub async fn serve_on<L>(
+    listener: L,
+    app: axum::Router,
+    shutdown: CancellationToken,
+    grace: std::time::Duration,
+) where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+    SocketAddr: for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+{
     let signal = shutdown.clone();
     let server = axum::serve(
         listener,

@@ -204,24 +204,6 @@ pub async fn run_tls(
     }
     // `tap_io` gives the listener axum's `ConnectInfo<SocketAddr>` support.
     let listener = TlsListener::new(listener, config)?.tap_io(|_| {});
-    let signal = shutdown.clone();
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        signal.cancelled().await;
-    });
-    let server = std::pin::pin!(std::future::IntoFuture::into_future(server));
-    tokio::select! {
-        result = server => {
-            if let Err(e) = result {
-                tracing::error!("server error: {e}");
-            }
-        }
-        () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
-            tracing::warn!("shutdown grace period over; dropping remaining connections");
-        }
-    }
+    crate::server::serve_on(listener, app, shutdown, grace).await;
     Ok(())
 }

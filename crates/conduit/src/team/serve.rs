@@ -16,8 +16,8 @@ use super::{bootstrap, sync};
 use crate::apikey::ApiKey;
 use crate::config::team::TeamConfig;
 use crate::config::GatewayConfig;
-use crate::state::{Access, AppState, OpenAiState, RelaySettings, TeamSettings, TeamState};
-use crate::{routes, server, wiring};
+use crate::state::{Access, TeamSettings, TeamState};
+use crate::{routes, server};
 
 /// How team mode serves beyond the gateway's config.
 #[derive(Debug, Clone, Default)]
@@ -55,24 +55,9 @@ pub async fn serve_team(config: GatewayConfig, opts: TeamOptions) -> anyhow::Res
     let admin_password = std::env::var("CONDUIT_ADMIN_PASSWORD").ok();
     bootstrap::on_serve(&store, admin_password.as_deref()).await?;
 
-    let file = match &config.config_file {
-        Some(path) => Some(crate::config::file::load(path)?),
-        None => None,
-    };
-    let wired = wiring::wire(&config, file.as_ref(), &|k| std::env::var(k).ok()).await?;
     let team = team_state(store.clone(), &team_config).await?;
     let (keys, users) = team.cache.len();
-    let state = AppState {
-        upstreams: wired.upstreams,
-        kiro: wired.kiro,
-        relay: RelaySettings {
-            debug_mode: config.debug_mode,
-            ping_interval: config.ping_interval,
-        },
-        access: unused_personal_key()?,
-        openai: OpenAiState::default(),
-        team: Some(team.clone()),
-    };
+    let state = server::app_state(&config, unused_personal_key()?, Some(team.clone())).await?;
     let mut allowed = config.allowed_hosts.clone();
     allowed.extend(team_config.public_hosts.iter().cloned());
     routes::host::configure(config.host, &allowed);

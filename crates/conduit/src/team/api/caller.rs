@@ -131,19 +131,10 @@ impl Caller {
     }
 }
 
-/// The presented credentials: `x-api-key`, then `Authorization: Bearer`.
+/// The presented credentials: `x-api-key`, then `Authorization: Bearer` (the `/v1` guards'
+/// reading), empty ones left out.
 fn presented(headers: &HeaderMap) -> impl Iterator<Item = &str> {
-    let api_key = headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim);
-    let bearer = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|auth| auth.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
-    api_key.into_iter().chain(bearer).filter(|s| !s.is_empty())
+    crate::routes::guard::presented_keys(headers).filter(|s| !s.is_empty())
 }
 
 /// Every presented credential is looked up; a session beats a key, and a key beats a refusal,

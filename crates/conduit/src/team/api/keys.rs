@@ -91,25 +91,36 @@ pub async fn revoke_key(team: &TeamState, id: &str, actor: &Actor) -> ApiResult<
 pub async fn create(
     team: TeamState,
     Admin(caller): Admin,
-    AdminJson(body): AdminJson<CreateKey>,
+    AdminJson(mut body): AdminJson<CreateKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
-    let user_id = match body.user_id {
+    let user_id = match body.user_id.take() {
         Some(id) => id,
         None => caller.user_id()?.to_owned(),
     };
+    let team_id = body.team_id.take();
+    let req = request_for(&team, user_id, team_id, body).await?;
+    issue(&team, req, &caller.actor()).await
+}
+
+/// A key request for `user_id` (who must exist), in `team_id`, else in the owner's team.
+pub(super) async fn request_for(
+    team: &TeamState,
+    user_id: String,
+    team_id: Option<String>,
+    body: CreateKey,
+) -> ApiResult<KeyRequest> {
     let owner = team
         .store
         .user(&user_id)
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
-    let req = KeyRequest {
+    Ok(KeyRequest {
         name: body.name,
         rate_limit_rpm: body.rate_limit_rpm,
         expires_at: body.expires_at,
         user_id,
-        team_id: body.team_id.or(owner.team_id),
-    };
-    issue(&team, req, &caller.actor()).await
+        team_id: team_id.or(owner.team_id),
+    })
 }
 
 /// `GET /admin/keys`: every key, no secrets.

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
 use super::json::AdminJson;
-use super::keys::{self, KeyRequest};
+use super::keys;
 use super::wire::{CreateKey, CreatedKey};
 use crate::state::TeamState;
 
@@ -21,18 +21,7 @@ pub async fn create(
     AdminJson(body): AdminJson<CreateKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
     let user_id = caller.user_id()?.to_owned();
-    let me = team
-        .store
-        .user(&user_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("user"))?;
-    let req = KeyRequest {
-        name: body.name,
-        rate_limit_rpm: body.rate_limit_rpm,
-        expires_at: body.expires_at,
-        user_id,
-        team_id: me.team_id,
-    };
+    let req = keys::request_for(&team, user_id, None, body).await?;
     keys::issue(&team, req, &caller.actor()).await
 }
 
