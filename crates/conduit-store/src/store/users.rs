@@ -110,17 +110,14 @@ impl Store {
         if let Some(team) = team_id {
             teams::require(&mut tx, team).await?;
         }
-        let row = sqlx::query(concat!(
+        let query = sqlx::query(concat!(
             "UPDATE users SET team_id = $1, version = $2 WHERE id = $3 RETURNING ",
             user_cols!()
         ))
-        .bind(team_id)
-        .bind(version)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| on_write(e, "conflicting user update", "team"))?;
-        let user = found(row.as_ref())?;
+        .bind(team_id);
+        let user = update(&mut tx, query, version, id)
+            .await
+            .map_err(|e| on_write(e, "conflicting user update", "team"))??;
         audit::write(
             &mut tx,
             actor,
@@ -143,16 +140,12 @@ impl Store {
     ) -> Result<User, StoreError> {
         let mut tx = self.pool.begin().await?;
         let version = self.bump(&mut tx).await?;
-        let row = sqlx::query(concat!(
+        let query = sqlx::query(concat!(
             "UPDATE users SET active = $1, version = $2 WHERE id = $3 RETURNING ",
             user_cols!()
         ))
-        .bind(i64::from(active))
-        .bind(version)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let user = found(row.as_ref())?;
+        .bind(i64::from(active));
+        let user = update(&mut tx, query, version, id).await??;
         audit::write(
             &mut tx,
             actor,
@@ -174,16 +167,12 @@ impl Store {
     ) -> Result<User, StoreError> {
         let mut tx = self.pool.begin().await?;
         let version = self.bump(&mut tx).await?;
-        let row = sqlx::query(concat!(
+        let query = sqlx::query(concat!(
             "UPDATE users SET role = $1, version = $2 WHERE id = $3 RETURNING ",
             user_cols!()
         ))
-        .bind(role.as_str())
-        .bind(version)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let user = found(row.as_ref())?;
+        .bind(role.as_str());
+        let user = update(&mut tx, query, version, id).await??;
         let detail = json!({ "role": role.as_str() });
         audit::write(&mut tx, actor, "user.update", Some(id), &detail).await?;
         tx.commit().await?;
@@ -201,16 +190,12 @@ impl Store {
     ) -> Result<User, StoreError> {
         let mut tx = self.pool.begin().await?;
         let version = self.bump(&mut tx).await?;
-        let row = sqlx::query(concat!(
+        let query = sqlx::query(concat!(
             "UPDATE users SET password_hash = $1, version = $2 WHERE id = $3 RETURNING ",
             user_cols!()
         ))
-        .bind(password_hash)
-        .bind(version)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let user = found(row.as_ref())?;
+        .bind(password_hash);
+        let user = update(&mut tx, query, version, id).await??;
         let ended = end_sessions(&mut tx, id, version).await?;
         let detail = json!({ "sessions_ended": ended });
         audit::write(&mut tx, actor, action, Some(id), &detail).await?;
@@ -235,6 +220,23 @@ async fn end_sessions(
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected())
+}
+
+/// Finish one of the `UPDATE users SET <column> = $1, version = $2 WHERE id = $3 RETURNING …`
+/// queries (its `$1` bound) and decode the row: the driver's error on the outside (each caller
+/// classifies its own), `NotFound{what:"user"}` inside.
+async fn update<'q>(
+    conn: &mut AnyConnection,
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    version: i64,
+    id: &'q str,
+) -> Result<Result<User, StoreError>, sqlx::Error> {
+    let row = query
+        .bind(version)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(found(row.as_ref()))
 }
 
 /// The updated user row, or `NotFound{what:"user"}` (the transaction then rolls back on drop).
