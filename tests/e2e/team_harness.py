@@ -244,6 +244,11 @@ class TeamGateway:
         out.append(self.proc.log_path)
         return out
 
+    def access_line(self, credential_id: str) -> str:
+        """The first `/v1/` access line that names `credential_id` ("" when none does)."""
+        log = "".join(p.read_text(errors="replace") for p in self.files() if "log" in p.name)
+        return next((ln for ln in log.splitlines() if credential_id in ln and "/v1/" in ln), "")
+
     def stop(self) -> None:
         """Stop the process (idempotent)."""
         self.http.close()

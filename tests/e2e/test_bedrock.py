@@ -205,21 +205,10 @@ def test_the_anthropic_api_upstream_passes_errors_unmodified(sim, configured_gat
 
 
 def test_claude_code_does_a_tool_round_trip_on_bedrock(sim, bedrock, tmp_path):
-    from test_claude_code import run_claude
+    from test_claude_code import write_round_trip
 
-    cwd = tmp_path / "project"
-    cwd.mkdir()
-    target = cwd / "hello.txt"
-    sim.rule({"text": "Done: wrote hello.txt"}, id="answer",
-             match={"has_tool_results": True, "tool_result_contains": "hello.txt"})
-    sim.rule({"tool_use": {"name": "Write", "input": {"file_path": str(target), "content": "hello from bedrock"}}},
-             id="write", match={"contains": "hello from bedrock", "has_tool_results": False})
+    write_round_trip(sim, bedrock, tmp_path, "hello from bedrock")
 
-    done = run_claude(bedrock, cwd, "Create the file hello.txt containing exactly: hello from bedrock")
-
-    assert done.returncode == 0, f"claude failed:\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
-    assert target.read_text() == "hello from bedrock"
-    assert "Done: wrote hello.txt" in done.stdout
     rules = [c.get("rule") for c in bedrock_calls(sim) if c["status"] == 200]
     assert rules.count("write") == 1 and rules.count("answer") == 1, rules
     # Claude Code asks for adaptive thinking: the sim's signed thinking came back in the second

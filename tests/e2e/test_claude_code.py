@@ -18,7 +18,6 @@ import pytest
 from conftest import tool_results
 
 CLAUDE = Path(__file__).parent / "node" / "node_modules" / ".bin" / "claude"
-TASK = "Create the file hello.txt containing exactly: hello from kiro"
 ANSWER = "Done: wrote hello.txt"
 
 
@@ -44,20 +43,30 @@ def run_claude(gateway, cwd: Path, prompt: str, timeout: float = 120) -> subproc
     )
 
 
-def test_claude_code_writes_a_file_through_conduit(sim, gateway, tmp_path):
+def write_round_trip(sim, gateway, tmp_path: Path, content: str) -> Path:
+    """Claude Code's Write round trip through `gateway`: the simulator scripted to write
+    hello.txt with `content` (rule `write`), then to answer ANSWER once the tool result is back
+    (rule `answer`); `claude -p` run, the file and the answer checked. Returns the project dir;
+    the caller checks what its upstream saw."""
     cwd = tmp_path / "project"
     cwd.mkdir()
     target = cwd / "hello.txt"
     sim.rule({"text": ANSWER}, id="answer",
              match={"has_tool_results": True, "tool_result_contains": "hello.txt"})
-    sim.rule({"tool_use": {"name": "Write", "input": {"file_path": str(target), "content": "hello from kiro"}}},
-             id="write", match={"contains": "hello from kiro", "has_tool_results": False})
+    sim.rule({"tool_use": {"name": "Write", "input": {"file_path": str(target), "content": content}}},
+             id="write", match={"contains": content, "has_tool_results": False})
 
-    done = run_claude(gateway, cwd, TASK)
+    done = run_claude(gateway, cwd, f"Create the file hello.txt containing exactly: {content}")
 
     assert done.returncode == 0, f"claude failed:\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
-    assert target.read_text() == "hello from kiro"
+    assert target.read_text() == content
     assert ANSWER in done.stdout
+    return cwd
+
+
+def test_claude_code_writes_a_file_through_conduit(sim, gateway, tmp_path):
+    write_round_trip(sim, gateway, tmp_path, "hello from kiro")
+
     rules = [r.get("rule") for r in sim.chat_requests()]
     assert rules.count("write") == 1 and rules.count("answer") == 1, rules
     answered = next(r for r in sim.chat_requests() if r.get("rule") == "answer")
