@@ -7,6 +7,7 @@ mod feed;
 mod open;
 mod rates;
 mod rows;
+mod sso;
 mod teams;
 mod users;
 

@@ -61,16 +61,28 @@ pub struct OpenAiState {
 }
 
 /// Team mode's settings (environment, read once at start).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct TeamSettings {
     /// `SESSION_TTL_HOURS` (default 24): how long a `/auth/login` session lives.
     pub session_ttl: Duration,
+    /// Served over HTTPS (`--tls-cert`): cookies are `Secure`, the public base is `https://`.
+    pub tls: bool,
+    /// `CONDUIT_PUBLIC_URL`'s first entry (no trailing `/`).
+    pub public_url: Option<String>,
+    /// `ACCESS_TOKEN_TTL_SECONDS`: the gateway's own access tokens.
+    pub access_ttl: Duration,
+    /// `REFRESH_TOKEN_TTL_DAYS`: a device sign-in's hard end.
+    pub refresh_ttl: Duration,
 }
 
 impl Default for TeamSettings {
     fn default() -> Self {
         Self {
             session_ttl: Duration::from_secs(24 * 3600),
+            tls: false,
+            public_url: None,
+            access_ttl: Duration::from_secs(3600),
+            refresh_ttl: Duration::from_secs(14 * 86_400),
         }
     }
 }
@@ -83,6 +95,10 @@ pub struct TeamState {
     pub store: conduit_store::Store,
     pub cache: Arc<AuthCache>,
     pub limiter: Arc<Limiter>,
+    /// Identity providers: discovery, key sets, token checks.
+    pub oidc: Arc<crate::team::oidc::Registry>,
+    /// The gateway's own token signer (Claude Code's gateway sign-in).
+    pub signer: Arc<crate::team::oauth::Signer>,
     pub settings: TeamSettings,
 }
 

@@ -135,6 +135,8 @@ impl App {
             store: store.clone(),
             cache: cache.clone(),
             limiter: Arc::new(Limiter::local()),
+            oidc: Arc::new(no_idps()),
+            signer: Arc::new(signer(&store).await),
             settings: TeamSettings::default(),
         };
         let state = app_state(Some(team));
@@ -988,6 +990,8 @@ async fn mounted_in_the_gateway_the_api_keeps_its_limits_and_its_keys_open_v1() 
         store: app.store.clone(),
         cache: app.cache.clone(),
         limiter: Arc::new(Limiter::local()),
+        oidc: Arc::new(no_idps()),
+        signer: Arc::new(signer(&app.store).await),
         settings: TeamSettings::default(),
     };
     let gateway = conduit::routes::router(app_state(Some(team)));
@@ -1018,4 +1022,23 @@ async fn mounted_in_the_gateway_the_api_keeps_its_limits_and_its_keys_open_v1() 
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(resp.headers()["x-should-retry"], "false");
+}
+
+fn no_idps() -> conduit::team::oidc::Registry {
+    conduit::team::oidc::Registry::new(
+        reqwest::Client::new(),
+        None,
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(3600),
+    )
+}
+
+async fn signer(store: &conduit_store::Store) -> conduit::team::oauth::Signer {
+    conduit::team::oauth::Signer::load(
+        store,
+        std::time::Duration::from_secs(30 * 86_400),
+        std::time::Duration::from_secs(3600),
+    )
+    .await
+    .unwrap()
 }

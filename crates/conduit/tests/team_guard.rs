@@ -16,7 +16,6 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use axum::routing::post;
 use axum::{Extension, Json, Router};
 use conduit::apikey::ApiKey;
-use conduit::config::team::TeamConfig;
 use conduit::config::DebugMode;
 use conduit::state::{
     Access, AppState, KiroAccounts, OpenAiState, RelaySettings, TeamState, Upstreams,
@@ -136,11 +135,7 @@ async fn env(debug_mode: DebugMode) -> Env {
         (format!("sk-proxy-{}", "0".repeat(64)), "-".into()),
     );
 
-    let config = TeamConfig {
-        database_url: None,
-        session_ttl: Duration::from_secs(86_400),
-        public_hosts: Vec::new(),
-    };
+    let config = conduit::config::team::from_env(&|_| None).unwrap();
     let team = conduit::team::serve::team_state(store.clone(), &config)
         .await
         .unwrap();
@@ -500,11 +495,7 @@ struct Instance {
 }
 
 async fn instance(store: Store) -> Instance {
-    let config = TeamConfig {
-        database_url: None,
-        session_ttl: Duration::from_secs(86_400),
-        public_hosts: Vec::new(),
-    };
+    let config = conduit::config::team::from_env(&|_| None).unwrap();
     let team = conduit::team::serve::team_state(store.clone(), &config)
         .await
         .unwrap();
@@ -631,11 +622,7 @@ async fn rpm_is_counted_across_instances_on_postgres() {
         conduit::team::limit::Limiter::for_store(&a),
         conduit::team::limit::Limiter::for_store(&b),
     );
-    let config = TeamConfig {
-        database_url: None,
-        session_ttl: Duration::from_secs(86_400),
-        public_hosts: Vec::new(),
-    };
+    let config = conduit::config::team::from_env(&|_| None).unwrap();
     let team = conduit::team::serve::team_state(a.clone(), &config)
         .await
         .unwrap();

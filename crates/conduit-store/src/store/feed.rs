@@ -93,6 +93,7 @@ impl Store {
             version: now,
             users: rows::all(&users, rows::user)?,
             credentials: rows::all(&credentials, rows::credential)?,
+            idps: Vec::new(),
         })
     }
 

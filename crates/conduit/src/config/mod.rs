@@ -3,6 +3,7 @@
 //! config file (upstreams and routes) is [`file`].
 
 pub mod file;
+pub mod sso;
 pub mod team;
 
 use std::net::IpAddr;

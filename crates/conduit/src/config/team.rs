@@ -12,6 +12,11 @@ pub struct TeamConfig {
     pub session_ttl: Duration,
     /// Host names (`name` or `name:port`) of `CONDUIT_PUBLIC_URL`'s comma-separated URLs.
     pub public_hosts: Vec<String>,
+    /// The first `CONDUIT_PUBLIC_URL` entry without a trailing `/`: the origin the gateway
+    /// names in redirect URIs and its sign-in metadata (else the request's own).
+    pub public_url: Option<String>,
+    /// `OIDC_*` and the gateway's token lifetimes.
+    pub sso: super::sso::SsoConfig,
 }
 
 impl std::fmt::Debug for TeamConfig {
@@ -21,6 +26,8 @@ impl std::fmt::Debug for TeamConfig {
             .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
             .field("session_ttl", &self.session_ttl)
             .field("public_hosts", &self.public_hosts)
+            .field("public_url", &self.public_url)
+            .field("sso", &self.sso)
             .finish()
     }
 }
@@ -38,11 +45,19 @@ pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<TeamConfig, Stri
             }
         },
     };
-    let public_hosts = public_hosts(env("CONDUIT_PUBLIC_URL").as_deref().unwrap_or(""))?;
+    let raw_public = env("CONDUIT_PUBLIC_URL").unwrap_or_default();
+    let public_hosts = public_hosts(&raw_public)?;
+    let public_url = raw_public
+        .split(',')
+        .map(str::trim)
+        .find(|e| !e.is_empty())
+        .map(|e| e.trim_end_matches('/').to_string());
     Ok(TeamConfig {
         database_url,
         session_ttl,
         public_hosts,
+        public_url,
+        sso: super::sso::from_env(env)?,
     })
 }
 

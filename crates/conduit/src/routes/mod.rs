@@ -67,13 +67,17 @@ fn personal_router(state: AppState) -> Router {
 /// `/readyz` join. Kiro's `/v1/usage`, its sign-in page and `/health` (which show the
 /// upstream accounts) stay personal-only: sign Kiro in on the server host with `conduit login`.
 fn team_router(state: AppState, team: crate::state::TeamState) -> Router {
-    let api = api_routes().route_layer(axum::middleware::from_fn_with_state(
-        team,
-        crate::team::guard::require_credential,
-    ));
+    let api = api_routes()
+        .merge(crate::team::oauth::otlp_routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            team,
+            crate::team::guard::require_credential,
+        ));
     let app = Router::new()
         .merge(api)
         .merge(crate::team::api::router())
+        .merge(crate::team::oauth::routes())
+        .merge(crate::team::web::routes())
         .route("/healthz", get(crate::team::ready::healthz))
         .route("/readyz", get(crate::team::ready::readyz));
     finish(app, state)

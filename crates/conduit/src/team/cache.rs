@@ -123,7 +123,7 @@ impl AuthCache {
         };
         Some(Principal {
             credential_id: cred.id.clone(),
-            kind: cred.kind,
+            kind: cred.kind.into(),
             user_id: cred.user_id.clone(),
             subject: user.map(|u| u.subject.clone()),
             team_id: cred

@@ -46,6 +46,7 @@ fn changes(version: i64, users: Vec<User>, credentials: Vec<Credential>) -> Chan
         version,
         users,
         credentials,
+        idps: Vec::new(),
     }
 }
 

@@ -144,12 +144,13 @@ fn refusal(rpm: i64, elapsed: i64) -> Error {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use conduit_store::{CredentialKind, Role};
+    use crate::team::PrincipalKind;
+    use conduit_store::Role;
 
     fn key(rpm: Option<i64>) -> Principal {
         Principal {
             credential_id: "k1".into(),
-            kind: CredentialKind::Key,
+            kind: PrincipalKind::Key,
             user_id: None,
             subject: None,
             team_id: None,

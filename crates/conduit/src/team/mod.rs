@@ -5,26 +5,57 @@
 //! - `guard.rs`: the `/v1` guard (authenticate, admit under the key's RPM, strip credentials);
 //! - `limit.rs`: per-key requests per minute, counted across instances;
 //! - `api/`: `/auth/*`, `/admin/*`, `/me/*` handlers (thin) and their wire shapes;
+//! - `auth.rs`: the bearer tiers (key, JWT: the gateway's own or an IdP's, session);
+//! - `oidc/`: identity providers (discovery, JWKS, validation, provisioning);
+//! - `oauth/`: the gateway's own authorization server (Claude Code's device-flow sign-in);
+//! - `web/`: browser pages (portal sign-in, `/device`, the CLI sign-in, setup scripts);
 //! - `bootstrap.rs`, `password.rs`: the first admin, argon2id;
 //! - `serve.rs`: wiring the store, the task and the router.
 
 pub mod api;
+pub mod auth;
 pub mod bootstrap;
 pub mod cache;
 pub mod guard;
 pub mod limit;
+pub mod oauth;
+pub mod oidc;
+pub mod origin;
 pub mod password;
 pub mod ready;
 pub mod serve;
 pub mod sync;
+pub mod web;
 
 use conduit_store::{CredentialKind, Role};
+
+/// How a caller proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// A virtual key (`sk-proxy-…`).
+    Key,
+    /// A session token (`/auth/login`, the portal cookie, the CLI sign-in).
+    Session,
+    /// An access token the gateway signed (Claude Code's gateway sign-in).
+    GatewayToken,
+    /// A JWT from a configured identity provider.
+    IdpToken,
+}
+
+impl From<CredentialKind> for PrincipalKind {
+    fn from(kind: CredentialKind) -> Self {
+        match kind {
+            CredentialKind::Key => PrincipalKind::Key,
+            CredentialKind::Session => PrincipalKind::Session,
+        }
+    }
+}
 
 /// Who is calling, as the cache knows them: what a handler or the access log may use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub credential_id: String,
-    pub kind: CredentialKind,
+    pub kind: PrincipalKind,
     /// `None` for a key made without an owner.
     pub user_id: Option<String>,
     pub subject: Option<String>,

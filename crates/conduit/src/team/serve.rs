@@ -12,6 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::cache::AuthCache;
 use super::limit::Limiter;
+use super::oauth::Signer;
+use super::oidc::Registry;
 use super::{bootstrap, sync};
 use crate::apikey::ApiKey;
 use crate::config::team::TeamConfig;
@@ -55,7 +57,8 @@ pub async fn serve_team(config: GatewayConfig, opts: TeamOptions) -> anyhow::Res
     let admin_password = std::env::var("CONDUIT_ADMIN_PASSWORD").ok();
     bootstrap::on_serve(&store, admin_password.as_deref()).await?;
 
-    let team = team_state(store.clone(), &team_config).await?;
+    let mut team = team_state(store.clone(), &team_config).await?;
+    team.settings.tls = opts.tls.is_some();
     let (keys, users) = team.cache.len();
     let state = server::app_state(&config, unused_personal_key()?, Some(team.clone())).await?;
     let mut allowed = config.allowed_hosts.clone();
@@ -107,12 +110,31 @@ pub async fn team_state(store: Store, team_config: &TeamConfig) -> anyhow::Resul
         .sync_now(&store)
         .await
         .context("cannot load the credentials from the team store")?;
+    let sso = &team_config.sso;
+    let oidc = Arc::new(Registry::new(
+        crate::team::oidc::http_client(),
+        sso.env_idp.clone(),
+        sso.clock_skew,
+        sso.jwks_refresh,
+    ));
+    oidc.load(&store)
+        .await
+        .map_err(|e| anyhow!("cannot load the identity providers: {}", e.message))?;
+    let signer = Signer::load(&store, sso.signing_rotate, sso.access_ttl)
+        .await
+        .map_err(|e| anyhow!("cannot load the token signing keys: {}", e.message))?;
     Ok(TeamState {
         limiter: Arc::new(Limiter::for_store(&store)),
         store,
         cache,
+        oidc,
+        signer: Arc::new(signer),
         settings: TeamSettings {
             session_ttl: team_config.session_ttl,
+            tls: false,
+            public_url: team_config.public_url.clone(),
+            access_ttl: sso.access_ttl,
+            refresh_ttl: sso.refresh_ttl,
         },
     })
 }

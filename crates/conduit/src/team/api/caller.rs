@@ -7,11 +7,11 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use conduit_core::{Error, ErrorKind};
-use conduit_store::{Actor, CredentialKind, Role};
+use conduit_store::{Actor, Role};
 
 use super::error::ApiError;
 use crate::state::AppState;
-use crate::team::Principal;
+use crate::team::{Principal, PrincipalKind};
 
 /// A signed-in person (a session token, never a virtual key), for `/admin/*`, `/me/*` and
 /// `/auth/logout`.
@@ -50,7 +50,7 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let principal = authenticate(&parts.headers, state)?;
-        if principal.kind != CredentialKind::Session {
+        if principal.kind != PrincipalKind::Session {
             return Err(ApiError::unauthenticated(
                 "virtual keys are not admin credentials; sign in with /auth/login",
             ));
@@ -145,7 +145,7 @@ fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Principal, ApiE
     let mut refusal: Option<Error> = None;
     for secret in presented(headers) {
         match team.cache.authenticate(secret) {
-            Ok(p) if p.kind == CredentialKind::Session => return Ok(p),
+            Ok(p) if p.kind == PrincipalKind::Session => return Ok(p),
             Ok(p) => found = found.or(Some(p)),
             // A stale cache (503) says more than a 401 about why nothing matched.
             Err(e) if e.kind == ErrorKind::Unavailable => refusal = Some(e),

@@ -16,6 +16,7 @@ use super::keys::mint;
 use super::throttle::LoginThrottle;
 use super::wire::{self, LoginRequest};
 use crate::state::TeamState;
+use crate::team::PrincipalKind;
 
 /// The one refusal for a wrong password, an unknown or inactive user, or one without a password.
 const REFUSED: &str = "invalid username or password";
@@ -127,8 +128,10 @@ pub async fn logout(team: TeamState, caller: Caller) -> ApiResult<Json<Value>> {
 /// `GET /auth/me`: who the credential presented (a session or a virtual key) belongs to.
 pub async fn me(Identity { principal: p }: Identity) -> Json<Value> {
     let kind = match p.kind {
-        CredentialKind::Session => "session",
-        CredentialKind::Key => "virtual_key",
+        PrincipalKind::Session => "session",
+        PrincipalKind::Key => "virtual_key",
+        PrincipalKind::GatewayToken => "gateway_token",
+        PrincipalKind::IdpToken => "oidc",
     };
     Json(json!({
         "type": kind,
