@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need: a venv at .venv with tests/e2e/requirements.txt, and
-# the npm clients of tests/e2e/node (Claude Code). Idempotent: each part is reinstalled only when
-# its pin file changed, so a re-run costs a second.
+# the npm packages of tests/e2e/node (Claude Code, Codex, playwright-core, oidc-provider).
+# Idempotent: each part is reinstalled only when its pin file changed, so a re-run costs a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,6 +63,12 @@ if ! "$claude" --version >/dev/null 2>&1; then
 fi
 if ! "$claude" --version >/dev/null 2>&1; then
     echo "setup-e2e: $node_dir/node_modules/.bin/claude does not run; remove $node_dir/node_modules and retry" >&2
+    exit 1
+fi
+
+# The SSO tests run a real OpenID Provider (oidc-provider, ESM) from tests/e2e/node/idp.mjs.
+if ! (cd "$node_dir" && node --input-type=module -e "await import('oidc-provider')") >/dev/null 2>&1; then
+    echo "setup-e2e: oidc-provider does not load from $node_dir/node_modules; remove it and retry" >&2
     exit 1
 fi
 
