@@ -47,6 +47,13 @@ pub struct User {
     pub created_at: i64,
     /// The change version of this row's last write.
     pub version: i64,
+    /// The identity provider's `iss` for a person from single sign-on (with `external_subject`
+    /// the key they are found by); `None` for local users.
+    pub issuer: Option<String>,
+    /// The identity provider's `sub`.
+    pub external_subject: Option<String>,
+    /// The identity provider that provisioned the person (`env` for the one from the environment).
+    pub idp_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 mod audit;
 mod credentials;
 mod feed;
+mod idps;
 mod open;
 mod rates;
 mod rows;

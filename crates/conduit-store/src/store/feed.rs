@@ -4,6 +4,7 @@
 use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::AnyConnection;
 
+use super::idps::{self, idp_cols};
 use super::rows::{self, credential_cols, user_cols};
 use super::{Engine, Store, ACQUIRE_TIMEOUT};
 use crate::{Changes, StoreError};
@@ -65,9 +66,10 @@ impl Store {
         Ok(Some(ChangeListener { listener }))
     }
 
-    /// Every user and credential whose row version is above `version` (all rows for 0), and
-    /// the version now. The version is read first: a row written meanwhile comes back again on
-    /// the next call, never goes missing (each write holds the version row until it commits).
+    /// Every user, credential and identity provider (deleted ones too) whose row version is
+    /// above `version` (all rows for 0), and the version now. The version is read first: a row
+    /// written meanwhile comes back again on the next call, never goes missing (each write holds
+    /// the version row until it commits).
     pub async fn changes_since(&self, version: i64) -> Result<Changes, StoreError> {
         let mut conn = self.pool.acquire().await?;
         let now: i64 = sqlx::query_scalar("SELECT version FROM auth_version WHERE id = 1")
@@ -89,11 +91,19 @@ impl Store {
         .bind(version)
         .fetch_all(&mut *conn)
         .await?;
+        let idps = sqlx::query(concat!(
+            "SELECT ",
+            idp_cols!(),
+            " FROM idps WHERE version > $1 ORDER BY version, id"
+        ))
+        .bind(version)
+        .fetch_all(&mut *conn)
+        .await?;
         Ok(Changes {
             version: now,
             users: rows::all(&users, rows::user)?,
             credentials: rows::all(&credentials, rows::credential)?,
-            idps: Vec::new(),
+            idps: rows::all(&idps, idps::idp)?,
         })
     }
 

@@ -8,7 +8,8 @@ use crate::{AuditEntry, Credential, CredentialKind, Role, StoreError, Team, User
 /// The `users` columns [`user`] reads, in order.
 macro_rules! user_cols {
     () => {
-        "id, subject, email, role, team_id, active, password_hash, created_at, version"
+        "id, subject, email, role, team_id, active, password_hash, created_at, version, issuer, \
+         external_subject, idp_id"
     };
 }
 
@@ -36,7 +37,7 @@ macro_rules! audit_cols {
 
 pub(super) use {audit_cols, credential_cols, team_cols, user_cols};
 
-fn get<'r, T>(row: &'r AnyRow, col: &str) -> Result<T, StoreError>
+pub(super) fn get<'r, T>(row: &'r AnyRow, col: &str) -> Result<T, StoreError>
 where
     T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {
@@ -57,6 +58,9 @@ pub(super) fn user(row: &AnyRow) -> Result<User, StoreError> {
         password_hash: get(row, "password_hash")?,
         created_at: get(row, "created_at")?,
         version: get(row, "version")?,
+        issuer: get(row, "issuer")?,
+        external_subject: get(row, "external_subject")?,
+        idp_id: get(row, "idp_id")?,
     })
 }
 

@@ -6,26 +6,6 @@ use super::Store;
 use crate::*;
 
 impl Store {
-    pub async fn create_idp(&self, new: &NewIdp, actor: &Actor) -> Result<Idp, StoreError> {
-        todo!()
-    }
-    pub async fn list_idps(&self) -> Result<Vec<Idp>, StoreError> {
-        todo!()
-    }
-    pub async fn idp(&self, id: &str) -> Result<Option<Idp>, StoreError> {
-        todo!()
-    }
-    pub async fn update_idp(
-        &self,
-        id: &str,
-        patch: &IdpPatch,
-        actor: &Actor,
-    ) -> Result<Idp, StoreError> {
-        todo!()
-    }
-    pub async fn delete_idp(&self, id: &str, actor: &Actor) -> Result<(), StoreError> {
-        todo!()
-    }
     pub async fn user_by_identity(
         &self,
         issuer: &str,

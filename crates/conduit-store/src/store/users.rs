@@ -26,6 +26,9 @@ impl Store {
             password_hash: new.password_hash.clone(),
             created_at: now_s(),
             version,
+            issuer: None,
+            external_subject: None,
+            idp_id: None,
         };
         sqlx::query(
             "INSERT INTO users \

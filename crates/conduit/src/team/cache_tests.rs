@@ -20,6 +20,9 @@ fn user(id: &str, active: bool, version: i64) -> User {
         password_hash: None,
         created_at: 0,
         version,
+        issuer: None,
+        external_subject: None,
+        idp_id: None,
     }
 }
 
