@@ -1,15 +1,36 @@
 //! The gateway's own authorization server: Claude Code's gateway sign-in (RFC 8628 device
 //! flow, refresh with rotation, RFC 7009 revocation), the managed-settings push and the OTLP
-//! sinks. (Issue 12 skeleton: H3 fills it in.)
-#![allow(unused_variables, clippy::todo)]
+//! sinks. Where things live:
+//! - `signer.rs`, `keys.rs`: the EdDSA access tokens and the shared signing keys;
+//! - `metadata.rs`: the RFC 8414 document and the JWKS;
+//! - `device.rs`, `token.rs`, `revoke.rs`: the device flow's endpoints;
+//! - `managed.rs`, `admin.rs`: `/managed/settings` and its admin API;
+//! - `otlp.rs`: the telemetry sinks; `limit.rs`: per-address limits; `wire.rs`: OAuth errors.
 
+mod admin;
+pub mod device;
+pub mod keys;
+pub mod limit;
+pub mod managed;
+mod metadata;
+mod otlp;
+mod revoke;
+pub mod signer;
+mod token;
+pub mod wire;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use conduit_core::Error;
-use conduit_store::Store;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+
+pub use signer::Signer;
 
 use crate::state::AppState;
+use device::DeviceLimit;
+use limit::IpLimit;
 
 /// The claims of an access token the gateway signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,42 +40,35 @@ pub struct AccessClaims {
     pub expires_at: i64,
 }
 
-/// Signs and checks the gateway's access tokens with the store's signing keys.
-pub struct Signer {}
-
-impl Signer {
-    pub async fn load(
-        store: &Store,
-        rotate_after: Duration,
-        access_ttl: Duration,
-    ) -> Result<Signer, Error> {
-        Ok(Signer {})
-    }
-
-    pub fn owns(&self, kid: &str) -> bool {
-        false
-    }
-
-    pub fn sign(&self, user_id: &str, family_id: &str) -> Result<(String, i64), Error> {
-        todo!()
-    }
-
-    pub fn verify(&self, token: &str) -> Result<AccessClaims, Error> {
-        todo!()
-    }
-
-    pub async fn reload(&self, store: &Store) -> Result<(), Error> {
-        Ok(())
-    }
-}
+/// Form bodies of the OAuth endpoints are small.
+const MAX_FORM_BYTES: usize = 64 * 1024;
 
 /// `/.well-known/oauth-authorization-server`, `/oauth/*`, `/managed/settings`,
 /// `/admin/managed-settings`.
 pub fn routes() -> Router<AppState> {
+    let limit = DeviceLimit(IpLimit::new(30, Duration::from_secs(600)));
     Router::new()
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(metadata::metadata),
+        )
+        .route("/oauth/jwks.json", get(metadata::jwks))
+        .route("/oauth/device_authorization", post(device::authorize))
+        .route("/oauth/token", post(token::token))
+        .route("/oauth/revoke", post(revoke::revoke))
+        .route("/managed/settings", get(managed::settings))
+        .route(
+            "/admin/managed-settings",
+            get(admin::get).put(admin::put).delete(admin::delete),
+        )
+        .layer(Extension(Arc::new(limit)))
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
 }
 
 /// `/v1/metrics`, `/v1/logs`, `/v1/traces`, mounted behind the `/v1` guard.
 pub fn otlp_routes() -> Router<AppState> {
     Router::new()
+        .route("/v1/metrics", post(otlp::sink))
+        .route("/v1/logs", post(otlp::sink))
+        .route("/v1/traces", post(otlp::sink))
 }
