@@ -15,7 +15,9 @@ sign tokens of its own with the IdP's private key.
 - Accounts: any login; `sub` = login; `email` = login if it has an "@", else `<login>@<domain>`;
   `email_verified` false when the login starts with "unverified".
 - `sso` fixture (module scope): two IdPs with different audiences and domains, and a team gateway
-  that knows the first through `OIDC_*` (id "env") and the second through `POST /admin/idps`.
+  that knows the first through `OIDC_*` (id "env") and the second through `POST /admin/idps`;
+  both are known to the gateway (user "warmup" signed in) before the fixture returns.
+  `Sso.add_idp(...)` adds more through the API.
 """
 
 from __future__ import annotations
@@ -283,12 +285,41 @@ class Sso:
     admin_idp: Idp    # added with POST /admin/idps
     admin_idp_id: str
     workdir: Path
+    extra: list[Idp] = field(default_factory=list)
 
     def idps(self) -> list[Idp]:
         return [self.env_idp, self.admin_idp]
 
+    def add_idp(self, label: str, domain: str, **body) -> tuple[Idp, str]:
+        """One more IdP, started and added with `POST /admin/idps` (`body` overrides fields);
+        (the IdP, its id at the gateway). Stopped with the fixture."""
+        tag = uuid.uuid4().hex[:6]
+        idp = Idp(self.workdir, f"{label}-{tag}", audience=f"api://{label}-{tag}",
+                  client_id=f"{label}-{tag}", domain=domain).start()
+        self.extra.append(idp)
+        created = self.gw.call("POST", "/admin/idps", self.gw.admin, 201,
+                               json=idp.admin_body(**body))
+        return idp, created["id"]
 
-def start_sso(sim, workdir: Path, env: dict[str, str] | None = None) -> Sso:
+
+def wait_known(gw: TeamGateway, idp: Idp, timeout: float = 15.0) -> None:
+    """Wait until the gateway takes `idp`'s tokens (an IdP added through the API reaches the
+    gateway's registry through the change feed): a valid token for the login "warmup" answers
+    anything but 401 on `GET /auth/me`. Provisions that account when the IdP does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = gw.request("GET", "/auth/me", idp.mint(idp.claims("warmup")))
+        if r.status_code != 401:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the gateway does not take IdP {idp.name}'s tokens: {r.text}")
+        time.sleep(0.1)
+
+
+def start_sso(sim, workdir: Path, env: dict[str, str] | None = None,
+              admin_body: dict | None = None) -> Sso:
+    """Two IdPs and a gateway: `env` adds to the gateway's environment (after the first IdP's
+    `OIDC_*`), `admin_body` overrides fields of the second IdP's `POST /admin/idps`."""
     tag = uuid.uuid4().hex[:6]
     a = Idp(workdir, f"corp-{tag}", audience=f"api://conduit-a-{tag}", client_id=f"conduit-a-{tag}",
             domain="corp-a.example").start()
@@ -297,7 +328,9 @@ def start_sso(sim, workdir: Path, env: dict[str, str] | None = None) -> Sso:
     gw = None
     try:
         gw = start_team_gateway(sim, workdir, "sqlite", None, {**a.gateway_env(), **(env or {})})
-        created = gw.call("POST", "/admin/idps", gw.admin, 201, json=b.admin_body())
+        created = gw.call("POST", "/admin/idps", gw.admin, 201, json=b.admin_body(**(admin_body or {})))
+        for idp in (a, b):
+            wait_known(gw, idp)
         return Sso(gw, a, b, created["id"], workdir)
     except BaseException:
         if gw is not None:
@@ -309,7 +342,7 @@ def start_sso(sim, workdir: Path, env: dict[str, str] | None = None) -> Sso:
 
 def stop_sso(s: Sso) -> None:
     s.gw.stop()
-    for idp in s.idps():
+    for idp in s.idps() + s.extra:
         idp.stop()
 
 

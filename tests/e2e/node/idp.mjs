@@ -4,8 +4,8 @@
 //   IDP_PORT            port to listen on (127.0.0.1)
 //   IDP_ISSUER          issuer URL, e.g. http://127.0.0.1:4000 (exactly what discovery reports)
 //   IDP_CLIENT_ID       the gateway's client id
-//   IDP_CLIENT_SECRET   its secret; empty = a public client (token_endpoint_auth_method none, PKCE)
-//   IDP_TOKEN_AUTH      confidential client's method at /token (default client_secret_basic)
+//   IDP_CLIENT_SECRET   its secret (HTTP Basic or form fields at /token, either is accepted);
+//                       empty = a public client (token_endpoint_auth_method none, PKCE)
 //   IDP_REDIRECT_URIS   comma list; the client is "native", so a loopback URI matches any port
 //   IDP_AUDIENCE        `aud` of the JWT access tokens (resource server)
 //   IDP_DOMAIN          mail domain of accounts whose login has no "@"
@@ -57,7 +57,7 @@ const client = {
   response_types: ["code"],
   grant_types: ["authorization_code", "refresh_token"],
   ...(clientSecret
-    ? { client_secret: clientSecret, token_endpoint_auth_method: env("IDP_TOKEN_AUTH", "client_secret_basic") }
+    ? { client_secret: clientSecret, token_endpoint_auth_method: "client_secret_basic" }
     : { token_endpoint_auth_method: "none" }),
 };
 

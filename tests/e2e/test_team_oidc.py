@@ -1,0 +1,287 @@
+"""OIDC bearer tokens on the team gateway against real identity providers (oidc-provider from
+npm, tests/e2e/node/idp.mjs): two IdPs at once with different audiences and mail domains, one from
+`OIDC_*` and one from `POST /admin/idps` (idp_harness.sso).
+
+- Real sign-ins at each IdP give access tokens the gateway takes on /v1/messages (streamed
+  through the simulator), and the person is auto-provisioned with that IdP's default role.
+- Outside domains and `email_verified: false` are refused, and nothing is provisioned for them.
+- Key rotation at the IdP: the new `kid` is accepted after exactly one more JWKS fetch (counted
+  by the IdP itself).
+- Forged and bad tokens (alg none, HS256 keyed with the public key, wrong iss / aud, expired,
+  not yet valid, over 16 KB, ...) are refused with 401 and `x-should-retry: false`.
+- A flood of random `kid`s costs the IdP a bounded number of JWKS fetches.
+- An IdP without auto-provisioning: 403 that says so.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import anthropic
+import httpx
+import pytest
+
+from idp_harness import Idp, IdpKey, Sso, forge_hs256, forge_none, start_sso, stop_sso
+from team_harness import MODEL, TeamGateway, wait_until
+
+BODY = {"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+# The gateway's cool-down between two JWKS fetches for unknown kids, per issuer.
+COOL_DOWN = 10.0
+
+
+@pytest.fixture(scope="module")
+def sso(sim, workdir):
+    """idp_harness's two IdPs and gateway; the second IdP provisions auditors, so the tests see
+    each IdP's `default_role` used."""
+    s = start_sso(sim, workdir, admin_body={"default_role": "auditor"})
+    yield s
+    stop_sso(s)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def post_messages(gw: TeamGateway, token: str, timeout: float = 15) -> httpx.Response:
+    return gw.http.post("/v1/messages", json=BODY, timeout=timeout,
+                        headers={"authorization": f"Bearer {token}",
+                                 "anthropic-version": "2023-06-01"})
+
+
+def assert_refused(r: httpx.Response, status: int = 401) -> dict:
+    assert r.status_code == status, f"expected {status}, got {r.status_code} {r.text}"
+    body = r.json()
+    assert body.get("type") == "error", body
+    if status == 401:
+        assert body["error"]["type"] == "authentication_error", body
+        assert r.headers.get("x-should-retry") == "false", dict(r.headers)
+    return body["error"]
+
+
+def client_for(gw: TeamGateway, token: str) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=gw.url, api_key=None, auth_token=token, max_retries=0,
+                               timeout=60.0)
+
+
+def user_by_subject(gw: TeamGateway, subject: str) -> dict | None:
+    return next((u for u in gw.list_users() if u["subject"] == subject), None)
+
+
+def accepted_now(gw: TeamGateway, idp: Idp, login: str):
+    """A fresh valid token for `login` is taken on /v1 (the gateway may need a moment to learn
+    an IdP added through the API)."""
+    r = post_messages(gw, idp.mint(idp.claims(login)))
+    return r.status_code == 200
+
+
+def idp_by_key(s: Sso, which: str) -> Idp:
+    return {"env": s.env_idp, "admin": s.admin_idp}[which]
+
+
+# ---------------------------------------------------------------------------------------------
+# Real sign-ins
+
+
+@pytest.mark.parametrize("which, role", [("env", "member"), ("admin", "auditor")])
+def test_real_token_from_each_idp_streams_and_provisions_with_the_default_role(sim, sso, which,
+                                                                               role):
+    idp = idp_by_key(sso, which)
+    login = unique("dev")
+    token = idp.password_login_code_flow(login)["access_token"]
+    sim.rule({"text": f"Hello {login} via SSO.", "chunk": 4}, match={"contains": "say hello"})
+
+    def ask():
+        with client_for(sso.gw, token).messages.stream(
+                model=MODEL, max_tokens=64,
+                messages=[{"role": "user", "content": "say hello"}]) as stream:
+            return "".join(stream.text_stream)
+
+    assert ask() == f"Hello {login} via SSO."
+    subject = f"{login}@{idp.issuer}"
+    user = wait_until(lambda: user_by_subject(sso.gw, subject), what="provisioned user")
+    assert (user["email"], user["role"], user["active"]) == (idp.email_of(login), role, True), user
+    me = sso.gw.call("GET", "/auth/me", token)
+    assert (me["user_id"], me["role"]) == (user["id"], role), me
+    upstream = [e for e in sim.log() if e.get("path", "").startswith("/anthropic/v1/messages")]
+    assert upstream and all(token not in json.dumps(e) for e in upstream), \
+        "the IdP token must not reach the upstream"
+
+    # The same person again: found by (iss, sub), not provisioned twice.
+    again = idp.password_login_code_flow(login)["access_token"]
+    assert post_messages(sso.gw, again).status_code == 200
+    assert [u["subject"] for u in sso.gw.list_users()].count(subject) == 1
+
+
+@pytest.mark.parametrize("which, login, why", [
+    ("env", "eve@outside.example", "a domain outside allowed_domains"),
+    ("env", "bob@merged-b.example", "the other IdP's domain"),
+    ("admin", "carol@corp-a.example", "the other IdP's domain"),
+    ("env", "mallory@corp-a.example@outside.example", "the part after the LAST @ decides"),
+    ("env", "unverified-dan", "email_verified false"),
+    ("admin", "unverified-erin", "email_verified false"),
+])
+def test_real_sign_in_refused_and_nothing_provisioned(sso, which, login, why):
+    idp = idp_by_key(sso, which)
+    token = idp.password_login_code_flow(login)["access_token"]
+    assert_refused(post_messages(sso.gw, token))
+    assert user_by_subject(sso.gw, f"{login}@{idp.issuer}") is None, why
+
+
+def test_domain_is_compared_without_case(sso):
+    idp = sso.env_idp
+    login = unique("Mixed") + "@CORP-A.Example"
+    token = idp.password_login_code_flow(login)["access_token"]
+    assert post_messages(sso.gw, token).status_code == 200
+
+
+def test_deactivated_user_is_refused(sso):
+    idp = sso.env_idp
+    login = unique("leaver")
+    token = idp.password_login_code_flow(login)["access_token"]
+    assert post_messages(sso.gw, token).status_code == 200
+    user = user_by_subject(sso.gw, f"{login}@{idp.issuer}")
+    sso.gw.set_active(user["id"], False)
+    r = wait_until(lambda: (r := post_messages(sso.gw, token)).status_code != 200 and r,
+                   what="deactivation applied")
+    assert r.status_code == 403, r.text
+
+
+def test_idp_without_auto_provision_answers_403_saying_so(sso):
+    idp, _ = sso.add_idp("strict", "strict.example", auto_provision=False)
+    login = unique("stranger")
+    token = idp.password_login_code_flow(login)["access_token"]
+    r = wait_until(lambda: (r := post_messages(sso.gw, token)).status_code != 401 and r,
+                   what="the new IdP known to the gateway")
+    err = assert_refused(r, 403)
+    assert err["type"] == "permission_error", err
+    assert "no account" in err["message"] and "ask an admin" in err["message"], err
+    assert user_by_subject(sso.gw, f"{login}@{idp.issuer}") is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokens the tests sign or forge
+
+
+def other_key_same_kid(idp: Idp, claims: dict) -> str:
+    return idp.mint(claims, key=IdpKey.new("RS256"), kid=idp.keys[0].kid)
+
+
+def now() -> int:
+    return int(time.time())
+
+
+# Each builds a token for the env IdP (`s` is the sso fixture, `login` a fresh name).
+BAD_TOKENS = {
+    "alg none": lambda s, login: forge_none(s.env_idp.claims(login), kid=s.env_idp.keys[0].kid),
+    "HS256 keyed with the IdP's public key PEM": lambda s, login: forge_hs256(
+        s.env_idp.claims(login), s.env_idp.keys[0].public_pem(), kid=s.env_idp.keys[0].kid),
+    "signed by a stranger's key under the IdP's kid": lambda s, login: other_key_same_kid(
+        s.env_idp, s.env_idp.claims(login)),
+    "header alg RS512 where the key says RS256": lambda s, login: s.env_idp.mint(
+        s.env_idp.claims(login), alg="RS512"),
+    "unknown issuer": lambda s, login: s.env_idp.mint(
+        s.env_idp.claims(login, iss="http://127.0.0.1:9/elsewhere")),
+    "issuer with a trailing slash": lambda s, login: s.env_idp.mint(
+        s.env_idp.claims(login, iss=s.env_idp.issuer + "/")),
+    "the other IdP's issuer with this IdP's key": lambda s, login: s.env_idp.mint(
+        s.env_idp.claims(login, iss=s.admin_idp.issuer, aud=s.admin_idp.audience)),
+    "the other IdP's audience": lambda s, login: s.env_idp.mint(
+        s.env_idp.claims(login, aud=s.admin_idp.audience)),
+    "the client id as audience (an ID token's aud)": lambda s, login: s.env_idp.mint(
+        s.env_idp.claims(login, aud=s.env_idp.client_id)),
+    "aud array without azp": lambda s, login: s.env_idp.mint(
+        s.env_idp.claims(login, aud=[s.env_idp.audience, "api://someone-else"])),
+    "no aud": lambda s, login: s.env_idp.mint(s.env_idp.claims(login, aud=None)),
+    "expired an hour ago": lambda s, login: s.env_idp.mint(s.env_idp.claims(
+        login, iat=now() - 7200, nbf=now() - 7200, exp=now() - 3600)),
+    "not valid before an hour from now": lambda s, login: s.env_idp.mint(s.env_idp.claims(
+        login, nbf=now() + 3600, exp=now() + 7200)),
+    "issued an hour in the future": lambda s, login: s.env_idp.mint(s.env_idp.claims(
+        login, iat=now() + 3600, exp=now() + 7200)),
+    "over 16 KB (validly signed)": lambda s, login: s.env_idp.mint(s.env_idp.claims(
+        login, pad="x" * 17000)),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_TOKENS))
+def test_forged_or_bad_token_is_refused(sim, sso, case):
+    login = unique("victim")
+    token = BAD_TOKENS[case](sso, login)
+    if case.startswith("over 16 KB"):
+        assert len(token) > 16 * 1024
+    upstream_before = len(sim.log())
+    assert_refused(post_messages(sso.gw, token))
+    assert len(sim.log()) == upstream_before, "a refused request must not reach the upstream"
+    assert user_by_subject(sso.gw, f"{login}@{sso.env_idp.issuer}") is None
+
+
+GOOD_TOKENS = {
+    "aud array with azp = the audience": lambda s, login: s.env_idp.mint(s.env_idp.claims(
+        login, aud=[s.env_idp.audience, "api://someone-else"], azp=s.env_idp.audience)),
+    "expired 20 s ago (within the 60 s skew)": lambda s, login: s.env_idp.mint(
+        s.env_idp.claims(login, iat=now() - 600, nbf=now() - 600, exp=now() - 20)),
+    "email from preferred_username": lambda s, login: s.env_idp.mint(s.env_idp.claims(
+        login, email=None, preferred_username=s.env_idp.email_of(login))),
+    "email from upn": lambda s, login: s.env_idp.mint(s.env_idp.claims(
+        login, email=None, upn=s.env_idp.email_of(login))),
+}
+
+
+@pytest.mark.parametrize("case", list(GOOD_TOKENS))
+def test_minted_token_edge_cases_accepted(sso, case):
+    login = unique("edge")
+    r = post_messages(sso.gw, GOOD_TOKENS[case](sso, login))
+    assert r.status_code == 200, r.text
+    user = user_by_subject(sso.gw, f"{login}@{sso.env_idp.issuer}")
+    assert user and user["email"] == sso.env_idp.email_of(login), user
+
+
+# ---------------------------------------------------------------------------------------------
+# JWKS: rotation and floods, counted at the IdP
+
+
+def fresh_idp_past_cool_down(sso: Sso, label: str) -> Idp:
+    """A new IdP whose key set the gateway has fetched, with the cool-down behind it."""
+    idp, _ = sso.add_idp(label, f"{label}.example")
+    wait_until(lambda: accepted_now(sso.gw, idp, unique("warm")), timeout=15, every=0.2,
+               what=f"IdP {idp.name} usable")
+    assert idp.jwks_fetches() >= 1
+    time.sleep(COOL_DOWN + 1)
+    return idp
+
+
+def test_key_rotation_is_accepted_after_exactly_one_jwks_fetch(sso):
+    idp = fresh_idp_past_cool_down(sso, "rotating")
+    old_key = idp.keys[0]
+    new_key = idp.restart(rotate=True)  # the fetch counter starts again at 0
+    assert new_key.kid != old_key.kid and idp.jwks_fetches() == 0
+
+    r = post_messages(sso.gw, idp.mint(idp.claims(unique("after-rotation"))))
+    assert r.status_code == 200, r.text
+    assert idp.jwks_fetches() == 1
+    # Cached now: more tokens under the new kid and the old (still published) one cost nothing.
+    for key in (new_key, old_key, new_key):
+        r = post_messages(sso.gw, idp.mint(idp.claims(unique("cached")), key=key))
+        assert r.status_code == 200, r.text
+    assert idp.jwks_fetches() == 1
+
+
+def test_random_kid_flood_costs_the_idp_a_bounded_number_of_fetches(sso):
+    idp = fresh_idp_past_cool_down(sso, "flooded")
+    before = idp.jwks_fetches()
+    claims = idp.claims(unique("flood"))
+    tokens = [idp.mint(claims, kid="random-" + uuid.uuid4().hex) for _ in range(200)]
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        statuses = list(pool.map(lambda t: post_messages(sso.gw, t, timeout=30).status_code,
+                                 tokens))
+    assert statuses == [401] * len(tokens)
+    fetched = idp.jwks_fetches() - before
+    # One refetch for the first unknown kid (the others wait for it or meet the cool-down);
+    # a second only if the flood outlasted the cool-down.
+    assert 1 <= fetched <= 2, f"{fetched} JWKS fetches for 200 random kids"
+    # The real key still works, without another fetch.
+    assert post_messages(sso.gw, idp.mint(idp.claims(unique("after-flood")))).status_code == 200
+    assert idp.jwks_fetches() - before == fetched
