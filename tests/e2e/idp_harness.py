@@ -28,7 +28,9 @@ import hmac
 import json
 import os
 import secrets
+import shutil
 import socket
+import subprocess
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -45,6 +47,7 @@ from conftest import START_TIMEOUT, Proc
 from team_harness import TeamGateway, start_team_gateway
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # The gateway's redirect URI; the IdP's client is "native", so any loopback port matches.
 LOOPBACK_CALLBACK = "http://127.0.0.1/oauth/callback"
 
@@ -268,6 +271,18 @@ class Idp:
             r = http.post(f"{self.issuer}/token", data=form, auth=auth)
             assert r.status_code == 200, f"IdP {self.name} /token: {r.status_code} {r.text}"
             return r.json()
+
+
+def run_node(script: str, *args: str, timeout: float = 90) -> dict:
+    """Run a browser script of tests/e2e/node (Chromium through playwright-core); the JSON
+    of its last stdout line."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: run scripts/setup-e2e.sh (installs Debian's chromium)")
+    r = subprocess.run(["node", str(NODE_DIR / script), *args], cwd=NODE_DIR,
+                       env={**os.environ, "CHROMIUM": CHROMIUM}, capture_output=True, text=True,
+                       timeout=timeout)
+    assert r.returncode == 0, f"{script} failed ({r.returncode}):\n{r.stderr}\n{r.stdout}"
+    return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 def unverified_claims(token: str) -> dict:
