@@ -1,0 +1,150 @@
+"""The real Claude Code (2.1.328) signs in to a team gateway with its own gateway sign-in and
+has a prompt answered through it.
+
+Managed settings `{"forceLoginMethod":"gateway","forceLoginGatewayUrl":<gateway>}` are machine
+settings, read from /etc/claude-code/managed-settings.json; they are written only inside a
+private mount namespace (claude_gateway.PrivateEtc: /etc overlaid, the test's directory bound
+over /etc/claude-code) in which the tmux server running `claude` lives. The machine's own /etc
+never has a /etc/claude-code, before, during or after.
+
+Driven in tmux as a person would (observed screens of 2.1.328): the folder-trust question
+("Yes, I trust this folder": Down, Enter), the input box, `/login`, "Cloud gateway ... Enter to
+connect", "Trust gateway 127.0.0.1?" whose default is "No, go back" (Up, Enter), then the code
+and the verification URL on screen. Headless Chromium (node/device_approve.mjs) opens that URL,
+types the code, signs in at the IdP (oidc-provider) and presses Approve; Claude Code's next
+poll gets the tokens ("Connected to Cloud gateway"). Then a question, answered by the
+simulator through the gateway, on screen; the access log names the sign-in (`tok:<family>`)
+and the person; the credential Claude Code saved is the gateway's own token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from claude_gateway import NsTmux, PrivateEtc, verify_access_token
+from idp_harness import NODE_DIR, Idp
+from team_harness import start_team_gateway
+from test_claude_code import CLAUDE
+
+QUESTION = "What is the capital of Kiroland?"
+ANSWER = "The capital of Kiroland is Conduitville."
+CODE_ON_SCREEN = re.compile(r"Code:\s+([BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4})")
+# What must never show: Claude Code refusing the gateway or its answers.
+REFUSALS = ("Contact your IT administrator", "sign-in was not completed", "API Error",
+            "Invalid API key", "Login failed")
+
+
+def approve_in_chromium(url: str, code: str, login: str) -> subprocess.Popen:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "E2E_LOGIN": login,
+           "HOME": os.environ.get("HOME", "/root")}
+    return subprocess.Popen(["node", str(NODE_DIR / "device_approve.mjs"), url, code], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_claude_code_signs_in_through_the_device_flow_and_gets_an_answer(sim, workdir, tmp_path):
+    if not CLAUDE.exists():
+        pytest.fail(f"{CLAUDE} missing: run scripts/setup-e2e.sh")
+    for tool in ("tmux", "unshare", "chromium"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} missing: run scripts/setup-e2e.sh")
+    assert not Path("/etc/claude-code").exists(), "this machine has its own /etc/claude-code"
+
+    tag = uuid.uuid4().hex[:6]
+    idp = Idp(workdir, f"corp-{tag}", audience=f"api://conduit-{tag}", client_id=f"conduit-{tag}",
+              domain="corp.example").start()
+    gw = start_team_gateway(sim, workdir, "sqlite", env=idp.gateway_env())
+    sim.rule({"text": ANSWER}, match={"contains": "capital of Kiroland"})
+    login = f"dev-{tag}"
+
+    etc = PrivateEtc(tmp_path / "etc")
+    etc.write({"forceLoginMethod": "gateway", "forceLoginGatewayUrl": gw.url})
+    home = tmp_path / "home"
+    home.mkdir()
+    # Past the first-run screens (theme), so the sign-in starts from /login as a user's would.
+    (home / ".claude.json").write_text(json.dumps({"hasCompletedOnboarding": True, "theme": "dark"}))
+    project = tmp_path / "project"
+    project.mkdir()
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
+           "TERM": "xterm-256color", "LANG": "C.UTF-8", "DISABLE_AUTOUPDATER": "1",
+           "DISABLE_ERROR_REPORTING": "1"}
+
+    tmux = None
+    browser = None
+    screens: list[str] = []
+    done = {"login": False, "trusted": False, "approved": False, "connected": False, "asked": False}
+    try:
+        tmux = NsTmux(etc, project, env, [str(CLAUDE)])
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            time.sleep(1.5)
+            screen = tmux.screen()
+            screens.append(screen)
+            refused = [r for r in REFUSALS if r in screen]
+            assert not refused, f"Claude Code refused ({refused}):\n{screen}"
+            if ANSWER in screen:
+                break
+            if browser is not None and browser.poll() is not None and not done["approved"]:
+                out, err = browser.communicate()
+                assert browser.returncode == 0 and "APPROVED" in out, \
+                    f"approving in Chromium failed:\n{err}"
+                done["approved"] = True
+            code = CODE_ON_SCREEN.search(screen)
+            if "Yes, I trust this folder" in screen:
+                tmux.keys("Down", "Enter")
+            elif "Trust gateway" in screen and not done["trusted"]:
+                assert "No, go back" in screen
+                tmux.keys("Up", "Enter")
+                done["trusted"] = True
+            elif "Enter to connect" in screen:
+                tmux.keys("Enter")
+            elif code and browser is None:
+                urls = re.findall(r"(http://127\.0\.0\.1:\d+/device\S*)", screen)
+                assert urls and urls[0].startswith(gw.url + "/device"), screen
+                browser = approve_in_chromium(urls[0], code.group(1), login)
+            elif "Connected to Cloud gateway" in screen:
+                done["connected"] = True
+                tmux.keys("Enter")
+            elif "shift+tab to cycle" in screen or "? for shortcuts" in screen:
+                if not done["login"]:
+                    tmux.type("/login")
+                    tmux.keys("Enter")
+                    done["login"] = True
+                elif done["connected"] and not done["asked"]:
+                    tmux.type(QUESTION)
+                    tmux.keys("Enter")
+                    done["asked"] = True
+            elif "Press Enter to continue" in screen:
+                tmux.keys("Enter")
+        else:
+            pytest.fail(f"no answer on screen within 180 s ({done}); the last screens:\n"
+                        + "\n=====\n".join(screens[-3:]))
+        assert done["approved"] and done["connected"] and done["asked"], done
+
+        # Claude Code keeps the gateway's own token; it names the person who approved.
+        saved = json.loads((home / ".claude" / ".credentials.json").read_text())["enterpriseGateway"]
+        assert saved["url"] == gw.url and saved["idpRefreshToken"]
+        _, claims = verify_access_token(gw.url, saved["jwt"])
+        user = next(u for u in gw.list_users() if u["id"] == claims["sub"])
+        assert login in user["subject"]
+        # The question went upstream with the gateway's key, the sign-in on the access line.
+        asked = [c for c in sim.log() if "capital of Kiroland" in json.dumps(c.get("body"))]
+        assert asked and all(saved["jwt"] not in json.dumps(c) for c in asked)
+        line = gw.access_line(f"tok:{claims['fid']}")
+        assert line and login in line, f"no access line for the sign-in: {line!r}"
+    finally:
+        if tmux:
+            tmux.kill()
+        if browser is not None and browser.poll() is None:
+            browser.kill()
+        gw.stop()
+        idp.stop()
+    assert not Path("/etc/claude-code").exists(), "the machine's /etc was changed"
