@@ -294,6 +294,27 @@ pub enum DeviceStatus {
     Consumed,
 }
 
+impl DeviceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceStatus::Pending => "pending",
+            DeviceStatus::Approved => "approved",
+            DeviceStatus::Denied => "denied",
+            DeviceStatus::Consumed => "consumed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DeviceStatus> {
+        match s {
+            "pending" => Some(DeviceStatus::Pending),
+            "approved" => Some(DeviceStatus::Approved),
+            "denied" => Some(DeviceStatus::Denied),
+            "consumed" => Some(DeviceStatus::Consumed),
+            _ => None,
+        }
+    }
+}
+
 /// An RFC 8628 device authorization (only digests of its codes are stored).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceCode {
@@ -327,6 +348,27 @@ pub enum CliStatus {
     Verified,
     Complete,
     Consumed,
+}
+
+impl CliStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CliStatus::Pending => "pending",
+            CliStatus::Verified => "verified",
+            CliStatus::Complete => "complete",
+            CliStatus::Consumed => "consumed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CliStatus> {
+        match s {
+            "pending" => Some(CliStatus::Pending),
+            "verified" => Some(CliStatus::Verified),
+            "complete" => Some(CliStatus::Complete),
+            "consumed" => Some(CliStatus::Consumed),
+            _ => None,
+        }
+    }
 }
 
 /// A command-line sign-in (`/auth/cli/*`), made by the server and bound to one browser.

@@ -2,13 +2,19 @@
 //! readiness check. Opening is in `open`; the calls live in one submodule per concern.
 
 mod audit;
+mod cli;
 mod credentials;
+mod device;
 mod feed;
+mod flows;
+mod identity;
 mod idps;
 mod open;
 mod rates;
+mod refresh;
 mod rows;
-mod sso;
+mod settings;
+mod signing;
 mod teams;
 mod users;
 

@@ -3,6 +3,7 @@
 use serde_json::json;
 use sqlx::AnyConnection;
 
+use super::refresh::{revoke_families, Families};
 use super::rows::{self, user_cols};
 use super::{audit, new_id, now_s, teams, Store};
 use crate::error::on_write;
@@ -134,7 +135,8 @@ impl Store {
     }
 
     /// Deactivate (`false`) or bring back (`true`) a user, audited as `user.update`. Their keys
-    /// and sessions stay; the auth cache refuses them while the user is inactive.
+    /// and sessions stay (the auth cache refuses them while the user is inactive); deactivating
+    /// revokes their refresh-token families for good, in the same transaction.
     pub async fn set_user_active(
         &self,
         id: &str,
@@ -149,14 +151,12 @@ impl Store {
         ))
         .bind(i64::from(active));
         let user = update(&mut tx, query, version, id).await??;
-        audit::write(
-            &mut tx,
-            actor,
-            "user.update",
-            Some(id),
-            &json!({ "active": active }),
-        )
-        .await?;
+        let mut detail = json!({ "active": active });
+        if !active {
+            let ended = revoke_families(&mut tx, Families::OfUser(id), now_s()).await?;
+            detail["token_families_revoked"] = ended.into();
+        }
+        audit::write(&mut tx, actor, "user.update", Some(id), &detail).await?;
         tx.commit().await?;
         Ok(user)
     }
