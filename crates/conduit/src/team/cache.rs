@@ -2,11 +2,13 @@
 //! secret is hashed (SHA-256), found by digest in a map, and its digest compared again in
 //! constant time; then its state (revoked, expired, its user inactive) decides. The sync task
 //! keeps the maps current and marks them fresh; when the last successful sync is older than
-//! [`STALE_AFTER`], every lookup fails closed (503).
+//! [`STALE_AFTER`], every lookup fails closed (503). Users are also found by id (the JWT tiers:
+//! a token names its user), and the identity providers in a change set go to the IdP registry
+//! the cache follows ([`AuthCache::follow_idps`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use conduit_core::{Error, ErrorKind};
@@ -14,6 +16,7 @@ use conduit_store::{Changes, Credential, CredentialKind, Role, Store, User};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::oidc::Registry;
 use super::Principal;
 
 /// How old the last successful sync may be before the cache refuses to answer.
@@ -38,6 +41,15 @@ struct Cred {
     team_id: Option<String>,
     rate_limit_rpm: Option<i64>,
     expires_at: Option<i64>,
+}
+
+/// A user as the cache knows them (for a token that names its user).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedUser {
+    pub subject: String,
+    pub role: Role,
+    pub team_id: Option<String>,
+    pub active: bool,
 }
 
 /// A user as the hot path needs it.
@@ -70,6 +82,8 @@ pub struct AuthCache {
     fresh_ms: AtomicU64,
     /// Credential id → last use (Unix seconds), until the sync task flushes it.
     uses: Mutex<HashMap<String, i64>>,
+    /// The IdP registry that receives the identity providers of each change set.
+    idps: OnceLock<Arc<Registry>>,
 }
 
 fn unix_now() -> i64 {
@@ -93,7 +107,26 @@ impl AuthCache {
             base: Instant::now(),
             fresh_ms: AtomicU64::new(NEVER),
             uses: Mutex::new(HashMap::new()),
+            idps: OnceLock::new(),
         }
+    }
+
+    /// Hand the identity providers of every change set applied from now on to `registry`
+    /// (once; later calls are ignored).
+    pub fn follow_idps(&self, registry: Arc<Registry>) {
+        let _ = self.idps.set(registry);
+    }
+
+    /// A user by id, or `Err(Unavailable)` when the cache is stale.
+    pub fn user(&self, id: &str) -> Result<Option<CachedUser>, Error> {
+        self.check_fresh()?;
+        let maps = self.maps.read().unwrap_or_else(|p| p.into_inner());
+        Ok(maps.users.get(id).map(|u| CachedUser {
+            subject: u.subject.clone(),
+            role: u.role,
+            team_id: u.team_id.clone(),
+            active: u.active,
+        }))
     }
 
     /// Look a presented secret up (a key or a session token): the principal, or the refusal
@@ -170,6 +203,9 @@ impl AuthCache {
     /// Apply a change set fetched from the store (used by `sync_now` and the sync task): each
     /// row replaces an older one, and the cache is current as of now.
     pub fn apply(&self, changes: Changes) {
+        if let Some(registry) = self.idps.get() {
+            registry.apply(&changes.idps);
+        }
         if !changes.users.is_empty() || !changes.credentials.is_empty() {
             let mut maps = self.maps.write().unwrap_or_else(|p| p.into_inner());
             for user in changes.users {

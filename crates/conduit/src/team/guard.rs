@@ -1,5 +1,6 @@
 //! The `/v1` guard in team mode: authenticate every presented credential (`x-api-key`,
-//! `Authorization: Bearer`; either valid is enough) against the in-memory cache, admit the
+//! `Authorization: Bearer`; either valid is enough) through the bearer tiers (`auth.rs`: key,
+//! JWT, session), admit the
 //! request under its key's RPM, strip the gateway's credentials so nothing upstream sees them,
 //! and hand the [`Principal`] to the handler (request extensions) for the access log. Refusals
 //! are errors in the caller's dialect; every 401 says `x-should-retry: false`.
@@ -25,7 +26,10 @@ pub async fn require_credential(
     next: Next,
 ) -> Response {
     let dialect = Dialect::of(req.uri().path(), req.headers());
-    let principal = match authenticate(&team, &req) {
+    // Owned: the request body is not `Sync`, so no borrow of the request may cross an await.
+    let mut secrets: Vec<String> = presented_keys(req.headers()).map(str::to_owned).collect();
+    secrets.dedup();
+    let principal = match authenticate(&team, &secrets).await {
         Ok(p) => p,
         Err(e) => return refuse(dialect, &e),
     };
@@ -41,12 +45,13 @@ pub async fn require_credential(
 }
 
 /// The principal of the first valid credential presented. Every presented credential is
-/// looked up, so timing does not tell which one was wrong.
-fn authenticate(team: &TeamState, req: &Request) -> Result<Principal, Error> {
+/// looked up (the same one twice only once: Claude Code's helper sends it in both headers),
+/// so timing does not tell which one was wrong.
+async fn authenticate(team: &TeamState, secrets: &[String]) -> Result<Principal, Error> {
     let mut found: Option<Principal> = None;
     let mut refusal: Option<Error> = None;
-    for secret in presented_keys(req.headers()) {
-        match team.cache.authenticate(secret) {
+    for secret in secrets {
+        match super::auth::authenticate(team, secret).await {
             Ok(p) => {
                 found.get_or_insert(p);
             }
@@ -66,8 +71,8 @@ fn authenticate(team: &TeamState, req: &Request) -> Result<Principal, Error> {
         (None, Some(e)) => Err(e),
         (None, None) => Err(Error::new(
             ErrorKind::Authentication,
-            "missing API key: send a virtual key (sk-proxy-…) or a session token as x-api-key \
-             or Authorization: Bearer",
+            "missing API key: send a virtual key (sk-proxy-…), a session token or a sign-in token \
+             as x-api-key or Authorization: Bearer",
         )),
     }
 }

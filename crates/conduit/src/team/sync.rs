@@ -1,7 +1,9 @@
 //! The owned task that keeps the [`AuthCache`] current: it applies `changes_since` when
 //! Postgres announces a write (LISTEN/NOTIFY) and every second anyway (both engines: the
 //! backstop, and what keeps the cache fresh), and writes the recorded last uses every 5 s. It
-//! runs until its cancellation token fires, then flushes once more.
+//! runs until its cancellation token fires, then flushes once more. A second owned task
+//! ([`spawn_idps`]) has the cache hand each change set's identity providers to the IdP
+//! registry, and fetches every IdP's key set again on the registry's refresh period.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +14,7 @@ use tokio::time::{interval, interval_at, timeout, Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use super::cache::AuthCache;
+use super::oidc::Registry;
 
 /// How often the version is polled.
 pub const POLL: Duration = Duration::from_secs(1);
@@ -88,6 +91,37 @@ async fn run(store: Store, cache: Arc<AuthCache>, cancel: CancellationToken) {
         }
     }
     flush_uses(&store, &cache).await;
+}
+
+/// Start the identity providers' task: from now on the cache's change sets update `registry`
+/// (which reads the store once more, for rows written since it was loaded), and every key set
+/// is fetched again each `registry.refresh_period()`. Keep the handle and [`join`] it after
+/// cancelling `cancel`.
+pub fn spawn_idps(
+    store: Store,
+    cache: Arc<AuthCache>,
+    registry: Arc<Registry>,
+    cancel: CancellationToken,
+) -> JoinHandle<()> {
+    cache.follow_idps(registry.clone());
+    tokio::spawn(run_idps(store, registry, cancel))
+}
+
+async fn run_idps(store: Store, registry: Arc<Registry>, cancel: CancellationToken) {
+    match timeout(CALL_TIMEOUT, registry.load(&store)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!("cannot reload the identity providers: {}", e.message),
+        Err(_) => tracing::warn!("cannot reload the identity providers: no answer within 2 s"),
+    }
+    let period = registry.refresh_period();
+    let mut refresh = interval_at(Instant::now() + period, period);
+    refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            _ = refresh.tick() => registry.refresh_all().await,
+        }
+    }
 }
 
 /// The next announced version, or never when there is no listener.

@@ -1,5 +1,7 @@
-//! Who is calling the admin API: a session token from `x-api-key` or `Authorization: Bearer`,
-//! checked against the in-memory credentials, its role, and the client address for the audit.
+//! Who is calling the admin API: a session token or an identity provider's JWT from
+//! `x-api-key` or `Authorization: Bearer` (the bearer tiers of `team/auth.rs`), its role, and
+//! the client address for the audit. Virtual keys and the gateway's own access tokens are not
+//! admin credentials.
 
 use std::net::SocketAddr;
 
@@ -13,8 +15,8 @@ use super::error::ApiError;
 use crate::state::AppState;
 use crate::team::{Principal, PrincipalKind};
 
-/// A signed-in person (a session token, never a virtual key), for `/admin/*`, `/me/*` and
-/// `/auth/logout`.
+/// A signed-in person (a session token or an IdP token, never a virtual key nor a gateway
+/// access token), for `/admin/*`, `/me/*` and `/auth/logout`.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub principal: Principal,
@@ -49,10 +51,11 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let principal = authenticate(&parts.headers, state)?;
-        if principal.kind != PrincipalKind::Session {
+        let principal = authenticate(&parts.headers, state).await?;
+        if !signed_in(principal.kind) {
             return Err(ApiError::unauthenticated(
-                "virtual keys are not admin credentials; sign in with /auth/login",
+                "virtual keys and Claude Code's sign-in tokens are not admin credentials; sign in \
+                 with /auth/login or your identity provider",
             ));
         }
         Ok(Self {
@@ -88,7 +91,7 @@ impl FromRequestParts<AppState> for Identity {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         Ok(Self {
-            principal: authenticate(&parts.headers, state)?,
+            principal: authenticate(&parts.headers, state).await?,
         })
     }
 }
@@ -137,15 +140,22 @@ fn presented(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     crate::routes::guard::presented_keys(headers).filter(|s| !s.is_empty())
 }
 
-/// Every presented credential is looked up; a session beats a key, and a key beats a refusal,
-/// so a stray `x-api-key` next to a good bearer session does not lock an admin out.
-fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Principal, ApiError> {
+/// The kinds of credential a person signs in with (CCAG: a session, then an IdP JWT).
+fn signed_in(kind: PrincipalKind) -> bool {
+    matches!(kind, PrincipalKind::Session | PrincipalKind::IdpToken)
+}
+
+/// Every presented credential is looked up; a signed-in person beats a key, and a key beats a
+/// refusal, so a stray `x-api-key` next to a good bearer session does not lock an admin out.
+async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Principal, ApiError> {
     let team = state.team()?;
     let mut found: Option<Principal> = None;
     let mut refusal: Option<Error> = None;
-    for secret in presented(headers) {
-        match team.cache.authenticate(secret) {
-            Ok(p) if p.kind == PrincipalKind::Session => return Ok(p),
+    let mut secrets: Vec<&str> = presented(headers).collect();
+    secrets.dedup();
+    for secret in secrets {
+        match crate::team::auth::authenticate(team, secret).await {
+            Ok(p) if signed_in(p.kind) => return Ok(p),
             Ok(p) => found = found.or(Some(p)),
             // A stale cache (503) says more than a 401 about why nothing matched.
             Err(e) if e.kind == ErrorKind::Unavailable => refusal = Some(e),
@@ -158,8 +168,8 @@ fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Principal, ApiE
     Err(ApiError(refusal.unwrap_or_else(|| {
         Error::new(
             ErrorKind::Authentication,
-            "missing credentials: send a session token from POST /auth/login as x-api-key or \
-             Authorization: Bearer",
+            "missing credentials: send a session token from POST /auth/login (or your identity \
+             provider's token) as x-api-key or Authorization: Bearer",
         )
     })))
 }

@@ -5,6 +5,7 @@
 mod audit;
 mod caller;
 mod error;
+mod idps;
 mod json;
 mod keys;
 mod login;
@@ -49,6 +50,11 @@ pub fn router_with(throttle: Arc<LoginThrottle>) -> Router<AppState> {
         .route("/admin/users/{id}/team", put(users::set_team))
         .route("/admin/teams", post(teams::create).get(teams::list))
         .route("/admin/audit", get(audit::list))
+        .route("/admin/idps", post(idps::create).get(idps::list))
+        .route(
+            "/admin/idps/{id}",
+            patch(idps::update).delete(idps::delete),
+        )
         .layer(Extension(throttle))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

@@ -1,0 +1,141 @@
+//! An IdP's discovery document (`<issuer>/.well-known/openid-configuration`) and JSON fetches
+//! from IdPs: https only (plain http on loopback hosts), bodies capped at 1 MiB, and the
+//! document's `issuer` equal to the configured one exactly (OIDC Discovery 1.0 §4.3).
+
+use conduit_core::{Error, ErrorKind};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+/// The largest body read from an IdP.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// What the gateway uses from a discovery document.
+#[derive(Debug, Clone, Deserialize)]
+pub(super) struct Discovery {
+    pub issuer: String,
+    pub jwks_uri: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+}
+
+/// Whether `url` may be fetched: https, or http to localhost / 127.0.0.1 / ::1.
+pub fn allowed_url(url: &str) -> bool {
+    let Ok(url) = url::Url::parse(url) else {
+        return false;
+    };
+    let loopback = matches!(
+        url.host_str(),
+        Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+    );
+    url.scheme() == "https" || (url.scheme() == "http" && loopback)
+}
+
+fn unreachable(issuer: &str, why: impl std::fmt::Display) -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        format!("cannot use the identity provider {issuer}: {why}"),
+    )
+}
+
+/// Fetch and check the discovery document of `issuer`.
+pub(super) async fn discover(http: &reqwest::Client, issuer: &str) -> Result<Discovery, Error> {
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let doc: Discovery = get_json(http, issuer, &url).await?;
+    if doc.issuer != issuer {
+        return Err(unreachable(
+            issuer,
+            format!(
+                "its discovery document names the issuer {:?}, not the configured one (compared \
+                 exactly)",
+                doc.issuer
+            ),
+        ));
+    }
+    for (what, endpoint) in [
+        ("jwks_uri", &doc.jwks_uri),
+        ("token_endpoint", &doc.token_endpoint),
+        ("authorization_endpoint", &doc.authorization_endpoint),
+    ] {
+        if !allowed_url(endpoint) {
+            return Err(unreachable(
+                issuer,
+                format!("its {what} {endpoint:?} is not https (plain http only on localhost)"),
+            ));
+        }
+    }
+    Ok(doc)
+}
+
+/// GET `url` as JSON: 2xx, at most [`MAX_BODY`] bytes.
+pub(super) async fn get_json<T: DeserializeOwned>(
+    http: &reqwest::Client,
+    issuer: &str,
+    url: &str,
+) -> Result<T, Error> {
+    if !allowed_url(url) {
+        return Err(unreachable(
+            issuer,
+            format!("{url:?} is not https (plain http only on localhost)"),
+        ));
+    }
+    let mut response = http
+        .get(url)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .map_err(|e| unreachable(issuer, format!("GET {url}: {}", without_url(&e))))?;
+    if !response.status().is_success() {
+        return Err(unreachable(
+            issuer,
+            format!("GET {url} answered {}", response.status()),
+        ));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| unreachable(issuer, format!("GET {url}: {}", without_url(&e))))?
+    {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(unreachable(
+                issuer,
+                format!("GET {url}: the answer is larger than 1 MiB"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| unreachable(issuer, format!("GET {url}: not the expected JSON ({e})")))
+}
+
+fn without_url(e: &reqwest::Error) -> String {
+    let mut e = e.to_string();
+    if let Some(i) = e.find(" for url") {
+        e.truncate(i);
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed_url;
+
+    #[test]
+    fn https_or_loopback_http() {
+        for (url, ok) in [
+            ("https://idp.example.com", true),
+            ("http://localhost:4000", true),
+            ("http://127.0.0.1:4000/x", true),
+            ("http://[::1]:4000", true),
+            ("http://idp.example.com", false),
+            ("http://127.0.0.2", false),
+            ("ftp://localhost", false),
+            ("not a url", false),
+        ] {
+            assert_eq!(allowed_url(url), ok, "{url}");
+        }
+    }
+}
