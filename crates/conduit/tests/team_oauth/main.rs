@@ -7,4 +7,5 @@
 
 mod flow;
 mod settings;
+mod signer;
 mod support;
