@@ -29,7 +29,7 @@ import pytest
 from claude_gateway import (USER_CODE, Browser, authorize_device, checksum, discover,
                             oauth_error, poll, refresh, revoke, secrets_in, verify_access_token)
 from idp_harness import Idp
-from team_harness import MODEL, TeamGateway
+from team_harness import MODEL, TeamGateway, team_gateway  # noqa: F401 (fixture)
 
 INTERVAL = 5
 
