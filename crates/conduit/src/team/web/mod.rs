@@ -1,12 +1,130 @@
-//! Browser pages of team mode: the portal's sign-in, the one IdP callback, `/device`, the
-//! command-line sign-in (`/auth/cli/*`) and the setup scripts. (Issue 12 skeleton: H4 fills it
-//! in.)
+//! Browser pages of team mode, server-rendered (no script): the portal's sign-in
+//! (`/portal*`), the one identity-provider callback (`/oauth/callback`, also
+//! `/auth/cli/callback`), Claude Code's code entry (`/device*`), the command-line sign-in
+//! (`/auth/cli/*`) and the setup scripts (`/auth/setup*`). Where things live:
+//! - `cookie.rs`: the binding and session cookies, CSRF tokens;
+//! - `html.rs`: escaping, the page layout and its headers;
+//! - `flow.rs`: the authorization-code flow at an IdP (start, finish);
+//! - `callback.rs`, `portal.rs`, `device.rs`, `cli.rs`, `setup.rs`: the handlers;
+//! - `session.rs`: minting session credentials; `limit.rs`: the per-IP window.
 
-use axum::Router;
+mod callback;
+mod cli;
+pub mod cookie;
+mod device;
+mod flow;
+pub mod html;
+mod limit;
+mod portal;
+mod session;
+mod setup;
 
-use crate::state::AppState;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts};
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+
+use crate::state::{AppState, TeamState};
+use crate::team::api::throttle::LoginThrottle;
+use cookie::Browser;
+use limit::IpLimit;
+
+/// Form bodies are small.
+const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// What the pages share besides the team state.
+pub struct Web {
+    /// For identity providers' token endpoints (5 s timeouts, no redirects).
+    http: reqwest::Client,
+    throttle: Arc<LoginThrottle>,
+    /// `/device` code entry: 10 per 600 s per address.
+    device_limit: IpLimit,
+}
 
 /// `/portal*`, `/oauth/callback`, `/auth/cli/*`, `/auth/setup*`, `/device*`.
 pub fn routes() -> Router<AppState> {
+    routes_with(Arc::new(LoginThrottle::default()))
+}
+
+/// The pages with a given password-login throttle (tests move its clock).
+pub fn routes_with(throttle: Arc<LoginThrottle>) -> Router<AppState> {
+    let web = Arc::new(Web {
+        http: crate::team::oidc::http_client(),
+        throttle,
+        device_limit: IpLimit::new(10, Duration::from_secs(600)),
+    });
     Router::new()
+        .route("/portal", get(portal::show))
+        .route("/portal/login", post(portal::login))
+        .route("/portal/logout", post(portal::logout))
+        .route("/portal/sso/{idp_id}", get(portal::sso))
+        .route("/oauth/callback", get(callback::callback))
+        .route("/auth/cli/callback", get(callback::callback))
+        .route("/device", get(device::show).post(device::enter))
+        .route("/device/decide", post(device::decide))
+        .route("/auth/cli/login", get(cli::login))
+        .route("/auth/cli/sso", get(cli::sso))
+        .route("/auth/cli/complete", post(cli::complete))
+        .route("/auth/cli/poll", get(cli::poll))
+        .route("/auth/setup", get(setup::installer))
+        .route("/auth/setup/token-script", get(setup::token_script))
+        .layer(Extension(web))
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+}
+
+/// Everything a page handler needs from the request besides its body.
+pub struct Ctx {
+    team: TeamState,
+    web: Arc<Web>,
+    browser: Browser,
+    ip: Option<String>,
+    /// `<public base>`, for redirect URIs and scripts.
+    base: String,
+}
+
+impl Ctx {
+    /// The one redirect URI registered at every IdP.
+    fn redirect_uri(&self) -> String {
+        format!("{}/oauth/callback", self.base)
+    }
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = axum::response::Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let team = TeamState::from_request_parts(parts, state).await?;
+        let Extension(web) = Extension::<Arc<Web>>::from_request_parts(parts, state)
+            .await
+            .map_err(axum::response::IntoResponse::into_response)?;
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        Ok(Ctx {
+            browser: Browser::new(&team, &parts.headers),
+            base: crate::team::origin::public_base(&team, &parts.headers),
+            team,
+            web,
+            ip,
+        })
+    }
+}
+
+/// An `application/x-www-form-urlencoded` body as a map (the last value of a name wins).
+pub fn form(body: &[u8]) -> HashMap<String, String> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// Unix seconds now.
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }

@@ -1,0 +1,187 @@
+//! The authorization-code flow at an identity provider (PKCE S256, `state`, `nonce`,
+//! `response_mode=query`). [`start`] stores a flow row (state by its SHA-256, bound to the
+//! browser) and gives the authorize URL; [`finish`] exchanges the callback's code at the token
+//! endpoint with the verifier, checks the ID token (nonce included) and resolves the user.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use conduit_core::{Error, ErrorKind};
+use conduit_store::{Flow, FlowPurpose, NewFlow, User};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::cookie::{digest, FLOW_MAX_AGE};
+use crate::state::TeamState;
+use crate::team::oidc::resolve_user;
+
+/// The largest token-endpoint answer read.
+const MAX_TOKEN_RESPONSE: usize = 1024 * 1024;
+
+/// What a new flow needs besides the IdP.
+pub struct Start<'a> {
+    pub purpose: FlowPurpose,
+    pub idp_id: &'a str,
+    /// The device code or CLI session the flow serves.
+    pub target: Option<String>,
+    /// SHA-256 hex of the browser's binding cookie.
+    pub binding_digest: String,
+    /// `<public base>/oauth/callback`.
+    pub redirect_uri: String,
+}
+
+fn random_b64() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Store a pending flow and answer the IdP's authorize URL to send the browser to.
+pub async fn start(team: &TeamState, s: Start<'_>) -> Result<String, Error> {
+    let idp = team
+        .oidc
+        .get(s.idp_id)
+        .filter(|i| i.enabled)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                "no such identity provider at this gateway",
+            )
+        })?;
+    let endpoints = team.oidc.endpoints(s.idp_id).await?;
+    let state = random_b64();
+    let nonce = random_b64();
+    let verifier = random_b64();
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let client_id = idp
+        .client_id
+        .clone()
+        .unwrap_or_else(|| idp.audience.clone());
+    let scopes = idp
+        .scopes
+        .clone()
+        .unwrap_or_else(|| "openid email profile".to_owned());
+    let mut url = url::Url::parse(&endpoints.authorization_endpoint).map_err(|_| {
+        Error::internal("the identity provider's authorization_endpoint is not a URL")
+    })?;
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("response_mode", "query")
+        .append_pair("client_id", &client_id)
+        .append_pair("redirect_uri", &s.redirect_uri)
+        .append_pair("scope", &scopes)
+        .append_pair("state", &state)
+        .append_pair("nonce", &nonce)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    let new = NewFlow {
+        state_digest: digest(&state),
+        purpose: s.purpose,
+        idp_id: idp.id.clone(),
+        nonce,
+        pkce_verifier: verifier,
+        redirect_uri: s.redirect_uri,
+        binding_digest: s.binding_digest,
+        target: s.target,
+        expires_at: now() + FLOW_MAX_AGE,
+    };
+    team.store
+        .create_flow(&new)
+        .await
+        .map_err(crate::team::api::store_error)?;
+    Ok(url.into())
+}
+
+/// The pending flow `state` names (taken: it cannot be used twice), if any.
+pub async fn take(team: &TeamState, state: &str) -> Result<Option<Flow>, Error> {
+    team.store
+        .take_flow(&digest(state), now())
+        .await
+        .map_err(crate::team::api::store_error)
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    id_token: Option<String>,
+}
+
+/// Exchange `code` for the ID token, check it, and find (or provision) the user.
+pub async fn finish(
+    team: &TeamState,
+    http: &reqwest::Client,
+    flow: &Flow,
+    code: &str,
+) -> Result<User, Error> {
+    let idp = team.oidc.get(&flow.idp_id).ok_or_else(|| {
+        Error::new(
+            ErrorKind::PermissionDenied,
+            "this identity provider was removed while you were signing in",
+        )
+    })?;
+    let endpoints = team.oidc.endpoints(&flow.idp_id).await?;
+    let client_id = idp
+        .client_id
+        .clone()
+        .unwrap_or_else(|| idp.audience.clone());
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", flow.redirect_uri.as_str()),
+        ("code_verifier", flow.pkce_verifier.as_str()),
+        ("client_id", client_id.as_str()),
+    ];
+    if let Some(secret) = idp.client_secret.as_deref() {
+        form.push(("client_secret", secret));
+    }
+    let unreachable = |_| {
+        Error::new(
+            ErrorKind::Unavailable,
+            "the identity provider's token endpoint did not answer; try again",
+        )
+    };
+    let mut resp = http
+        .post(&endpoints.token_endpoint)
+        .header("accept", "application/json")
+        .form(&form)
+        .send()
+        .await
+        .map_err(unreachable)?;
+    let status = resp.status();
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(unreachable)? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_TOKEN_RESPONSE {
+            return Err(Error::internal(
+                "the identity provider's token answer is too large",
+            ));
+        }
+    }
+    if !status.is_success() {
+        tracing::warn!(idp = %idp.name, %status, "the identity provider refused the code");
+        return Err(Error::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "the identity provider refused the sign-in (HTTP {}); start again",
+                status.as_u16()
+            ),
+        ));
+    }
+    let token: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
+        Error::new(
+            ErrorKind::PermissionDenied,
+            "the identity provider's token answer is not JSON",
+        )
+    })?;
+    let id_token = token.id_token.ok_or_else(|| {
+        Error::new(
+            ErrorKind::PermissionDenied,
+            "the identity provider sent no ID token (is `openid` among the scopes?)",
+        )
+    })?;
+    let identity = team
+        .oidc
+        .verify_id_token(&flow.idp_id, &id_token, &flow.nonce)
+        .await?;
+    resolve_user(&team.store, &team.oidc, &identity).await
+}

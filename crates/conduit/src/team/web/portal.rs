@@ -1,0 +1,174 @@
+//! `/portal`: "signed in as …" with a logout form, or the password form and one button per
+//! identity provider. Password sign-in has `/auth/login`'s checks (throttle per address and
+//! username, one answer for every failure, failures audited); either way the session is a
+//! `conduit_session` cookie.
+
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use conduit_core::Error;
+use conduit_store::{Actor, FlowPurpose, User};
+use serde_json::json;
+
+use super::cookie::{self, SESSION};
+use super::html::{escape, hidden, redirect, Page};
+use super::{flow, form, session, Ctx};
+
+/// The one refusal for a wrong password, an unknown or inactive user, or one without one.
+const REFUSED: &str = "Invalid username or password.";
+
+/// `GET /portal`.
+pub async fn show(mut ctx: Ctx) -> Result<Response, Page> {
+    if let Some(p) = ctx.browser.session(&ctx.team)? {
+        let user_id = p.user_id.clone().unwrap_or_default();
+        let user = ctx.team.store.user(&user_id).await?;
+        let name = user
+            .as_ref()
+            .and_then(|u| u.email.clone())
+            .or(p.subject.clone())
+            .unwrap_or_default();
+        let body = format!(
+            "<p>Signed in as <strong>{}</strong> ({}).</p>\n\
+             <form method=\"post\" action=\"/portal/logout\">{}\
+             <button type=\"submit\">Sign out</button></form>",
+            escape(&name),
+            escape(p.role.as_str()),
+            hidden("csrf", &ctx.browser.session_csrf()),
+        );
+        return Ok(Page::new(StatusCode::OK, "conduit portal", body).into_response());
+    }
+    let (_, bind) = ctx.browser.bind();
+    let page = Page::new(StatusCode::OK, "Sign in", sign_in_body(&ctx, None)).cookie(bind);
+    Ok(page.for_idps(&ctx.team).into_response())
+}
+
+/// The password form and the IdP buttons, with `error` above them.
+fn sign_in_body(ctx: &Ctx, error: Option<&str>) -> String {
+    let mut body = String::new();
+    if let Some(e) = error {
+        body.push_str(&format!("<p><strong>{}</strong></p>\n", escape(e)));
+    }
+    body.push_str(&format!(
+        "<form method=\"post\" action=\"/portal/login\">{}\n\
+         <p><label>Username <input name=\"username\" autocomplete=\"username\" required></label></p>\n\
+         <p><label>Password <input type=\"password\" name=\"password\" \
+         autocomplete=\"current-password\" required></label></p>\n\
+         <p><button type=\"submit\">Sign in</button></p></form>\n",
+        hidden("csrf", &ctx.browser.csrf())
+    ));
+    for idp in ctx.team.oidc.list() {
+        let id: String = url::form_urlencoded::byte_serialize(idp.id.as_bytes()).collect();
+        body.push_str(&format!(
+            "<p><a href=\"/portal/sso/{}\">Sign in with {}</a></p>\n",
+            escape(&id),
+            escape(&idp.name)
+        ));
+    }
+    body
+}
+
+/// `POST /portal/login` (username, password, csrf).
+pub async fn login(mut ctx: Ctx, body: Bytes) -> Result<Response, Page> {
+    let f = form(&body);
+    ctx.browser.check_csrf(f.get("csrf").map(String::as_str))?;
+    let username = f.get("username").cloned().unwrap_or_default();
+    let password = f.get("password").cloned().unwrap_or_default();
+    let ip = ctx.ip.clone();
+    let attempt = ctx
+        .web
+        .throttle
+        .begin(ip.as_deref(), &username)
+        .map_err(|secs| {
+            Error::limited(
+                format!("Too many failed sign-ins: try again in {secs} s."),
+                secs,
+            )
+        })?;
+    let user = ctx.team.store.user_by_subject(&username).await?;
+    match check(user, password).await? {
+        Ok(user) => {
+            attempt.succeeded();
+            let minted = session::mint(&ctx.team, &user, "portal", ip.as_deref()).await?;
+            let ttl = session::ttl_secs(&ctx.team);
+            let c = cookie::set(SESSION, &minted.secret, ttl, ctx.browser.secure());
+            Ok(redirect(StatusCode::SEE_OTHER, "/portal", &[c]))
+        }
+        Err(reason) => {
+            attempt.failed();
+            let actor = Actor {
+                name: "anonymous".to_owned(),
+                user_id: None,
+                ip,
+            };
+            let detail = json!({"username": username, "reason": reason, "via": "portal"});
+            ctx.team
+                .store
+                .audit(&actor, "auth.login_failed", None, detail)
+                .await?;
+            let (_, bind) = ctx.browser.bind();
+            let body = sign_in_body(&ctx, Some(REFUSED));
+            let page = Page::new(StatusCode::UNAUTHORIZED, "Sign in", body).cookie(bind);
+            Ok(page.for_idps(&ctx.team).into_response())
+        }
+    }
+}
+
+/// Verify off the async threads; an unknown user costs the same (a dummy hash). On failure,
+/// why (for the audit log only).
+async fn check(user: Option<User>, password: String) -> Result<Result<User, &'static str>, Error> {
+    use crate::team::password::{dummy_verify, verify};
+    tokio::task::spawn_blocking(move || {
+        let Some(user) = user else {
+            dummy_verify(&password);
+            return Err("unknown user");
+        };
+        let Some(phc) = user.password_hash.as_deref() else {
+            dummy_verify(&password);
+            return Err("no password set");
+        };
+        if !verify(&password, phc) {
+            Err("wrong password")
+        } else if !user.active {
+            Err("inactive user")
+        } else {
+            Ok(user)
+        }
+    })
+    .await
+    .map_err(|e| Error::internal(format!("password check failed: {e}")))
+}
+
+/// `POST /portal/logout` (csrf): end the session, clear the cookie.
+pub async fn logout(ctx: Ctx, body: Bytes) -> Result<Response, Page> {
+    let f = form(&body);
+    ctx.browser.check_csrf(f.get("csrf").map(String::as_str))?;
+    if let Some(p) = ctx.browser.session(&ctx.team)? {
+        let actor = Actor {
+            name: format!("user:{}", p.subject.clone().unwrap_or_default()),
+            user_id: p.user_id.clone(),
+            ip: ctx.ip.clone(),
+        };
+        ctx.team
+            .store
+            .revoke_credential(&p.credential_id, "auth.logout", &actor)
+            .await?;
+        session::sync(&ctx.team).await;
+    }
+    let clear = cookie::clear(SESSION, ctx.browser.secure());
+    Ok(redirect(StatusCode::SEE_OTHER, "/portal", &[clear]))
+}
+
+/// `GET /portal/sso/{idp_id}`: start a portal flow at that IdP.
+pub async fn sso(mut ctx: Ctx, Path(idp_id): Path<String>) -> Result<Response, Page> {
+    let (binding, bind) = ctx.browser.bind();
+    let start = flow::Start {
+        purpose: FlowPurpose::Portal,
+        idp_id: &idp_id,
+        target: None,
+        binding_digest: cookie::digest(&binding),
+        redirect_uri: ctx.redirect_uri(),
+    };
+    let url = flow::start(&ctx.team, start).await?;
+    Ok(redirect(StatusCode::FOUND, &url, &[bind]))
+}

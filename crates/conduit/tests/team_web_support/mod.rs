@@ -1,0 +1,260 @@
+//! Shared by the `team_web*` tests: a team gateway over a temp SQLite store behind the real
+//! router (`routes::router`, host guard included), and a cookie-keeping browser that talks to
+//! it through `oneshot`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Request, StatusCode};
+use axum::Router;
+use conduit::apikey::ApiKey;
+use conduit::config::DebugMode;
+use conduit::state::{
+    Access, AppState, KiroAccounts, OpenAiState, RelaySettings, TeamSettings, TeamState, Upstreams,
+};
+use conduit::team::cache::AuthCache;
+use conduit::team::limit::Limiter;
+use conduit_store::{Actor, NewUser, Role, Store};
+use conduit_testkit::FakeUpstream;
+use sha2::{Digest, Sha256};
+use tower::ServiceExt;
+
+pub const PORT: u16 = 8766;
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct Gw {
+    pub app: Router,
+    pub team: TeamState,
+    pub dir: PathBuf,
+}
+
+impl Drop for Gw {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn sha(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+pub fn system() -> Actor {
+    Actor {
+        name: "test".into(),
+        user_id: None,
+        ip: None,
+    }
+}
+
+impl Gw {
+    /// A gateway (TLS or not, as cookies see it) with no identity provider.
+    pub async fn new(tls: bool) -> Gw {
+        let dir = std::env::temp_dir().join(format!("conduit-web-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open_sqlite(&dir.join("team.db")).await.unwrap();
+        store.migrate().await.unwrap();
+        let cache = Arc::new(AuthCache::new());
+        cache.sync_now(&store).await.unwrap();
+        let oidc = conduit::team::oidc::Registry::new(
+            reqwest::Client::new(),
+            None,
+            Duration::from_secs(60),
+            Duration::from_secs(3600),
+        );
+        let signer = conduit::team::oauth::Signer::load(
+            &store,
+            Duration::from_secs(30 * 86_400),
+            Duration::from_secs(3600),
+        )
+        .await
+        .unwrap();
+        let team = TeamState {
+            store,
+            cache,
+            limiter: Arc::new(Limiter::local()),
+            oidc: Arc::new(oidc),
+            signer: Arc::new(signer),
+            settings: TeamSettings {
+                tls,
+                ..TeamSettings::default()
+            },
+        };
+        conduit::routes::local_only::allow_port(PORT);
+        let upstream = Arc::new(FakeUpstream::new("up").serving(["claude-*"]));
+        let app = conduit::routes::router(AppState {
+            upstreams: Upstreams::single(upstream).unwrap(),
+            kiro: KiroAccounts(None),
+            relay: RelaySettings {
+                debug_mode: DebugMode::Off,
+                ping_interval: Duration::from_secs(60),
+            },
+            access: Access {
+                key: Arc::new(ApiKey::new("sk-unused-personal-key").unwrap()),
+            },
+            openai: OpenAiState::default(),
+            team: Some(team.clone()),
+        });
+        Gw { app, team, dir }
+    }
+
+    /// A user with [`PASSWORD`]; its id.
+    pub async fn user(&self, subject: &str, role: Role) -> String {
+        let new = NewUser {
+            subject: subject.into(),
+            email: None,
+            role,
+            team_id: None,
+            password_hash: Some(conduit::team::password::hash(PASSWORD).unwrap()),
+        };
+        self.team
+            .store
+            .create_user(&new, &system())
+            .await
+            .unwrap()
+            .id
+    }
+
+    /// The audit actions, newest first.
+    pub async fn audit(&self) -> Vec<String> {
+        let rows = self.team.store.list_audit(500, None).await.unwrap();
+        rows.into_iter().map(|e| e.action).collect()
+    }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    /// Every `Set-Cookie` value.
+    pub fn set_cookies(&self) -> Vec<String> {
+        let all = self.headers.get_all("set-cookie");
+        all.iter().map(|v| v.to_str().unwrap().to_owned()).collect()
+    }
+
+    /// The `Set-Cookie` for `name`.
+    pub fn set_cookie(&self, name: &str) -> Option<String> {
+        let prefix = format!("{name}=");
+        self.set_cookies()
+            .into_iter()
+            .find(|c| c.starts_with(&prefix))
+    }
+
+    /// The value of a hidden field in the page (the first one).
+    pub fn field(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self.text.find(&marker).expect(&self.text) + marker.len();
+        let end = self.text[start..].find('"').unwrap();
+        self.text[start..start + end].to_owned()
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", |v| v.to_str().unwrap())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.text).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// A browser: keeps cookies, comes from one address.
+pub struct Browser {
+    pub cookies: HashMap<String, String>,
+    pub ip: [u8; 4],
+}
+
+impl Browser {
+    pub fn new(ip: [u8; 4]) -> Browser {
+        Browser {
+            cookies: HashMap::new(),
+            ip,
+        }
+    }
+
+    pub async fn get(&mut self, gw: &Gw, path: &str) -> Reply {
+        self.send(gw, "GET", path, &[], Vec::new()).await
+    }
+
+    pub async fn post(&mut self, gw: &Gw, path: &str, form: &[(&str, &str)]) -> Reply {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let headers = [("content-type", "application/x-www-form-urlencoded")];
+        let origin = [("origin", "http://127.0.0.1:8766")];
+        let headers: Vec<(&str, &str)> = headers.into_iter().chain(origin).collect();
+        self.send(gw, "POST", path, &headers, body.into_bytes())
+            .await
+    }
+
+    pub async fn send(
+        &mut self,
+        gw: &Gw,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
+        gw.team.cache.sync_now(&gw.team.store).await.unwrap();
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", format!("127.0.0.1:{PORT}"));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if !self.cookies.is_empty() {
+            let jar: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            req = req.header("cookie", jar.join("; "));
+        }
+        let mut req = req.body(Body::from(body)).unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((self.ip, 40000))));
+        let resp = gw.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let reply = Reply {
+            status,
+            headers,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        };
+        for c in reply.set_cookies() {
+            let pair = c.split(';').next().unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            if v.is_empty() || c.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        reply
+    }
+
+    /// Sign in at the portal with a password (the form's CSRF token included).
+    pub async fn sign_in(&mut self, gw: &Gw, username: &str) -> Reply {
+        let page = self.get(gw, "/portal").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        let csrf = page.field("csrf");
+        let form = [
+            ("username", username),
+            ("password", PASSWORD),
+            ("csrf", &csrf),
+        ];
+        self.post(gw, "/portal/login", &form).await
+    }
+}
