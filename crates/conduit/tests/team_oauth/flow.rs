@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::support::{env, sha256_hex, Env, BASE, DEVICE_GRANT};
+use crate::support::{env, env_with, sha256_hex, Env, BASE, DEVICE_GRANT};
 
 const ALPHABET: &str = "BCDFGHJKLMNPQRSTVWXZ";
 
@@ -54,6 +54,22 @@ async fn metadata_lists_the_device_flow_on_the_gateways_own_origin_uncached() {
         (Some("OKP"), Some("Ed25519"))
     );
     assert_eq!(kid.len(), 16);
+}
+
+#[tokio::test]
+async fn the_public_url_is_the_origin_whatever_the_host() {
+    let public = "https://gw.example.com:8443";
+    let env = env_with(&[("CONDUIT_PUBLIC_URL", public)]).await;
+    let m = env
+        .get("/.well-known/oauth-authorization-server", &[])
+        .await
+        .body;
+    assert_eq!(m["issuer"], public);
+    assert_eq!(m["token_endpoint"], format!("{public}/oauth/token"));
+    let a = env
+        .form("/oauth/device_authorization", &[("surface", "claude_code")])
+        .await;
+    assert_eq!(a.body["verification_uri"], format!("{public}/device"));
 }
 
 #[tokio::test]

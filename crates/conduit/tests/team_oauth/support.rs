@@ -105,6 +105,11 @@ async fn credential(store: &Store, kind: CredentialKind, user_id: &str) -> Strin
 }
 
 pub async fn env() -> Env {
+    env_with(&[]).await
+}
+
+/// A gateway with these environment variables (`CONDUIT_PUBLIC_URL`, TTLs …).
+pub async fn env_with(vars: &[(&str, &str)]) -> Env {
     let dir = std::env::temp_dir().join(format!("conduit-team-oauth-{}", uuid::Uuid::new_v4()));
     let store = Store::open_sqlite(&dir.join("team.db")).await.unwrap();
     store.migrate().await.unwrap();
@@ -131,7 +136,12 @@ pub async fn env() -> Env {
         credential(&store, session, &users["auditor"]).await,
     );
 
-    let config = conduit::config::team::from_env(&|_| None).unwrap();
+    let lookup = |name: &str| {
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.to_string())
+    };
+    let config = conduit::config::team::from_env(&lookup).unwrap();
     let team = conduit::team::serve::team_state(store.clone(), &config)
         .await
         .unwrap();
