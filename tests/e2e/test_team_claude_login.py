@@ -14,7 +14,8 @@ and the verification URL on screen. Headless Chromium (node/device_approve.mjs) 
 types the code, signs in at the IdP (oidc-provider) and presses Approve; Claude Code's next
 poll gets the tokens ("Connected to Cloud gateway"). Then a question, answered by the
 simulator through the gateway, on screen; the access log names the sign-in (`tok:<family>`)
-and the person; the credential Claude Code saved is the gateway's own token.
+and the person; the credential Claude Code saved is the gateway's own token. Last, `/logout`:
+Claude Code revokes at the gateway, and the refresh token it held is dead.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from claude_gateway import NsTmux, PrivateEtc, verify_access_token
+from claude_gateway import NsTmux, PrivateEtc, oauth_error, refresh, verify_access_token
 from idp_harness import NODE_DIR, Idp
 from team_harness import start_team_gateway
 from test_claude_code import CLAUDE
@@ -48,6 +49,17 @@ def approve_in_chromium(url: str, code: str, login: str) -> subprocess.Popen:
            "HOME": os.environ.get("HOME", "/root")}
     return subprocess.Popen(["node", str(NODE_DIR / "device_approve.mjs"), url, code], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_screen(tmux: NsTmux, text: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        screen = tmux.screen()
+        if text in screen:
+            return screen
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} not on screen within {timeout} s:\n{screen}")
+        time.sleep(0.5)
 
 
 def test_claude_code_signs_in_through_the_device_flow_and_gets_an_answer(sim, workdir, tmp_path):
@@ -140,6 +152,14 @@ def test_claude_code_signs_in_through_the_device_flow_and_gets_an_answer(sim, wo
         assert asked and all(saved["jwt"] not in json.dumps(c) for c in asked)
         line = gw.access_line(f"tok:{claims['fid']}")
         assert line and login in line, f"no access line for the sign-in: {line!r}"
+
+        # /logout revokes at the gateway (RFC 7009) and forgets the credential.
+        tmux.type("/logout")
+        tmux.keys("Enter")
+        wait_for_screen(tmux, "Successfully logged out")
+        assert oauth_error(refresh(gw.url, saved["idpRefreshToken"])) == "invalid_grant"
+        creds = home / ".claude" / ".credentials.json"
+        assert not creds.exists() or "enterpriseGateway" not in json.loads(creds.read_text())
     finally:
         if tmux:
             tmux.kill()
