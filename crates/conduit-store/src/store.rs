@@ -10,6 +10,7 @@ mod flows;
 mod identity;
 mod idps;
 mod open;
+mod prune;
 mod rates;
 mod refresh;
 mod rows;

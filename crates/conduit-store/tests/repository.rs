@@ -6,7 +6,10 @@
 mod cases;
 mod support;
 
-use cases::{credentials::*, feed::*, users::*};
+use cases::{
+    credentials::*, feed::*, sso_device::*, sso_flows::*, sso_idps::*, sso_misc::*, sso_refresh::*,
+    users::*,
+};
 use conduit_store::Engine;
 use support::{run_all, Case, CaseFuture};
 
@@ -40,6 +43,21 @@ static CASES: &[Case] = &[
     case!(listen_hears_another_handles_write),
     case!(sqlite_file_private_and_secret_free),
     case!(concurrent_writes_get_distinct_versions),
+    case!(idp_crud_and_deleted_in_feed),
+    case!(provisioning_keyed_on_issuer_and_subject),
+    case!(flow_taken_once_and_expired_refused),
+    case!(cli_session_bound_completed_taken_once),
+    case!(cli_session_expired_refused),
+    case!(device_code_lifecycle),
+    case!(device_code_denied_and_expired),
+    case!(device_poll_race_issues_once),
+    case!(refresh_rotation_replay_and_revoke),
+    case!(refresh_family_hard_end),
+    case!(deactivating_a_user_revokes_their_families),
+    case!(refresh_race_rotates_once),
+    case!(signing_keys_newest_first_expired_excluded),
+    case!(managed_settings_set_get_delete),
+    case!(prune_expired_deletes_only_the_expired),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,4 +2,9 @@
 
 pub mod credentials;
 pub mod feed;
+pub mod sso_device;
+pub mod sso_flows;
+pub mod sso_idps;
+pub mod sso_misc;
+pub mod sso_refresh;
 pub mod users;

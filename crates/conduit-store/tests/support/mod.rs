@@ -180,3 +180,69 @@ pub async fn audit_actions(store: &Store) -> Vec<String> {
     actions.reverse();
     actions
 }
+
+/// Lower-case hex SHA-256, as the binary stores every SSO secret.
+pub fn digest(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Unix seconds now (device decisions check expiry against the real clock).
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+pub fn new_idp(name: &str) -> conduit_store::NewIdp {
+    conduit_store::NewIdp {
+        name: name.into(),
+        issuer_url: format!("https://{name}.example.com/"),
+        audience: format!("{name}-aud"),
+        client_id: Some(format!("{name}-client")),
+        client_secret: Some(format!("{name}-very-secret")),
+        auto_provision: true,
+        default_role: Role::Member,
+        allowed_domains: vec!["example.com".into()],
+        scopes: None,
+        enabled: true,
+    }
+}
+
+/// A refresh family for `user_id` through the device flow, its first token's digest `refresh`,
+/// ending at `ends_at`; the family id.
+pub async fn issue_family(store: &Store, user_id: &str, refresh: &str, ends_at: i64) -> String {
+    let t = now();
+    let dev = format!("dev-{refresh}");
+    let code = store
+        .create_device_code(&digest(&dev), &digest(&format!("uc-{refresh}")), t + 600, 5)
+        .await
+        .unwrap();
+    assert!(store
+        .decide_device_code(&code.id, Some(user_id), &actor())
+        .await
+        .unwrap());
+    match store
+        .poll_device_code(&digest(&dev), &digest(refresh), ends_at, t)
+        .await
+        .unwrap()
+    {
+        conduit_store::DevicePoll::Issued { family_id, .. } => family_id,
+        other => panic!("expected Issued, got {other:?}"),
+    }
+}
+
+/// A portal flow for `state` expiring at `expires_at` (nonce `n`).
+pub fn new_flow_at(state: &str, expires_at: i64) -> conduit_store::NewFlow {
+    conduit_store::NewFlow {
+        state_digest: digest(state),
+        purpose: conduit_store::FlowPurpose::Portal,
+        idp_id: "env".into(),
+        nonce: "n".into(),
+        pkce_verifier: "v".into(),
+        redirect_uri: "https://gw.example/oauth/callback".into(),
+        binding_digest: digest("cookie"),
+        target: None,
+        expires_at,
+    }
+}
