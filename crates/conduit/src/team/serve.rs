@@ -82,6 +82,16 @@ pub async fn serve_team(config: GatewayConfig, opts: TeamOptions) -> anyhow::Res
 
     let syncing = CancellationToken::new();
     let sync_task = sync::spawn(store.clone(), team.cache.clone(), syncing.clone());
+    let idp_task = sync::spawn_idps(
+        store.clone(),
+        team.cache.clone(),
+        team.oidc.clone(),
+        syncing.clone(),
+    );
+    let signer_task = team
+        .signer
+        .clone()
+        .spawn_reload(store.clone(), syncing.clone());
     let shutdown = CancellationToken::new();
     tokio::spawn(server::wait_for_signal(shutdown.clone()));
     let served = match &opts.tls {
@@ -97,6 +107,8 @@ pub async fn serve_team(config: GatewayConfig, opts: TeamOptions) -> anyhow::Res
     // In-flight requests are done: stop syncing (a last flush of uses), then close the store.
     syncing.cancel();
     sync::join(sync_task).await;
+    sync::join(idp_task).await;
+    sync::join(signer_task).await;
     store.close().await;
     let _ = std::fs::remove_file(config.run_dir().join("port"));
     let _ = std::fs::remove_file(config.run_dir().join("pid"));
@@ -120,6 +132,8 @@ pub async fn team_state(store: Store, team_config: &TeamConfig) -> anyhow::Resul
     oidc.load(&store)
         .await
         .map_err(|e| anyhow!("cannot load the identity providers: {}", e.message))?;
+    // Change sets reach the registry from now on (also where no sync task runs: tests).
+    cache.follow_idps(oidc.clone());
     let signer = Signer::load(&store, sso.signing_rotate, sso.access_ttl)
         .await
         .map_err(|e| anyhow!("cannot load the token signing keys: {}", e.message))?;

@@ -23,6 +23,9 @@ use axum::{Extension, Router};
 
 pub use error::{render, store_error, ApiError};
 pub use json::MAX_BODY_BYTES;
+// The extractors other team modules' admin routes use (`oauth::managed`, the pages).
+pub(crate) use caller::{Admin, Reader};
+pub(crate) use json::AdminJson;
 use throttle::LoginThrottle;
 
 use crate::state::{AppState, TeamState};
