@@ -46,8 +46,10 @@ def discover(url: str) -> httpx.Response:
 
 
 def authorize_device(url: str, form: dict | None = None) -> httpx.Response:
-    return httpx.post(url + "/oauth/device_authorization", data=form or {"surface": "claude_code"},
-                      headers=CC_HEADERS, timeout=10)
+    """Claude Code's request (`surface=claude_code`), or `form` instead."""
+    data = {"surface": "claude_code"} if form is None else form
+    return httpx.post(url + "/oauth/device_authorization", data=data, headers=CC_HEADERS,
+                      timeout=10)
 
 
 def poll(url: str, device_code: str) -> httpx.Response:

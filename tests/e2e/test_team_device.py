@@ -17,9 +17,11 @@ the token endpoint) and a real IdP (oidc-provider, idp_harness) for the browser 
 
 from __future__ import annotations
 
+import subprocess
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import anthropic
@@ -29,7 +31,7 @@ import pytest
 from claude_gateway import (USER_CODE, Browser, authorize_device, checksum, discover,
                             oauth_error, poll, refresh, revoke, secrets_in, verify_access_token)
 from idp_harness import Idp
-from team_harness import MODEL, TeamGateway, team_gateway  # noqa: F401 (fixture)
+from team_harness import MODEL, TeamGateway, pg_db, team_gateway  # noqa: F401 (fixtures)
 
 INTERVAL = 5
 
@@ -51,13 +53,15 @@ class Story:
     gw: TeamGateway
     idp: Idp
     secrets: dict[str, str] = field(default_factory=dict)
+    # More instances on the same (Postgres) store.
+    others: list[TeamGateway] = field(default_factory=list)
 
     def keep(self, label: str, value: str) -> str:
         self.secrets[f"{label} #{len(self.secrets)}"] = value
         return value
 
-    def browser(self) -> Browser:
-        return Browser(self.gw.url)
+    def browser(self, gw: TeamGateway | None = None) -> Browser:
+        return Browser((gw or self.gw).url)
 
     def forget_browser(self, b: Browser) -> None:
         for v in b.cookie_values():
@@ -78,8 +82,9 @@ class Story:
         self.keep("user code (bare)", body["user_code"].replace("-", ""))
         return body
 
-    def approve(self, user_code: str, login: str, decision: str = "approve") -> httpx.Response:
-        b = self.browser()
+    def approve(self, user_code: str, login: str, decision: str = "approve",
+                gw: TeamGateway | None = None) -> httpx.Response:
+        b = self.browser(gw)
         try:
             return b.approve_with_idp(user_code, self.idp, login, decision)
         finally:
@@ -99,10 +104,21 @@ class Story:
         assert "Device approved" in self.approve(device["user_code"], login).text
         return self.took(poll(self.gw.url, device["device_code"]))
 
+    def files(self) -> list[Path]:
+        paths = [p for gw in [self.gw, *self.others] for p in gw.files()]
+        if self.gw.db is not None:
+            dump = self.gw.home / "pg_dump.sql"
+            subprocess.run(["pg_dump", "--data-only", self.gw.db.url, "-f", str(dump)], check=True,
+                           timeout=60)
+            paths.append(dump)
+        return paths
+
     def assert_no_secret_logged(self) -> None:
-        assert secrets_in(self.gw.files(), self.secrets) == []
-        self.gw.stop()
-        assert secrets_in(self.gw.files(), self.secrets) == []
+        assert self.secrets
+        assert secrets_in(self.files(), self.secrets) == []
+        for gw in [self.gw, *self.others]:
+            gw.stop()
+        assert secrets_in(self.files(), self.secrets) == []
 
 
 @pytest.fixture
@@ -155,7 +171,6 @@ def test_discovery_names_the_device_flow_on_the_gateways_own_origin(story):
     for name, value in meta.items():
         if name.endswith(("_endpoint", "_uri")):
             assert value.startswith(base + "/"), f"{name} is not on the gateway's origin: {value}"
-    story.assert_no_secret_logged()
 
 
 def test_device_code_approved_at_the_idp_gives_one_token_that_streams_messages(story, sim):
@@ -233,8 +248,7 @@ def test_device_authorization_ignores_extra_parameters_and_is_limited_per_addres
     forms = [{"surface": "claude_code"}, {},
              {"surface": "claude_code", "client_id": "whatever", "scope": "openid"}]
     for form in forms:
-        r = authorize_device(gw.url, form or None) if form else httpx.post(
-            gw.url + "/oauth/device_authorization", timeout=10)
+        r = authorize_device(gw.url, form)
         assert r.status_code == 200, (form, r.text)
         story.keep("device code", r.json()["device_code"])
     for _ in range(30 - len(forms)):
@@ -378,4 +392,30 @@ def test_password_sign_in_at_the_portal_approves_a_code_too(story):
     tokens = story.took(poll(gw.url, device["device_code"]))
     _, claims = verify_access_token(gw.url, tokens["access_token"])
     assert claims["sub"] == user["id"]
+    story.assert_no_secret_logged()
+
+
+def test_two_instances_share_codes_sign_ins_and_keys(team_gateway, idp, sim, pg_db):
+    """Two instances on one Postgres store: a code made on A is approved through B, its token
+    (signed by A) works on B, a refresh on B spends the token A would replay, a revoke on A
+    ends the sign-in on B."""
+    sim.rule({"text": "Hello through the gateway sign-in."})
+    env = {**idp.gateway_env(), "DEBUG_MODE": "all"}
+    a = team_gateway("postgres", db=pg_db, env=env)
+    b = team_gateway("postgres", db=pg_db, env=env)
+    story = Story(a, idp, others=[b])
+
+    device = story.start_device()
+    assert_oauth_error(poll(b.url, device["device_code"]), "authorization_pending")
+    assert "Device approved" in story.approve(device["user_code"], unique("dev"), gw=b).text
+    time.sleep(INTERVAL + 0.5)
+    first = story.took(poll(a.url, device["device_code"]))
+    assert_oauth_error(poll(b.url, device["device_code"]), "expired_token")
+    assert ask(b, first["access_token"])
+
+    second = story.took(refresh(b.url, first["refresh_token"]))
+    assert_oauth_error(refresh(a.url, first["refresh_token"]), "invalid_grant")
+    assert ask(a, second["access_token"])
+    assert revoke(a.url, second["refresh_token"], "refresh_token").status_code == 200
+    assert oauth_error(refresh(b.url, second["refresh_token"])) == "invalid_grant"
     story.assert_no_secret_logged()
