@@ -26,7 +26,7 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import jwt
@@ -142,6 +142,11 @@ class Browser:
                                      f"{r.status_code} {r.text[:500]}"
         authorize = urljoin(self.url, r.headers["location"])
         assert authorize.startswith(idp.issuer + "/"), authorize
+        # Code + PKCE (S256) with state and nonce, answered in the query: never the implicit flow.
+        q = parse_qs(urlsplit(authorize).query)
+        assert q.get("response_type") == ["code"] and q.get("code_challenge_method") == ["S256"], q
+        assert q.get("code_challenge") and q.get("state") and q.get("nonce"), q
+        assert q.get("redirect_uri") == [self.url + "/oauth/callback"], q
         back = idp.sign_in(self.http, authorize, login)
         self.visited.append(back)
         assert back.startswith(self.url + "/oauth/callback?"), back
