@@ -56,6 +56,11 @@ pub fn system() -> Actor {
 impl Gw {
     /// A gateway (TLS or not, as cookies see it) with no identity provider.
     pub async fn new(tls: bool) -> Gw {
+        Gw::with_idp(tls, None).await
+    }
+
+    /// A gateway whose environment names one identity provider (id `env`).
+    pub async fn with_idp(tls: bool, env_idp: Option<conduit_store::NewIdp>) -> Gw {
         let dir = std::env::temp_dir().join(format!("conduit-web-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let store = Store::open_sqlite(&dir.join("team.db")).await.unwrap();
@@ -63,8 +68,8 @@ impl Gw {
         let cache = Arc::new(AuthCache::new());
         cache.sync_now(&store).await.unwrap();
         let oidc = conduit::team::oidc::Registry::new(
-            reqwest::Client::new(),
-            None,
+            conduit::team::oidc::http_client(),
+            env_idp,
             Duration::from_secs(60),
             Duration::from_secs(3600),
         );
