@@ -101,7 +101,8 @@ impl Store {
         Ok(true)
     }
 
-    /// One token-endpoint poll (see [`DevicePoll`]), in one transaction. The first statement is
+    /// One token-endpoint poll (see [`DevicePoll`]), in one transaction; an approval whose user
+    /// has been deactivated since is consumed as `Denied`. The first statement is
     /// the conditional consume (approved, unexpired, not too soon): on Postgres a racing poll
     /// waits for it and then matches nothing; on SQLite it takes the write lock first.
     pub async fn poll_device_code(
@@ -127,6 +128,15 @@ impl Store {
             let user_id = user_id.ok_or_else(|| {
                 StoreError::Internal("an approved device code has no user".into())
             })?;
+            let active: Option<i64> = sqlx::query_scalar("SELECT active FROM users WHERE id = $1")
+                .bind(&user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if active.unwrap_or(0) == 0 {
+                // Deactivated since approving: used up, and no tokens.
+                tx.commit().await?;
+                return Ok(DevicePoll::Denied);
+            }
             let family_id = refresh::start_family(
                 &mut tx,
                 &user_id,

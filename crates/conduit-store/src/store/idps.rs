@@ -135,7 +135,8 @@ enum Write {
     Update,
 }
 
-/// Insert the row, or overwrite every changeable column of it.
+/// Insert the row, or overwrite every changeable column of it (one bind list for both: the
+/// update matches `created_at` too, which never changes, only to use every parameter).
 async fn write(conn: &mut AnyConnection, idp: &Idp, how: Write) -> Result<(), StoreError> {
     let sql = match how {
         Write::Insert => {

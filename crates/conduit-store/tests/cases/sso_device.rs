@@ -143,9 +143,32 @@ pub async fn device_code_denied_and_expired(db: &Db) {
             .unwrap();
         assert_eq!(got, DevicePoll::Expired, "{device}");
     }
+    // Approved, then the user deactivated: consumed without tokens.
+    let gone = s
+        .create_device_code(&digest("d4"), &digest("u4"), t + 600, 5)
+        .await
+        .unwrap();
+    assert!(s
+        .decide_device_code(&gone.id, Some(&u.id), &actor())
+        .await
+        .unwrap());
+    s.set_user_active(&u.id, false, &actor()).await.unwrap();
+    for want in [DevicePoll::Denied, DevicePoll::Expired] {
+        let got = s
+            .poll_device_code(&digest("d4"), &digest("r4"), t + 99, t)
+            .await
+            .unwrap();
+        assert_eq!(got, want);
+    }
     assert_eq!(
         audit_actions(s).await,
-        ["user.create", "device.deny", "device.approve"]
+        [
+            "user.create",
+            "device.deny",
+            "device.approve",
+            "device.approve",
+            "user.update"
+        ]
     );
 }
 
