@@ -282,6 +282,16 @@ async fn revoke_ends_the_sign_in_and_always_answers_200() {
         .form("/oauth/revoke", &[("token", by_refresh.as_str())])
         .await;
     assert_eq!(again.status, StatusCode::OK);
+    // Two sign-ins ended, each audited once (not the repeat, not the junk), by the client address.
+    let audit = env.store.list_audit(100, None).await.unwrap();
+    let revokes: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "token.revoke")
+        .collect();
+    assert_eq!(revokes.len(), 2);
+    assert!(revokes
+        .iter()
+        .all(|e| e.actor == "oauth:revoke" && e.ip.as_deref() == Some("10.0.0.1")));
 }
 
 #[tokio::test]
@@ -296,4 +306,36 @@ async fn a_deactivated_users_refresh_is_refused() {
         error_of(&env.refresh(&refresh_token).await),
         (400, "invalid_grant")
     );
+}
+
+#[tokio::test]
+async fn a_store_outage_answers_503_temporarily_unavailable() {
+    let env = env().await;
+    let (_, refresh_token) = env.sign_in("member").await;
+    let (device_code, _) = env.start_device().await;
+    env.store.close().await;
+    let cases: [(&str, Form); 4] = [
+        (
+            "/oauth/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh_token),
+            ],
+        ),
+        (
+            "/oauth/token",
+            &[("grant_type", DEVICE_GRANT), ("device_code", &device_code)],
+        ),
+        ("/oauth/revoke", &[("token", &refresh_token)]),
+        ("/oauth/device_authorization", &[("surface", "claude_code")]),
+    ];
+    for (path, pairs) in cases {
+        let a = env.form(path, pairs).await;
+        assert_eq!(
+            error_of(&a),
+            (503, "temporarily_unavailable"),
+            "{path} {pairs:?}"
+        );
+        assert!(a.headers.contains_key("retry-after"));
+    }
 }
