@@ -14,8 +14,9 @@ and the verification URL on screen. Headless Chromium (node/device_approve.mjs) 
 types the code, signs in at the IdP (oidc-provider) and presses Approve; Claude Code's next
 poll gets the tokens ("Connected to Cloud gateway"). Then a question, answered by the
 simulator through the gateway, on screen; the access log names the sign-in (`tok:<family>`)
-and the person; the credential Claude Code saved is the gateway's own token. Last, `/logout`:
-Claude Code revokes at the gateway, and the refresh token it held is dead.
+and the person; the model is the one the gateway's managed settings name ("Using Sonnet 4.6
+(from managed settings)"); the credential Claude Code saved is the gateway's own token.
+Last, `/logout`: Claude Code revokes at the gateway, and the refresh token it held is dead.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import pytest
 
 from claude_gateway import NsTmux, PrivateEtc, oauth_error, refresh, verify_access_token
 from idp_harness import NODE_DIR, Idp
-from team_harness import start_team_gateway
+from team_harness import MODEL, start_team_gateway
 from test_claude_code import CLAUDE
 
 QUESTION = "What is the capital of Kiroland?"
@@ -75,6 +76,8 @@ def test_claude_code_signs_in_through_the_device_flow_and_gets_an_answer(sim, wo
               domain="corp.example").start()
     gw = start_team_gateway(sim, workdir, "sqlite", env=idp.gateway_env())
     sim.rule({"text": ANSWER}, match={"contains": "capital of Kiroland"})
+    # The gateway's managed settings pick the model (Claude Code's own default is an Opus).
+    gw.call("PUT", "/admin/managed-settings", gw.admin, json={"model": MODEL})
     login = f"dev-{tag}"
 
     etc = PrivateEtc(tmp_path / "etc")
@@ -150,6 +153,11 @@ def test_claude_code_signs_in_through_the_device_flow_and_gets_an_answer(sim, wo
         # The question went upstream with the gateway's key, the sign-in on the access line.
         asked = [c for c in sim.log() if "capital of Kiroland" in json.dumps(c.get("body"))]
         assert asked and all(saved["jwt"] not in json.dumps(c) for c in asked)
+        # It fetched /managed/settings with the token and applied them.
+        # (Besides the main request, a small Haiku one asks about the same prompt.)
+        models = {c["body"]["model"] for c in asked}
+        assert MODEL in models and not any("opus" in m for m in models), models
+        assert any("(from managed settings)" in sc for sc in screens), screens[-1]
         line = gw.access_line(f"tok:{claims['fid']}")
         assert line and login in line, f"no access line for the sign-in: {line!r}"
 
