@@ -68,9 +68,13 @@ CREATE TABLE refresh_families (
     user_id TEXT NOT NULL REFERENCES users (id),
     created_at BIGINT NOT NULL,
     ends_at BIGINT NOT NULL,
-    revoked_at BIGINT
+    revoked_at BIGINT,
+    -- The change version of its revocation (0 while live): instances learn revoked families
+    -- from the change feed and refuse their access tokens at once.
+    version BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX refresh_families_user ON refresh_families (user_id);
+CREATE INDEX refresh_families_version ON refresh_families (version);
 CREATE INDEX refresh_families_ends ON refresh_families (ends_at);
 
 -- Every refresh token of a family, rotated on use (used_at set); a used one presented again is a

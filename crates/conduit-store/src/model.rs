@@ -159,4 +159,15 @@ pub struct Changes {
     pub credentials: Vec<Credential>,
     /// Identity providers written after the version (deleted ones too).
     pub idps: Vec<Idp>,
+    /// Sign-in families (Claude Code's gateway sign-in) revoked after the version and not yet
+    /// ended: their access tokens are refused from now on.
+    pub revoked_families: Vec<RevokedFamily>,
+}
+
+/// A revoked sign-in family: its id, and when it would have ended anyway (Unix seconds), after
+/// which nobody needs to remember it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedFamily {
+    pub id: String,
+    pub ends_at: i64,
 }

@@ -7,7 +7,7 @@ use sqlx::AnyConnection;
 use super::idps::{self, idp_cols};
 use super::rows::{self, credential_cols, user_cols};
 use super::{Engine, Store, ACQUIRE_TIMEOUT};
-use crate::{Changes, StoreError};
+use crate::{Changes, RevokedFamily, StoreError};
 
 /// The NOTIFY channel every write announces its version on.
 pub(crate) const CHANNEL: &str = "conduit_auth";
@@ -99,11 +99,27 @@ impl Store {
         .bind(version)
         .fetch_all(&mut *conn)
         .await?;
+        let families = sqlx::query(
+            "SELECT id, ends_at FROM refresh_families \
+             WHERE version > $1 AND revoked_at IS NOT NULL AND ends_at > $2 ORDER BY version, id",
+        )
+        .bind(version)
+        .bind(super::now_s())
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut revoked_families = Vec::with_capacity(families.len());
+        for row in &families {
+            revoked_families.push(RevokedFamily {
+                id: rows::get(row, "id")?,
+                ends_at: rows::get(row, "ends_at")?,
+            });
+        }
         Ok(Changes {
             version: now,
             users: rows::all(&users, rows::user)?,
             credentials: rows::all(&credentials, rows::credential)?,
             idps: rows::all(&idps, idps::idp)?,
+            revoked_families,
         })
     }
 

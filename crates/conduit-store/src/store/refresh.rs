@@ -45,7 +45,8 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
         if active.unwrap_or(0) == 0 {
-            revoke_families(&mut tx, Families::One(&family_id), now).await?;
+            let version = self.bump(&mut tx).await?;
+            revoke_families(&mut tx, Families::One(&family_id), now, version).await?;
             tx.commit().await?;
             return Ok(RefreshOutcome::Invalid);
         }
@@ -72,13 +73,14 @@ impl Store {
     /// version and is audited as `token.revoke`.
     pub async fn revoke_family(&self, family_id: &str, actor: &Actor) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        self.bump(&mut tx).await?;
+        let version = self.bump(&mut tx).await?;
         let user: Option<String> = sqlx::query_scalar(
-            "UPDATE refresh_families SET revoked_at = $1 \
+            "UPDATE refresh_families SET revoked_at = $1, version = $3 \
              WHERE id = $2 AND revoked_at IS NULL RETURNING user_id",
         )
         .bind(now_s())
         .bind(family_id)
+        .bind(version)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(user) = user else {
@@ -182,20 +184,24 @@ pub(super) async fn revoke_families(
     conn: &mut AnyConnection,
     which: Families<'_>,
     now: i64,
+    version: i64,
 ) -> Result<u64, StoreError> {
     let (sql, value) = match which {
         Families::One(id) => (
-            "UPDATE refresh_families SET revoked_at = $1 WHERE revoked_at IS NULL AND id = $2",
+            "UPDATE refresh_families SET revoked_at = $1, version = $3 \
+             WHERE revoked_at IS NULL AND id = $2",
             id,
         ),
         Families::OfUser(user) => (
-            "UPDATE refresh_families SET revoked_at = $1 WHERE revoked_at IS NULL AND user_id = $2",
+            "UPDATE refresh_families SET revoked_at = $1, version = $3 \
+             WHERE revoked_at IS NULL AND user_id = $2",
             user,
         ),
     };
     let done = sqlx::query(sql)
         .bind(now)
         .bind(value)
+        .bind(version)
         .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected())

@@ -153,7 +153,7 @@ impl Store {
         let user = update(&mut tx, query, version, id).await??;
         let mut detail = json!({ "active": active });
         if !active {
-            let ended = revoke_families(&mut tx, Families::OfUser(id), now_s()).await?;
+            let ended = revoke_families(&mut tx, Families::OfUser(id), now_s(), version).await?;
             detail["token_families_revoked"] = ended.into();
         }
         audit::write(&mut tx, actor, "user.update", Some(id), &detail).await?;
