@@ -211,6 +211,11 @@ def test_device_code_approved_at_the_idp_gives_one_token_that_streams_messages(s
     assert upstream and all(tokens["access_token"] not in str(c) for c in upstream)
     line = gw.access_line(f"tok:{claims['fid']}")
     assert line and login in line, f"the access line should name the sign-in and the user: {line!r}"
+    # It is an inference credential only: no keys minted with it, no admin API.
+    for method, path, body in [("POST", "/me/keys", {"name": "from-token"}), ("GET", "/me/keys", None),
+                               ("GET", "/admin/users", None)]:
+        r = gw.request(method, path, tokens["access_token"], json=body)
+        assert r.status_code == 401, (path, r.status_code, r.text)
     story.assert_no_secret_logged()
 
 
