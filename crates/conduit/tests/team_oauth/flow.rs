@@ -199,7 +199,7 @@ async fn token_endpoint_refuses_bad_grants() {
         (&[("grant_type", DEVICE_GRANT)], (400, "invalid_request")),
         (
             &[("grant_type", "refresh_token"), ("refresh_token", "junk")],
-            (400, "invalid_grant"),
+            (401, "invalid_grant"),
         ),
         (&[("grant_type", "refresh_token")], (400, "invalid_request")),
         (
@@ -273,7 +273,7 @@ async fn revoke_ends_the_sign_in_and_always_answers_200() {
         if let Some(refresh_token) = dead {
             assert_eq!(
                 error_of(&env.refresh(refresh_token).await),
-                (400, "invalid_grant")
+                (401, "invalid_grant")
             );
         }
     }
@@ -304,7 +304,7 @@ async fn a_deactivated_users_refresh_is_refused() {
         .unwrap();
     assert_eq!(
         error_of(&env.refresh(&refresh_token).await),
-        (400, "invalid_grant")
+        (401, "invalid_grant")
     );
 }
 

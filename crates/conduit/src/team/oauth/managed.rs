@@ -125,7 +125,9 @@ fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|tag| tag.trim().trim_start_matches("W/"))
-        .any(|tag| tag == "*" || tag == etag || tag.trim_matches('"') == etag.trim_matches('"'))
+        // `*` (Claude Desktop's start-up probe) is answered as if absent: the protocol sends
+        // 304 only for the checksum the client holds.
+        .any(|tag| tag == etag || tag.trim_matches('"') == etag.trim_matches('"'))
 }
 
 #[cfg(test)]

@@ -69,10 +69,16 @@ async fn refresh(team: &TeamState, old: &str) -> Result<Response, OAuthError> {
             "invalid_grant",
             "refresh token already used; use the newer one",
         )),
-        RefreshOutcome::Invalid => Err(OAuthError::bad(
-            "invalid_grant",
-            "refresh token invalid, expired or revoked: sign in again",
-        )),
+        // 401, not 400: Claude Code's gateway protocol makes a 401 `invalid_grant` its
+        // re-login prompt (revoked, ended, deprovisioned). A replay above stays 400, so a
+        // second terminal that lost the race picks up the winner's pair instead.
+        RefreshOutcome::Invalid => Err(OAuthError {
+            status: StatusCode::UNAUTHORIZED,
+            ..OAuthError::bad(
+                "invalid_grant",
+                "refresh token invalid, expired or revoked: sign in again",
+            )
+        }),
     }
 }
 
