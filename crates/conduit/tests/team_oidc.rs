@@ -269,3 +269,39 @@ async fn unknown_people_without_provisioning_and_deactivated_users_get_403() {
         assert_refused(&messages(&gw, &token).await, 403, what, &token);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_tokens_pass_the_guard_until_revoked_and_never_the_admin_api() {
+    let gw = gateway(None, None).await;
+    let store = &gw.team.store;
+    let admin = store.user_by_subject("admin").await.unwrap().unwrap();
+    let (token, _) = gw.team.signer.sign(&admin.id, "family-1").unwrap();
+    assert_eq!(messages(&gw, &token).await.status, 200);
+    // A gateway access token is not an admin credential, even an admin's.
+    let users = call(&gw, "GET", "/admin/users", &token, None).await;
+    assert_refused(&users, 401, "gateway token on /admin", &token);
+    // Its family revoked (as the change feed says): refused before its exp.
+    gw.team.cache.apply(conduit_store::Changes {
+        version: gw.team.cache.version(),
+        revoked_families: vec![conduit_store::RevokedFamily {
+            id: "family-1".into(),
+            ends_at: now() + 3600,
+        }],
+        ..Default::default()
+    });
+    assert_refused(&messages(&gw, &token).await, 401, "revoked family", &token);
+    // Another family of a deactivated user: refused too.
+    let (token, _) = gw.team.signer.sign(&admin.id, "family-2").unwrap();
+    let actor = oidc_support::gateway::system();
+    store
+        .set_user_active(&admin.id, false, &actor)
+        .await
+        .unwrap();
+    gw.team.cache.sync_now(store).await.unwrap();
+    assert_refused(
+        &messages(&gw, &token).await,
+        401,
+        "deactivated user",
+        &token,
+    );
+}

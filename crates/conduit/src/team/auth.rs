@@ -51,6 +51,12 @@ fn header_kid(token: &str) -> Option<String> {
 /// An access token the gateway signed (Claude Code's gateway sign-in).
 fn gateway_token(team: &TeamState, token: &str) -> Result<Principal, Error> {
     let claims = team.signer.verify(token)?;
+    if team.cache.family_revoked(&claims.family_id) {
+        return Err(Error::new(
+            ErrorKind::Authentication,
+            "this sign-in was revoked (signed out): sign in again with /login",
+        ));
+    }
     let user = team.cache.user(&claims.user_id)?.filter(|u| u.active);
     let Some(user) = user else {
         return Err(Error::new(

@@ -70,6 +70,9 @@ struct Maps {
     /// row applied late cannot bring a revoked credential back) and its digest while live.
     seen: HashMap<String, (i64, Option<[u8; 32]>)>,
     users: HashMap<String, UserState>,
+    /// Revoked sign-in families (Claude Code's gateway sign-in) → when they would have ended:
+    /// their access tokens are refused until then.
+    revoked_families: HashMap<String, i64>,
     version: i64,
     /// When expired credentials were last dropped (Unix seconds).
     pruned_at: i64,
@@ -206,8 +209,14 @@ impl AuthCache {
         if let Some(registry) = self.idps.get() {
             registry.apply(&changes.idps);
         }
-        if !changes.users.is_empty() || !changes.credentials.is_empty() {
+        if !changes.users.is_empty()
+            || !changes.credentials.is_empty()
+            || !changes.revoked_families.is_empty()
+        {
             let mut maps = self.maps.write().unwrap_or_else(|p| p.into_inner());
+            for family in changes.revoked_families {
+                maps.revoked_families.insert(family.id, family.ends_at);
+            }
             for user in changes.users {
                 maps.put_user(user);
             }
@@ -234,6 +243,7 @@ impl AuthCache {
             return;
         }
         maps.pruned_at = now;
+        maps.revoked_families.retain(|_, ends_at| now < *ends_at);
         let expired: Vec<[u8; 32]> = maps
             .by_digest
             .iter()
@@ -247,6 +257,12 @@ impl AuthCache {
                 }
             }
         }
+    }
+
+    /// Whether a sign-in family was revoked (its access tokens are refused before their `exp`).
+    pub fn family_revoked(&self, family_id: &str) -> bool {
+        let maps = self.maps.read().unwrap_or_else(|p| p.into_inner());
+        maps.revoked_families.contains_key(family_id)
     }
 
     /// The change version the cache is at.

@@ -49,7 +49,7 @@ fn changes(version: i64, users: Vec<User>, credentials: Vec<Credential>) -> Chan
         version,
         users,
         credentials,
-        idps: Vec::new(),
+        ..Changes::default()
     }
 }
 
@@ -221,4 +221,30 @@ fn expired_credentials_leave_memory() {
     cache.prune_expired(now + 120);
     assert_eq!(cache.len(), (1, 1));
     assert!(cache.authenticate(KEY).is_ok());
+}
+
+#[test]
+fn revoked_families_are_remembered_until_they_would_have_ended() {
+    let cache = AuthCache::new();
+    assert_eq!(cache.user("u1").unwrap_err().kind, ErrorKind::Unavailable);
+    let now = unix_now();
+    let family = |id: &str, ends_at| conduit_store::RevokedFamily {
+        id: id.into(),
+        ends_at,
+    };
+    cache.apply(Changes {
+        version: 3,
+        users: vec![user("u1", true, 1)],
+        revoked_families: vec![family("live", now + 100), family("ended", now - 1)],
+        ..Changes::default()
+    });
+    assert!(cache.family_revoked("live"));
+    assert!(
+        !cache.family_revoked("ended"),
+        "an ended family is forgotten"
+    );
+    assert!(!cache.family_revoked("other"));
+    let u1 = cache.user("u1").unwrap().unwrap();
+    assert_eq!((u1.role, u1.active), (Role::Admin, true));
+    assert!(cache.user("nobody").unwrap().is_none());
 }
