@@ -26,6 +26,8 @@ use conduit_testkit::FakeUpstream;
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 
+pub mod idp;
+
 pub const PORT: u16 = 8766;
 pub const PASSWORD: &str = "correct horse battery";
 

@@ -7,15 +7,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use conduit_core::{Error, ErrorKind};
 use conduit_store::{Flow, FlowPurpose, NewFlow, User};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::cookie::{digest, FLOW_MAX_AGE};
+use super::exchange::Exchange;
 use crate::state::TeamState;
 use crate::team::oidc::resolve_user;
-
-/// The largest token-endpoint answer read.
-const MAX_TOKEN_RESPONSE: usize = 1024 * 1024;
 
 /// What a new flow needs besides the IdP.
 pub struct Start<'a> {
@@ -101,11 +98,6 @@ pub async fn take(team: &TeamState, state: &str) -> Result<Option<Flow>, Error> 
         .map_err(crate::team::api::store_error)
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    id_token: Option<String>,
-}
-
 /// Exchange `code` for the ID token, check it, and find (or provision) the user.
 pub async fn finish(
     team: &TeamState,
@@ -120,65 +112,17 @@ pub async fn finish(
         )
     })?;
     let endpoints = team.oidc.endpoints(&flow.idp_id).await?;
-    let client_id = idp
-        .client_id
-        .clone()
-        .unwrap_or_else(|| idp.audience.clone());
-    let mut form = vec![
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("redirect_uri", flow.redirect_uri.as_str()),
-        ("code_verifier", flow.pkce_verifier.as_str()),
-        ("client_id", client_id.as_str()),
-    ];
-    if let Some(secret) = idp.client_secret.as_deref() {
-        form.push(("client_secret", secret));
-    }
-    let unreachable = |_| {
-        Error::new(
-            ErrorKind::Unavailable,
-            "the identity provider's token endpoint did not answer; try again",
-        )
+    let client_id = idp.client_id.as_deref().unwrap_or(&idp.audience);
+    let exchange = Exchange {
+        token_endpoint: &endpoints.token_endpoint,
+        code,
+        redirect_uri: &flow.redirect_uri,
+        verifier: &flow.pkce_verifier,
+        client_id,
+        client_secret: idp.client_secret.as_deref(),
+        idp_name: &idp.name,
     };
-    let mut resp = http
-        .post(&endpoints.token_endpoint)
-        .header("accept", "application/json")
-        .form(&form)
-        .send()
-        .await
-        .map_err(unreachable)?;
-    let status = resp.status();
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(unreachable)? {
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_TOKEN_RESPONSE {
-            return Err(Error::internal(
-                "the identity provider's token answer is too large",
-            ));
-        }
-    }
-    if !status.is_success() {
-        tracing::warn!(idp = %idp.name, %status, "the identity provider refused the code");
-        return Err(Error::new(
-            ErrorKind::PermissionDenied,
-            format!(
-                "the identity provider refused the sign-in (HTTP {}); start again",
-                status.as_u16()
-            ),
-        ));
-    }
-    let token: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
-        Error::new(
-            ErrorKind::PermissionDenied,
-            "the identity provider's token answer is not JSON",
-        )
-    })?;
-    let id_token = token.id_token.ok_or_else(|| {
-        Error::new(
-            ErrorKind::PermissionDenied,
-            "the identity provider sent no ID token (is `openid` among the scopes?)",
-        )
-    })?;
+    let id_token = super::exchange::id_token(http, &exchange).await?;
     let identity = team
         .oidc
         .verify_id_token(&flow.idp_id, &id_token, &flow.nonce)

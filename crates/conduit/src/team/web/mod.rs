@@ -4,7 +4,8 @@
 //! (`/auth/cli/*`) and the setup scripts (`/auth/setup*`). Where things live:
 //! - `cookie.rs`: the binding and session cookies, CSRF tokens;
 //! - `html.rs`: escaping, the page layout and its headers;
-//! - `flow.rs`: the authorization-code flow at an IdP (start, finish);
+//! - `flow.rs`: the authorization-code flow at an IdP (start, finish); `exchange.rs`: the
+//!   code exchange at its token endpoint;
 //! - `callback.rs`, `portal.rs`, `device.rs`, `cli.rs`, `setup.rs`: the handlers;
 //! - `session.rs`: minting session credentials; `limit.rs`: the per-IP window.
 
@@ -12,6 +13,7 @@ mod callback;
 mod cli;
 pub mod cookie;
 mod device;
+mod exchange;
 mod flow;
 pub mod html;
 mod limit;
