@@ -19,6 +19,16 @@ enum Who {
     Member,
 }
 
+/// (method, path, caller, body, status, a word of the error message).
+type Case = (
+    &'static str,
+    &'static str,
+    Who,
+    Option<Value>,
+    u16,
+    &'static str,
+);
+
 fn token(gw: &Gw, who: Who) -> &str {
     match who {
         Who::Admin => &gw.admin,
@@ -43,7 +53,7 @@ async fn roles_and_bad_input() {
     let idp = StubIdp::start(&[&k.rs]).await;
     let gw = gateway(Some(env_idp(&idp, true, Role::Member)), None).await;
     let b = || body("https://idp-b.example");
-    let cases: Vec<(&str, &str, Who, Option<Value>, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "POST",
             "/admin/idps",

@@ -53,10 +53,14 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let principal = authenticate(&parts.headers, state).await?;
         if !signed_in(principal.kind) {
-            return Err(ApiError::unauthenticated(
-                "virtual keys and Claude Code's sign-in tokens are not admin credentials; sign in \
-                 with /auth/login or your identity provider",
-            ));
+            let what = match principal.kind {
+                PrincipalKind::GatewayToken => "Claude Code's sign-in tokens",
+                _ => "virtual keys",
+            };
+            return Err(ApiError::unauthenticated(format!(
+                "{what} are not admin credentials; sign in with /auth/login or your identity \
+                 provider"
+            )));
         }
         Ok(Self {
             principal,
