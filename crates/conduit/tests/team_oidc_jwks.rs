@@ -97,3 +97,58 @@ async fn a_rotated_key_is_accepted_after_exactly_one_refetch() {
     }
     assert_eq!(idp.fetches(), 2, "both keys cached");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timer_refresh_learns_new_keys_without_a_kid_miss() {
+    let k = keys();
+    let idp = StubIdp::start(&[&k.rs]).await;
+    let gw = gateway(Some(env_idp(&idp, true, Role::Member)), None).await;
+    assert_eq!(
+        messages(&gw, &k.rs.sign(&good(&idp, "a"))).await.status,
+        200
+    );
+    idp.publish(&k.ed);
+    // Within the 10 s cool-down an unknown kid would be refused; the timer's refresh is not.
+    gw.team.oidc.refresh_all().await;
+    assert_eq!(idp.fetches(), 2);
+    let r = messages(&gw, &k.ed.sign(&good(&idp, "b"))).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(idp.fetches(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_must_name_the_configured_issuer_exactly() {
+    let k = keys();
+    let idp = StubIdp::start(&[&k.rs]).await;
+    let ends = gateway(Some(env_idp(&idp, true, Role::Member)), None).await;
+    let endpoints = ends.team.oidc.endpoints("env").await.unwrap();
+    assert_eq!(endpoints.token_endpoint, format!("{}/token", idp.issuer));
+    assert_eq!(
+        endpoints.authorization_endpoint,
+        format!("{}/auth", idp.issuer)
+    );
+
+    // Configured with a trailing slash; the document says without: unusable, and it says why.
+    let mut config = env_idp(&idp, true, Role::Member);
+    config.issuer_url = format!("{}/", idp.issuer);
+    let gw = gateway(Some(config), None).await;
+    let claims = good(&idp, "a");
+    let token = k.rs.sign(&oidc_support::set(
+        claims,
+        "iss",
+        format!("{}/", idp.issuer).into(),
+    ));
+    let r = messages(&gw, &token).await;
+    assert_eq!(r.status, 503, "{}", r.json);
+    let message = r.json["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("discovery document names the issuer"),
+        "{message}"
+    );
+    assert!(gw.team.oidc.endpoints("env").await.is_err());
+    assert_eq!(
+        idp.fetches(),
+        0,
+        "no key set fetched from an IdP that is not the one configured"
+    );
+}
