@@ -107,6 +107,10 @@ provider.use(async (ctx, next) => {
 });
 
 provider.on("server_error", (_ctx, err) => console.error("idp server_error:", err));
+// Refusals at /token and /auth, for the test logs (error codes and descriptions only).
+for (const event of ["grant.error", "authorization.error"]) {
+  provider.on(event, (_ctx, err) => console.error(`idp ${event}: ${err.error}: ${err.error_description} (${err.error_detail ?? ""})`));
+}
 
 const server = provider.listen(port, "127.0.0.1", () => {
   console.log(`ready ${issuer}`);
