@@ -101,7 +101,7 @@ impl Store {
     }
 
     /// The command line's poll: complete → consumed now, with the user (once); pending or
-    /// verified → `Pending`; expired or consumed already → `Expired`; unknown → `NotFound`.
+    /// verified → `Pending`; expired → `Expired`; unknown or consumed already → `NotFound`.
     pub async fn take_cli_session(&self, challenge: &str, now: i64) -> Result<CliPoll, StoreError> {
         let user: Option<Option<String>> = sqlx::query_scalar(
             "UPDATE cli_sessions SET status = 'consumed' \
@@ -128,8 +128,9 @@ impl Store {
             return Ok(CliPoll::NotFound);
         };
         Ok(match found.status {
+            // Read once: afterwards it is as gone as CCAG's deleted row.
+            CliStatus::Consumed => CliPoll::NotFound,
             _ if now >= found.expires_at => CliPoll::Expired,
-            CliStatus::Consumed => CliPoll::Expired,
             CliStatus::Pending | CliStatus::Verified | CliStatus::Complete => CliPoll::Pending,
         })
     }

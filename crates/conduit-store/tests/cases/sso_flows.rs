@@ -114,7 +114,8 @@ pub async fn cli_session_bound_completed_taken_once(db: &Db) {
     );
     assert_eq!(
         s.take_cli_session(&challenge, t).await.unwrap(),
-        CliPoll::Expired
+        CliPoll::NotFound,
+        "read once"
     );
     let row = s.cli_session(&cli.id).await.unwrap().unwrap();
     assert_eq!((row.status, row.user_id), (CliStatus::Consumed, Some(u.id)));
