@@ -73,11 +73,13 @@ fn team_router(state: AppState, team: crate::state::TeamState) -> Router {
             team,
             crate::team::guard::require_credential,
         ));
+    // One password throttle for `/auth/login` and the portal's form: two doors, one count.
+    let throttle = std::sync::Arc::new(crate::team::api::throttle::LoginThrottle::default());
     let app = Router::new()
         .merge(api)
-        .merge(crate::team::api::router())
+        .merge(crate::team::api::router_with(throttle.clone()))
         .merge(crate::team::oauth::routes())
-        .merge(crate::team::web::routes())
+        .merge(crate::team::web::routes_with(throttle))
         .route("/healthz", get(crate::team::ready::healthz))
         .route("/readyz", get(crate::team::ready::readyz));
     finish(app, state)
