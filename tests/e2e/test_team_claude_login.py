@@ -16,7 +16,9 @@ poll gets the tokens ("Connected to Cloud gateway"). Then a question, answered b
 simulator through the gateway, on screen; the access log names the sign-in (`tok:<family>`)
 and the person; the model is the one the gateway's managed settings name ("Using Sonnet 4.6
 (from managed settings)"); the credential Claude Code saved is the gateway's own token.
-Last, `/logout`: Claude Code revokes at the gateway, and the refresh token it held is dead.
+With 320 s access tokens, a second question ~25 s later makes Claude Code refresh first: a
+rotated pair in the same sign-in, the spent refresh token refused. Last, `/logout`: Claude
+Code revokes at the gateway, and the refresh token it held is dead.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ from test_claude_code import CLAUDE
 
 QUESTION = "What is the capital of Kiroland?"
 ANSWER = "The capital of Kiroland is Conduitville."
+SECOND_ANSWER = "Second answer, from Refreshville."
+# Claude Code renews its token this long before it ends (observed with 2.1.328: a 320 s token is
+# renewed by a request made 25 s after it was issued, not by one made at once).
+REFRESH_MARGIN = 300
+ACCESS_TTL = REFRESH_MARGIN + 20
 CODE_ON_SCREEN = re.compile(r"Code:\s+([BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4})")
 # What must never show: Claude Code refusing the gateway or its answers.
 REFUSALS = ("Contact your IT administrator", "sign-in was not completed", "API Error",
@@ -74,7 +81,9 @@ def test_claude_code_signs_in_through_the_device_flow_and_gets_an_answer(sim, wo
     tag = uuid.uuid4().hex[:6]
     idp = Idp(workdir, f"corp-{tag}", audience=f"api://conduit-{tag}", client_id=f"conduit-{tag}",
               domain="corp.example").start()
-    gw = start_team_gateway(sim, workdir, "sqlite", env=idp.gateway_env())
+    # Short access tokens, so that Claude Code refreshes within the test.
+    gw = start_team_gateway(sim, workdir, "sqlite",
+                            env={**idp.gateway_env(), "ACCESS_TOKEN_TTL_SECONDS": str(ACCESS_TTL)})
     sim.rule({"text": ANSWER}, match={"contains": "capital of Kiroland"})
     # The gateway's managed settings pick the model (Claude Code's own default is an Opus).
     gw.call("PUT", "/admin/managed-settings", gw.admin, json={"model": MODEL})
@@ -161,11 +170,26 @@ def test_claude_code_signs_in_through_the_device_flow_and_gets_an_answer(sim, wo
         line = gw.access_line(f"tok:{claims['fid']}")
         assert line and login in line, f"no access line for the sign-in: {line!r}"
 
+        # Claude Code refreshes before a request once the token is within REFRESH_MARGIN of
+        # its end: wait for that, ask again; the answer comes on a rotated pair, same sign-in.
+        time.sleep(max(0.0, saved["expiresAt"] / 1000 - REFRESH_MARGIN + 8 - time.time()))
+        sim.rule({"text": SECOND_ANSWER}, match={"contains": "second question"})
+        tmux.type("Here is a second question for you")
+        tmux.keys("Enter")
+        wait_for_screen(tmux, SECOND_ANSWER, 60)
+        renewed = json.loads((home / ".claude" / ".credentials.json").read_text())["enterpriseGateway"]
+        assert renewed["idpRefreshToken"] != saved["idpRefreshToken"], "Claude Code did not refresh"
+        _, renewed_claims = verify_access_token(gw.url, renewed["jwt"])
+        assert (renewed_claims["sub"], renewed_claims["fid"]) == (claims["sub"], claims["fid"])
+        assert renewed_claims["jti"] != claims["jti"]
+        # The spent refresh token (what a second terminal would still hold) is refused alone.
+        assert oauth_error(refresh(gw.url, saved["idpRefreshToken"])) == "invalid_grant"
+
         # /logout revokes at the gateway (RFC 7009) and forgets the credential.
         tmux.type("/logout")
         tmux.keys("Enter")
         wait_for_screen(tmux, "Successfully logged out")
-        assert oauth_error(refresh(gw.url, saved["idpRefreshToken"])) == "invalid_grant"
+        assert oauth_error(refresh(gw.url, renewed["idpRefreshToken"])) == "invalid_grant"
         creds = home / ".claude" / ".credentials.json"
         assert not creds.exists() or "enterpriseGateway" not in json.loads(creds.read_text())
     finally:
