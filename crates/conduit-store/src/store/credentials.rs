@@ -73,7 +73,9 @@ impl Store {
             ),
             CredentialKind::Session => (
                 "auth.login",
-                json!({ "user_id": cred.user_id, "expires_at": cred.expires_at }),
+                // The session's name says how the person signed in (`session`, `portal`,
+                // `cli`, `oidc:<idp>`).
+                json!({ "user_id": cred.user_id, "expires_at": cred.expires_at, "via": cred.name }),
             ),
         };
         audit::write(&mut tx, actor, action, Some(&cred.id), &detail).await?;

@@ -72,7 +72,9 @@ pub async fn callback(mut ctx: Ctx, Query(q): Query<CallbackQuery>) -> Result<Re
     match flow.purpose {
         FlowPurpose::Cli => cli::verified(&ctx, &target, &user.id, bind).await,
         FlowPurpose::Portal | FlowPurpose::Device => {
-            let minted = session::mint(&ctx.team, &user, "portal", ctx.ip.as_deref()).await?;
+            let idp = ctx.team.oidc.get(&flow.idp_id).map(|i| i.name);
+            let via = format!("oidc:{}", idp.as_deref().unwrap_or(&flow.idp_id));
+            let minted = session::mint(&ctx.team, &user, &via, ctx.ip.as_deref()).await?;
             let ttl = session::ttl_secs(&ctx.team);
             let c = cookie::set(SESSION, &minted.secret, ttl, ctx.browser.secure());
             if flow.purpose == FlowPurpose::Portal {
