@@ -54,10 +54,7 @@ pub fn router_with(throttle: Arc<LoginThrottle>) -> Router<AppState> {
         .route("/admin/teams", post(teams::create).get(teams::list))
         .route("/admin/audit", get(audit::list))
         .route("/admin/idps", post(idps::create).get(idps::list))
-        .route(
-            "/admin/idps/{id}",
-            patch(idps::update).delete(idps::delete),
-        )
+        .route("/admin/idps/{id}", patch(idps::update).delete(idps::delete))
         .layer(Extension(throttle))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
