@@ -17,6 +17,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod cache;
 pub mod guard;
+pub mod iplimit;
 pub mod limit;
 pub mod oauth;
 pub mod oidc;

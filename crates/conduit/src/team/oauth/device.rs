@@ -11,9 +11,9 @@ use axum::Extension;
 use conduit_store::StoreError;
 use serde_json::json;
 
-use super::limit::IpLimit;
 use super::wire::{digest, no_store, now, random_token, OAuthError, PeerIp};
 use crate::state::TeamState;
+use crate::team::iplimit::IpLimit;
 use crate::team::origin::public_base;
 
 /// RFC 8628 §6.1's alphabet: no vowels, no look-alikes.

@@ -10,7 +10,6 @@
 mod admin;
 pub mod device;
 pub mod keys;
-pub mod limit;
 pub mod managed;
 mod metadata;
 mod otlp;
@@ -29,8 +28,8 @@ use axum::{Extension, Router};
 pub use signer::Signer;
 
 use crate::state::AppState;
+use crate::team::iplimit::IpLimit;
 use device::DeviceLimit;
-use limit::IpLimit;
 
 /// The claims of an access token the gateway signed.
 #[derive(Debug, Clone, PartialEq, Eq)]

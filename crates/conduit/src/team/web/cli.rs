@@ -52,6 +52,7 @@ pub async fn login(mut ctx: Ctx, Query(q): Query<LoginQuery>) -> Result<Response
                 .to_owned(),
         ));
     }
+    ctx.admit_start()?;
     let (binding, bind) = ctx.browser.bind();
     let created = ctx
         .team
@@ -102,7 +103,7 @@ async fn start(ctx: &Ctx, cli_id: &str, idp_id: &str, binding: &str) -> Result<S
         binding_digest: digest(binding),
         redirect_uri: ctx.redirect_uri(),
     };
-    Ok(flow::start(&ctx.team, s).await?)
+    Ok(ctx.start_flow(s).await?)
 }
 
 #[derive(Deserialize)]

@@ -2,6 +2,8 @@
 //! A pending code leads to a confirm page (signed in to the portal already) or to sign-in at
 //! an identity provider first; `POST /device/decide` approves or denies it as that person.
 
+use std::time::Instant;
+
 use axum::body::Bytes;
 use axum::extract::Query;
 use axum::http::StatusCode;
@@ -54,13 +56,16 @@ fn normalise(typed: &str) -> String {
 pub async fn enter(mut ctx: Ctx, body: Bytes) -> Result<Response, Page> {
     let f = form(&body);
     ctx.browser.check_csrf(f.get("csrf").map(String::as_str))?;
-    let ip = ctx.ip.clone().unwrap_or_else(|| "unknown".to_owned());
-    ctx.web.device_limit.hit(&ip).map_err(|secs| {
-        Error::limited(
-            format!("Too many codes tried from this address: wait {secs} s."),
-            secs,
-        )
-    })?;
+    let ip = ctx.ip.as_deref().and_then(|ip| ip.parse().ok());
+    ctx.web
+        .device_limit
+        .check(ip, Instant::now())
+        .map_err(|secs| {
+            Error::limited(
+                format!("Too many codes tried from this address: wait {secs} s."),
+                secs,
+            )
+        })?;
     let typed = f.get("user_code").cloned().unwrap_or_default();
     let code = normalise(&typed);
     let found = ctx.team.store.device_by_user_code(&digest(&code)).await?;
@@ -91,7 +96,7 @@ pub async fn enter(mut ctx: Ctx, body: Bytes) -> Result<Response, Page> {
             binding_digest: digest(&binding),
             redirect_uri: ctx.redirect_uri(),
         };
-        let url = flow::start(&ctx.team, start).await?;
+        let url = ctx.start_flow(start).await?;
         return Ok(redirect(StatusCode::SEE_OTHER, &url, &[bind]));
     }
     if idps.is_empty() {

@@ -16,7 +16,6 @@ mod device;
 mod exchange;
 mod flow;
 pub mod html;
-mod limit;
 mod portal;
 mod session;
 mod setup;
@@ -33,8 +32,9 @@ use axum::{Extension, Router};
 
 use crate::state::{AppState, TeamState};
 use crate::team::api::throttle::LoginThrottle;
+use crate::team::iplimit::IpLimit;
+use conduit_core::Error;
 use cookie::Browser;
-use limit::IpLimit;
 
 /// Form bodies are small.
 const MAX_FORM_BYTES: usize = 16 * 1024;
@@ -46,6 +46,7 @@ pub struct Web {
     throttle: Arc<LoginThrottle>,
     /// `/device` code entry: 10 per 600 s per address.
     device_limit: IpLimit,
+    start_limit: IpLimit,
 }
 
 /// `/portal*`, `/oauth/callback`, `/auth/cli/*`, `/auth/setup*`, `/device*`.
@@ -59,6 +60,7 @@ pub fn routes_with(throttle: Arc<LoginThrottle>) -> Router<AppState> {
         http: crate::team::oidc::http_client(),
         throttle,
         device_limit: IpLimit::new(10, Duration::from_secs(600)),
+        start_limit: IpLimit::new(STARTS_PER_WINDOW, Duration::from_secs(600)),
     });
     Router::new()
         .route("/portal", get(portal::show))
@@ -94,7 +96,31 @@ impl Ctx {
     fn redirect_uri(&self) -> String {
         format!("{}/oauth/callback", self.base)
     }
+
+    /// Count one anonymous sign-in start (each writes a short-lived store row) against this
+    /// address: 429 past [`STARTS_PER_WINDOW`] per 10 minutes.
+    fn admit_start(&self) -> Result<(), Error> {
+        let ip = self.ip.as_deref().and_then(|ip| ip.parse().ok());
+        self.web
+            .start_limit
+            .check(ip, std::time::Instant::now())
+            .map_err(|secs| {
+                Error::limited(
+                    format!("Too many sign-ins started from this address: wait {secs} s."),
+                    secs,
+                )
+            })
+    }
+
+    /// Start a sign-in at an IdP (after [`Ctx::admit_start`]): the URL to send the browser to.
+    async fn start_flow(&self, s: flow::Start<'_>) -> Result<String, Error> {
+        self.admit_start()?;
+        flow::start(&self.team, s).await
+    }
 }
+
+/// Sign-in starts (IdP redirects, command-line sessions) per address per 10 minutes.
+const STARTS_PER_WINDOW: usize = 60;
 
 impl FromRequestParts<AppState> for Ctx {
     type Rejection = axum::response::Response;

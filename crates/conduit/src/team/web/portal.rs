@@ -169,6 +169,6 @@ pub async fn sso(mut ctx: Ctx, Path(idp_id): Path<String>) -> Result<Response, P
         binding_digest: cookie::digest(&binding),
         redirect_uri: ctx.redirect_uri(),
     };
-    let url = flow::start(&ctx.team, start).await?;
+    let url = ctx.start_flow(start).await?;
     Ok(redirect(StatusCode::FOUND, &url, &[bind]))
 }

@@ -1,6 +1,6 @@
-//! Per-client-address limits in memory (a sliding window of attempt times): the device
-//! authorization endpoint allows 30 per 10 minutes, then answers 429 `slow_down` with
-//! `Retry-After`. `/device`'s code entry (the web pages) can use the same type.
+//! Per-client-address limits in memory, one instance's view (a sliding window of attempt
+//! times): the device authorization endpoint allows 30 per 10 minutes, `/device`'s code entry
+//! 10, the browser sign-in starts 60.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
