@@ -19,6 +19,9 @@ and the person; the model is the one the gateway's managed settings name ("Using
 With 320 s access tokens, a second question ~25 s later makes Claude Code refresh first: a
 rotated pair in the same sign-in, the spent refresh token refused. Last, `/logout`: Claude
 Code revokes at the gateway, and the refresh token it held is dead.
+
+A second story: the user deactivated by an admin mid-session; the next question stops at once
+with the gateway's 401 ("Please run /login", no retries) and nothing reaches the upstream.
 """
 
 from __future__ import annotations
@@ -30,13 +33,14 @@ import shutil
 import subprocess
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from claude_gateway import NsTmux, PrivateEtc, oauth_error, refresh, verify_access_token
 from idp_harness import NODE_DIR, Idp
-from team_harness import MODEL, start_team_gateway
+from team_harness import MODEL, TeamGateway, start_team_gateway
 from test_claude_code import CLAUDE
 
 QUESTION = "What is the capital of Kiroland?"
@@ -70,25 +74,48 @@ def wait_for_screen(tmux: NsTmux, text: str, timeout: float = 30) -> str:
         time.sleep(0.5)
 
 
-def test_claude_code_signs_in_through_the_device_flow_and_gets_an_answer(sim, workdir, tmp_path):
+@dataclass
+class Machine:
+    """A gateway with a real IdP and its managed policy, and a developer machine: Claude Code's
+    managed settings naming the gateway (inside the namespace only), a fresh HOME, a project."""
+
+    gw: TeamGateway
+    idp: Idp
+    etc: PrivateEtc
+    home: Path
+    project: Path
+    login: str
+    tmux: NsTmux | None = None
+
+    def saved(self) -> dict:
+        """The sign-in Claude Code saved."""
+        creds = json.loads((self.home / ".claude" / ".credentials.json").read_text())
+        return creds["enterpriseGateway"]
+
+    def start_claude(self) -> NsTmux:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.home),
+               "TERM": "xterm-256color", "LANG": "C.UTF-8", "DISABLE_AUTOUPDATER": "1",
+               "DISABLE_ERROR_REPORTING": "1"}
+        self.tmux = NsTmux(self.etc, self.project, env, [str(CLAUDE)])
+        return self.tmux
+
+
+@pytest.fixture
+def machine(sim, workdir, tmp_path):
     if not CLAUDE.exists():
         pytest.fail(f"{CLAUDE} missing: run scripts/setup-e2e.sh")
     for tool in ("tmux", "unshare", "chromium"):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} missing: run scripts/setup-e2e.sh")
     assert not Path("/etc/claude-code").exists(), "this machine has its own /etc/claude-code"
-
     tag = uuid.uuid4().hex[:6]
     idp = Idp(workdir, f"corp-{tag}", audience=f"api://conduit-{tag}", client_id=f"conduit-{tag}",
               domain="corp.example").start()
-    # Short access tokens, so that Claude Code refreshes within the test.
+    # Short access tokens, so that Claude Code refreshes within a test.
     gw = start_team_gateway(sim, workdir, "sqlite",
                             env={**idp.gateway_env(), "ACCESS_TOKEN_TTL_SECONDS": str(ACCESS_TTL)})
-    sim.rule({"text": ANSWER}, match={"contains": "capital of Kiroland"})
     # The gateway's managed settings pick the model (Claude Code's own default is an Opus).
     gw.call("PUT", "/admin/managed-settings", gw.admin, json={"model": MODEL})
-    login = f"dev-{tag}"
-
     etc = PrivateEtc(tmp_path / "etc")
     etc.write({"forceLoginMethod": "gateway", "forceLoginGatewayUrl": gw.url})
     home = tmp_path / "home"
@@ -97,16 +124,26 @@ def test_claude_code_signs_in_through_the_device_flow_and_gets_an_answer(sim, wo
     (home / ".claude.json").write_text(json.dumps({"hasCompletedOnboarding": True, "theme": "dark"}))
     project = tmp_path / "project"
     project.mkdir()
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
-           "TERM": "xterm-256color", "LANG": "C.UTF-8", "DISABLE_AUTOUPDATER": "1",
-           "DISABLE_ERROR_REPORTING": "1"}
+    m = Machine(gw, idp, etc, home, project, f"dev-{tag}")
+    try:
+        yield m
+    finally:
+        if m.tmux:
+            m.tmux.kill()
+        gw.stop()
+        idp.stop()
+    assert not Path("/etc/claude-code").exists(), "the machine's /etc was changed"
 
-    tmux = None
+
+def sign_in_and_ask(m: Machine, sim) -> list[str]:
+    """Start `claude`, `/login` through the device flow (approved in Chromium as `m.login`),
+    ask QUESTION; the screens seen until ANSWER showed."""
+    sim.rule({"text": ANSWER}, match={"contains": "capital of Kiroland"})
+    tmux = m.start_claude()
     browser = None
     screens: list[str] = []
     done = {"login": False, "trusted": False, "approved": False, "connected": False, "asked": False}
     try:
-        tmux = NsTmux(etc, project, env, [str(CLAUDE)])
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             time.sleep(1.5)
@@ -132,8 +169,8 @@ def test_claude_code_signs_in_through_the_device_flow_and_gets_an_answer(sim, wo
                 tmux.keys("Enter")
             elif code and browser is None:
                 urls = re.findall(r"(http://127\.0\.0\.1:\d+/device\S*)", screen)
-                assert urls and urls[0].startswith(gw.url + "/device"), screen
-                browser = approve_in_chromium(urls[0], code.group(1), login)
+                assert urls and urls[0].startswith(m.gw.url + "/device"), screen
+                browser = approve_in_chromium(urls[0], code.group(1), m.login)
             elif "Connected to Cloud gateway" in screen:
                 done["connected"] = True
                 tmux.keys("Enter")
@@ -151,52 +188,69 @@ def test_claude_code_signs_in_through_the_device_flow_and_gets_an_answer(sim, wo
         else:
             pytest.fail(f"no answer on screen within 180 s ({done}); the last screens:\n"
                         + "\n=====\n".join(screens[-3:]))
-        assert done["approved"] and done["connected"] and done["asked"], done
-
-        # Claude Code keeps the gateway's own token; it names the person who approved.
-        saved = json.loads((home / ".claude" / ".credentials.json").read_text())["enterpriseGateway"]
-        assert saved["url"] == gw.url and saved["idpRefreshToken"]
-        _, claims = verify_access_token(gw.url, saved["jwt"])
-        user = next(u for u in gw.list_users() if u["id"] == claims["sub"])
-        assert login in user["subject"]
-        # The question went upstream with the gateway's key, the sign-in on the access line.
-        asked = [c for c in sim.log() if "capital of Kiroland" in json.dumps(c.get("body"))]
-        assert asked and all(saved["jwt"] not in json.dumps(c) for c in asked)
-        # It fetched /managed/settings with the token and applied them.
-        # (Besides the main request, a small Haiku one asks about the same prompt.)
-        models = {c["body"]["model"] for c in asked}
-        assert MODEL in models and not any("opus" in m for m in models), models
-        assert any("(from managed settings)" in sc for sc in screens), screens[-1]
-        line = gw.access_line(f"tok:{claims['fid']}")
-        assert line and login in line, f"no access line for the sign-in: {line!r}"
-
-        # Claude Code refreshes before a request once the token is within REFRESH_MARGIN of
-        # its end: wait for that, ask again; the answer comes on a rotated pair, same sign-in.
-        time.sleep(max(0.0, saved["expiresAt"] / 1000 - REFRESH_MARGIN + 8 - time.time()))
-        sim.rule({"text": SECOND_ANSWER}, match={"contains": "second question"})
-        tmux.type("Here is a second question for you")
-        tmux.keys("Enter")
-        wait_for_screen(tmux, SECOND_ANSWER, 60)
-        renewed = json.loads((home / ".claude" / ".credentials.json").read_text())["enterpriseGateway"]
-        assert renewed["idpRefreshToken"] != saved["idpRefreshToken"], "Claude Code did not refresh"
-        _, renewed_claims = verify_access_token(gw.url, renewed["jwt"])
-        assert (renewed_claims["sub"], renewed_claims["fid"]) == (claims["sub"], claims["fid"])
-        assert renewed_claims["jti"] != claims["jti"]
-        # The spent refresh token (what a second terminal would still hold) is refused alone.
-        assert oauth_error(refresh(gw.url, saved["idpRefreshToken"])) == "invalid_grant"
-
-        # /logout revokes at the gateway (RFC 7009) and forgets the credential.
-        tmux.type("/logout")
-        tmux.keys("Enter")
-        wait_for_screen(tmux, "Successfully logged out")
-        assert oauth_error(refresh(gw.url, renewed["idpRefreshToken"])) == "invalid_grant"
-        creds = home / ".claude" / ".credentials.json"
-        assert not creds.exists() or "enterpriseGateway" not in json.loads(creds.read_text())
     finally:
-        if tmux:
-            tmux.kill()
         if browser is not None and browser.poll() is None:
             browser.kill()
-        gw.stop()
-        idp.stop()
-    assert not Path("/etc/claude-code").exists(), "the machine's /etc was changed"
+    assert done["approved"] and done["connected"] and done["asked"], done
+    return screens
+
+
+def test_claude_code_signs_in_through_the_device_flow_and_gets_an_answer(machine, sim):
+    m, gw = machine, machine.gw
+    screens = sign_in_and_ask(m, sim)
+    tmux = m.tmux
+
+    # Claude Code keeps the gateway's own token; it names the person who approved.
+    saved = m.saved()
+    assert saved["url"] == gw.url and saved["idpRefreshToken"]
+    _, claims = verify_access_token(gw.url, saved["jwt"])
+    user = next(u for u in gw.list_users() if u["id"] == claims["sub"])
+    assert m.login in user["subject"]
+    # The question went upstream with the gateway's key, the sign-in on the access line.
+    asked = [c for c in sim.log() if "capital of Kiroland" in json.dumps(c.get("body"))]
+    assert asked and all(saved["jwt"] not in json.dumps(c) for c in asked)
+    # It fetched /managed/settings with the token and applied them.
+    # (Besides the main request, a small Haiku one asks about the same prompt.)
+    models = {c["body"]["model"] for c in asked}
+    assert MODEL in models and not any("opus" in name for name in models), models
+    assert any("(from managed settings)" in sc for sc in screens), screens[-1]
+    line = gw.access_line(f"tok:{claims['fid']}")
+    assert line and m.login in line, f"no access line for the sign-in: {line!r}"
+
+    # Claude Code refreshes before a request once the token is within REFRESH_MARGIN of
+    # its end: wait for that, ask again; the answer comes on a rotated pair, same sign-in.
+    time.sleep(max(0.0, saved["expiresAt"] / 1000 - REFRESH_MARGIN + 8 - time.time()))
+    sim.rule({"text": SECOND_ANSWER}, match={"contains": "second question"})
+    tmux.type("Here is a second question for you")
+    tmux.keys("Enter")
+    wait_for_screen(tmux, SECOND_ANSWER, 60)
+    renewed = m.saved()
+    assert renewed["idpRefreshToken"] != saved["idpRefreshToken"], "Claude Code did not refresh"
+    _, renewed_claims = verify_access_token(gw.url, renewed["jwt"])
+    assert (renewed_claims["sub"], renewed_claims["fid"]) == (claims["sub"], claims["fid"])
+    assert renewed_claims["jti"] != claims["jti"]
+    # The spent refresh token (what a second terminal would still hold) is refused alone.
+    assert oauth_error(refresh(gw.url, saved["idpRefreshToken"])) == "invalid_grant"
+
+    # /logout revokes at the gateway (RFC 7009) and forgets the credential.
+    tmux.type("/logout")
+    tmux.keys("Enter")
+    wait_for_screen(tmux, "Successfully logged out")
+    assert oauth_error(refresh(gw.url, renewed["idpRefreshToken"])) == "invalid_grant"
+    creds = m.home / ".claude" / ".credentials.json"
+    assert not creds.exists() or "enterpriseGateway" not in json.loads(creds.read_text())
+
+
+def test_a_deactivated_user_is_stopped_at_once_and_asked_to_sign_in_again(machine, sim):
+    m, gw = machine, machine.gw
+    sign_in_and_ask(m, sim)
+    _, claims = verify_access_token(gw.url, m.saved()["jwt"])
+    gw.set_active(claims["sub"], False)
+    before = len(sim.log())
+    m.tmux.type("Here is a question after deactivation")
+    m.tmux.keys("Enter")
+    # 401 with x-should-retry: false: no retries, the gateway's reason and /login at once.
+    screen = wait_for_screen(m.tmux, "Please run /login", 20)
+    assert "401" in screen and "deactivated" in screen, screen
+    assert len(sim.log()) == before, "a deactivated user's request reached the upstream"
+    assert oauth_error(refresh(gw.url, m.saved()["idpRefreshToken"])) == "invalid_grant"
