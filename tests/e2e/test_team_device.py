@@ -5,12 +5,15 @@ the token endpoint) and a real IdP (oidc-provider, idp_harness) for the browser 
 - discovery (RFC 8414, same origin, no authorization endpoint, never cached);
 - device authorization (user code XXXX-XXXX of base-20), polling (`authorization_pending`,
   `slow_down`), approval in the browser (code at `/device`, sign-in at the IdP with code +
-  PKCE, Approve), the token once, then a streamed `/v1/messages` with the access token;
+  PKCE, Approve), the token once, then a streamed `/v1/messages` with the access token (an
+  inference credential only: 401 on /me/keys and the admin API); a portal password session
+  approves too;
 - deny, unknown codes, a per-address limit on device authorization;
 - refresh with rotation; a second terminal's replay of a spent refresh token is refused alone;
 - revocation (RFC 7009: always 200; the sign-in ends); deactivating the user ends it too;
 - managed settings 404 / 200 (checksum recomputed here) / 304 with If-None-Match;
 - the OTLP sinks answer 200;
+- two instances on one Postgres store share device codes, sign-ins and signing keys;
 - every gateway runs at DEBUG_MODE=all and no code, token or cookie it issued appears in its
   logs or its database.
 """
