@@ -234,16 +234,19 @@ class Idp:
                 url = nxt
                 continue
             if r.status_code != 200 or "/interaction/" not in url:
-                raise AssertionError(f"IdP {self.name}: {url} answered {r.status_code}: {r.text[:500]}")
+                raise AssertionError(
+                    f"IdP {self.name}: {url} answered {r.status_code}: {r.text[:500]}")
             form = {"prompt": "consent"} if 'name="login"' not in r.text else \
                 {"prompt": "login", "login": login, "password": password}
             r = http.post(url, data=form, follow_redirects=False)
             if not r.is_redirect:
-                raise AssertionError(f"IdP {self.name}: POST {url} answered {r.status_code}: {r.text[:500]}")
+                raise AssertionError(
+                    f"IdP {self.name}: POST {url} answered {r.status_code}: {r.text[:500]}")
             url = urljoin(url, r.headers["location"])
             if not url.startswith(self.issuer + "/"):
                 return url
-        raise AssertionError(f"IdP {self.name}: no redirect back after 20 steps from {authorize_url}")
+        raise AssertionError(
+            f"IdP {self.name}: no redirect back after 20 steps from {authorize_url}")
 
     def password_login_code_flow(self, login: str, scope: str = "openid email profile",
                                  nonce: str | None = None,
@@ -251,8 +254,8 @@ class Idp:
         """The code flow with PKCE for the IdP's own client, as `login`; the token response."""
         verifier = b64url(secrets.token_bytes(32))
         state = secrets.token_urlsafe(16)
-        params = {"response_type": "code", "client_id": self.client_id, "redirect_uri": redirect_uri,
-                  "scope": scope, "state": state, "nonce": nonce or secrets.token_urlsafe(16),
+        params = {"response_type": "code", "client_id": self.client_id,
+                  "redirect_uri": redirect_uri, "scope": scope, "state": state, "nonce": nonce or secrets.token_urlsafe(16),
                   "code_challenge": b64url(hashlib.sha256(verifier.encode()).digest()),
                   "code_challenge_method": "S256", "prompt": "consent"}
         with httpx.Client(timeout=10) as http:
@@ -343,7 +346,8 @@ def start_sso(sim, workdir: Path, env: dict[str, str] | None = None,
     gw = None
     try:
         gw = start_team_gateway(sim, workdir, "sqlite", None, {**a.gateway_env(), **(env or {})})
-        created = gw.call("POST", "/admin/idps", gw.admin, 201, json=b.admin_body(**(admin_body or {})))
+        created = gw.call("POST", "/admin/idps", gw.admin, 201,
+                          json=b.admin_body(**(admin_body or {})))
         for idp in (a, b):
             wait_known(gw, idp)
         return Sso(gw, a, b, created["id"], workdir)

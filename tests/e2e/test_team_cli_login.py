@@ -4,6 +4,8 @@
 the gateway's confirm page): stdout is exactly the session token, the token works with the
 anthropic SDK, and a second run prints the cached token without a browser. Login CSRF: another
 browser cannot complete a pending session (tests/e2e/node/cli_csrf.mjs, two browser contexts).
+And at DEBUG_MODE=all, no secret of these sign-ins (IdP tokens, state, nonce, code, cookies,
+verifier, CLI token) reaches the gateway's logs.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from idp_harness import CHROMIUM, NODE_DIR, run_node, sso  # noqa: F401 (fixture)
+from idp_harness import CHROMIUM, NODE_DIR, run_node, sso, start_sso, stop_sso  # noqa: F401
 from team_harness import MODEL
 
 SESSION_RE = re.compile(r"^cst_[0-9a-f]{64}$")
@@ -131,3 +134,66 @@ def test_poll_is_pending_until_confirmed_and_unknown_challenges_are_not_found(ss
         r = browser.get("/auth/cli/login", params={"challenge": challenge})
         assert r.status_code in (200, 302), r.text
     assert poll(gw, challenge, verifier) == {"status": "pending"}
+
+
+def form_field(html: str, name: str) -> str:
+    m = re.search(rf'name="{name}"[^>]*value="([^"]*)"', html) or \
+        re.search(rf'value="([^"]*)"[^>]*name="{name}"', html)
+    assert m, f"no {name} field in: {html[:500]}"
+    return m.group(1)
+
+
+def test_no_sign_in_secret_in_the_logs_at_debug_mode_all(sim, workdir):
+    """Portal SSO and the command-line sign-in driven over HTTP (so the test sees every
+    secret), on a gateway at DEBUG_MODE=all: none of them is in any log."""
+    sim.rule({"text": "logged"})
+    s = start_sso(sim, workdir, env={"DEBUG_MODE": "all"})
+    try:
+        gw, idp = s.gw, s.env_idp
+        found: dict[str, str] = {}
+        bearer = idp.password_login_code_flow(f"logs-{uuid.uuid4().hex[:6]}")["access_token"]
+        found["IdP access token"] = bearer
+        with gw.anthropic(None, auth_token=bearer).messages.stream(
+                model=MODEL, max_tokens=16, messages=[{"role": "user", "content": "hi"}]) as st:
+            st.get_final_message()
+        refused = idp.mint(idp.claims("logs-refused", aud="api://elsewhere"))
+        found["refused IdP token"] = refused
+        # On a connection of its own (the gateway closes it after a refusal).
+        assert httpx.post(gw.url + "/v1/messages", json={}, timeout=15, headers={
+            "authorization": f"Bearer {refused}"}).status_code == 401
+
+        with httpx.Client(base_url=gw.url, timeout=15) as browser:
+            assert browser.get("/portal").status_code == 200
+            found["flow cookie"] = browser.cookies["conduit_flow"]
+            r = browser.get("/portal/sso/env")
+            assert r.status_code in (302, 303), r.text
+            q = parse_qs(urlsplit(r.headers["location"]).query)
+            found.update(state=q["state"][0], nonce=q["nonce"][0])
+            back = idp.sign_in(browser, r.headers["location"], f"logs-{uuid.uuid4().hex[:6]}")
+            found["authorization code"] = parse_qs(urlsplit(back).query)["code"][0]
+            r = browser.get(back)
+            assert r.status_code == 303 and r.headers["location"] == "/portal", r.text
+            found["portal session cookie"] = browser.cookies["conduit_session"]
+
+            verifier = secrets.token_hex(32)
+            challenge = hashlib.sha256(verifier.encode()).hexdigest()
+            found["CLI verifier"] = verifier
+            page = browser.get("/auth/cli/login", params={"challenge": challenge})
+            assert page.status_code == 200 and "Connect" in page.text, page.text
+            fields = {name: form_field(page.text, name) for name in ("session", "csrf")}
+            r = browser.post("/auth/cli/complete", data=fields)
+            assert r.status_code == 200, r.text
+        done = poll(gw, challenge, verifier)
+        assert done["status"] == "complete", done
+        found["CLI token"] = done["token"]
+        gw.anthropic(done["token"]).messages.create(
+            model=MODEL, max_tokens=16, messages=[{"role": "user", "content": "hi"}])
+
+        logs = [p for p in gw.files() if "log" in p.name and p.is_file()]
+        assert logs
+        text = "".join(p.read_text(errors="replace") for p in logs)
+        assert "max_tokens" in text, "DEBUG_MODE=all logs request bodies"
+        leaked = [name for name, value in found.items() if value and value in text]
+        assert not leaked, f"secrets in the gateway's logs: {leaked}"
+    finally:
+        stop_sso(s)

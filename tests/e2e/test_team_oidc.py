@@ -45,10 +45,16 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+# Refused requests go out on connections of their own: the gateway answers a refusal without
+# reading the request body and then closes that connection without `Connection: close`, so a
+# pooled connection reused right after one fails now and then (a gateway issue of its own).
+FRESH = httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
+
+
 def post_messages(gw: TeamGateway, token: str, timeout: float = 15) -> httpx.Response:
-    return gw.http.post("/v1/messages", json=BODY, timeout=timeout,
-                        headers={"authorization": f"Bearer {token}",
-                                 "anthropic-version": "2023-06-01"})
+    return FRESH.post(gw.url + "/v1/messages", json=BODY, timeout=timeout,
+                      headers={"authorization": f"Bearer {token}",
+                               "anthropic-version": "2023-06-01"})
 
 
 def assert_refused(r: httpx.Response, status: int = 401) -> dict:
