@@ -25,6 +25,7 @@ pub mod origin;
 pub mod password;
 pub mod ready;
 pub mod serve;
+pub mod signin;
 pub mod sync;
 pub mod web;
 

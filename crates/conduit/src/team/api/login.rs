@@ -5,18 +5,15 @@
 use std::sync::Arc;
 
 use axum::{Extension, Json};
-use conduit_core::Error;
-use conduit_store::{Actor, CredentialKind, NewCredential, User};
 use serde_json::{json, Value};
 
 use super::caller::{Caller, ClientIp, Identity};
 use super::error::{ApiError, ApiResult};
 use super::json::AdminJson;
-use super::keys::mint;
 use super::throttle::LoginThrottle;
 use super::wire::{self, LoginRequest};
 use crate::state::TeamState;
-use crate::team::PrincipalKind;
+use crate::team::{signin, PrincipalKind};
 
 /// The one refusal for a wrong password, an unknown or inactive user, or one without a password.
 const REFUSED: &str = "invalid username or password";
@@ -29,83 +26,15 @@ pub async fn login(
     AdminJson(body): AdminJson<LoginRequest>,
 ) -> ApiResult<Json<Value>> {
     let ip = ip.as_deref();
-    let attempt = throttle.begin(ip, &body.username).map_err(|secs| {
-        ApiError(Error::limited(
-            format!("too many failed sign-ins: try again in {secs} s"),
-            secs,
-        ))
-    })?;
-    let user = team.store.user_by_subject(&body.username).await?;
-    let user = match check(user, body.password).await? {
-        Ok(user) => user,
-        Err(reason) => {
-            attempt.failed();
-            let actor = Actor {
-                name: "anonymous".to_owned(),
-                user_id: None,
-                ip: ip.map(str::to_owned),
-            };
-            let detail = json!({"username": body.username, "reason": reason});
-            team.store
-                .audit(&actor, "auth.login_failed", None, detail)
-                .await?;
-            return Err(ApiError::unauthenticated(REFUSED));
-        }
+    let checked =
+        signin::password(&team, &throttle, ip, &body.username, body.password, "api").await?;
+    let Some(user) = checked else {
+        return Err(ApiError::unauthenticated(REFUSED));
     };
-    attempt.succeeded();
-    start_session(&team, &user, ip).await
-}
-
-/// Verify off the async threads; an unknown user costs the same (a dummy hash). On failure,
-/// why (for the audit log only: the client's answer is always [`REFUSED`]).
-async fn check(user: Option<User>, password: String) -> ApiResult<Result<User, &'static str>> {
-    use crate::team::password::{dummy_verify, verify};
-    tokio::task::spawn_blocking(move || {
-        let Some(user) = user else {
-            dummy_verify(&password);
-            return Err("unknown user");
-        };
-        let Some(phc) = user.password_hash.as_deref() else {
-            dummy_verify(&password);
-            return Err("no password set");
-        };
-        if !verify(&password, phc) {
-            Err("wrong password")
-        } else if !user.active {
-            Err("inactive user")
-        } else {
-            Ok(user)
-        }
-    })
-    .await
-    .map_err(|e| ApiError(Error::internal(format!("password check failed: {e}"))))
-}
-
-/// Mint and store a session (audited as `auth.login`), answer with the token.
-async fn start_session(team: &TeamState, user: &User, ip: Option<&str>) -> ApiResult<Json<Value>> {
-    let minted = mint("cst_");
-    let ttl = i64::try_from(team.settings.session_ttl.as_secs()).unwrap_or(i64::MAX / 2);
-    let expires_at = wire::now().saturating_add(ttl);
-    let new = NewCredential {
-        kind: CredentialKind::Session,
-        digest: minted.digest,
-        prefix: minted.display,
-        name: "session".to_owned(),
-        user_id: Some(user.id.clone()),
-        team_id: user.team_id.clone(),
-        rate_limit_rpm: None,
-        expires_at: Some(expires_at),
-    };
-    let actor = Actor {
-        name: format!("user:{}", user.subject),
-        user_id: Some(user.id.clone()),
-        ip: ip.map(str::to_owned),
-    };
-    team.store.create_credential(&new, &actor).await?;
-    super::sync(team).await;
+    let session = signin::session(&team, &user, "session", ip).await?;
     Ok(Json(json!({
-        "token": minted.secret,
-        "expires_at": wire::rfc3339(expires_at),
+        "token": session.secret,
+        "expires_at": wire::rfc3339(session.expires_at),
         "role": user.role.as_str(),
         "type": "session",
         "user_id": user.id,

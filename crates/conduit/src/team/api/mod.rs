@@ -7,7 +7,7 @@ mod caller;
 mod error;
 mod idps;
 mod json;
-mod keys;
+pub(crate) mod keys;
 mod login;
 mod me;
 mod teams;
@@ -61,7 +61,7 @@ pub fn router_with(throttle: Arc<LoginThrottle>) -> Router<AppState> {
 
 /// Pull this instance's own write into its cache before answering. The write has happened
 /// either way; should the pull fail, the sync task catches up (or the cache fails closed).
-async fn sync(team: &TeamState) {
+pub(crate) async fn sync(team: &TeamState) {
     if let Err(e) = team.cache.sync_now(&team.store).await {
         tracing::warn!(error = %e, "team cache sync after a write failed");
     }

@@ -12,7 +12,8 @@ use serde::Deserialize;
 
 use super::cookie::{self, same, SESSION};
 use super::html::{redirect, Page};
-use super::{cli, device, flow, session, Ctx};
+use super::{cli, device, flow, Ctx};
+use crate::team::signin;
 
 #[derive(Deserialize)]
 pub struct CallbackQuery {
@@ -74,8 +75,8 @@ pub async fn callback(mut ctx: Ctx, Query(q): Query<CallbackQuery>) -> Result<Re
         FlowPurpose::Portal | FlowPurpose::Device => {
             let idp = ctx.team.oidc.get(&flow.idp_id).map(|i| i.name);
             let via = format!("oidc:{}", idp.as_deref().unwrap_or(&flow.idp_id));
-            let minted = session::mint(&ctx.team, &user, &via, ctx.ip.as_deref()).await?;
-            let ttl = session::ttl_secs(&ctx.team);
+            let minted = signin::session(&ctx.team, &user, &via, ctx.ip.as_deref()).await?;
+            let ttl = signin::ttl_secs(&ctx.team);
             let c = cookie::set(SESSION, &minted.secret, ttl, ctx.browser.secure());
             if flow.purpose == FlowPurpose::Portal {
                 return Ok(redirect(StatusCode::SEE_OTHER, "/portal", &[c, bind]));

@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 
 use super::cookie::{digest, same};
 use super::html::{escape, hidden, redirect, Page};
-use super::{flow, form, now, session, Ctx};
+use super::{flow, form, now, Ctx};
+use crate::team::signin;
 
 /// How long a pending command-line sign-in lives.
 const PENDING_SECS: i64 = 300;
@@ -241,7 +242,7 @@ async fn poll_status(
     else {
         return Ok(not_found);
     };
-    let minted = session::mint(&ctx.team, &user, "cli", ctx.ip.as_deref()).await?;
+    let minted = signin::session(&ctx.team, &user, "cli", ctx.ip.as_deref()).await?;
     Ok(json!({
         "status": "complete",
         "token": minted.secret,

@@ -17,7 +17,6 @@ mod exchange;
 mod flow;
 pub mod html;
 mod portal;
-mod session;
 mod setup;
 
 use std::collections::HashMap;

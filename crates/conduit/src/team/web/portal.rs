@@ -7,13 +7,12 @@ use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use conduit_core::Error;
-use conduit_store::{Actor, FlowPurpose, User};
-use serde_json::json;
+use conduit_store::{Actor, FlowPurpose};
 
 use super::cookie::{self, SESSION};
 use super::html::{escape, hidden, redirect, Page};
-use super::{flow, form, session, Ctx};
+use super::{flow, form, Ctx};
+use crate::team::signin;
 
 /// The one refusal for a wrong password, an unknown or inactive user, or one without one.
 const REFUSED: &str = "Invalid username or password.";
@@ -75,68 +74,26 @@ pub async fn login(mut ctx: Ctx, body: Bytes) -> Result<Response, Page> {
     let username = f.get("username").cloned().unwrap_or_default();
     let password = f.get("password").cloned().unwrap_or_default();
     let ip = ctx.ip.clone();
-    let attempt = ctx
-        .web
-        .throttle
-        .begin(ip.as_deref(), &username)
-        .map_err(|secs| {
-            Error::limited(
-                format!("Too many failed sign-ins: try again in {secs} s."),
-                secs,
-            )
-        })?;
-    let user = ctx.team.store.user_by_subject(&username).await?;
-    match check(user, password).await? {
-        Ok(user) => {
-            attempt.succeeded();
-            let minted = session::mint(&ctx.team, &user, "portal", ip.as_deref()).await?;
-            let ttl = session::ttl_secs(&ctx.team);
-            let c = cookie::set(SESSION, &minted.secret, ttl, ctx.browser.secure());
-            Ok(redirect(StatusCode::SEE_OTHER, "/portal", &[c]))
-        }
-        Err(reason) => {
-            attempt.failed();
-            let actor = Actor {
-                name: "anonymous".to_owned(),
-                user_id: None,
-                ip,
-            };
-            let detail = json!({"username": username, "reason": reason, "via": "portal"});
-            ctx.team
-                .store
-                .audit(&actor, "auth.login_failed", None, detail)
-                .await?;
-            let (_, bind) = ctx.browser.bind();
-            let body = sign_in_body(&ctx, Some(REFUSED));
-            let page = Page::new(StatusCode::UNAUTHORIZED, "Sign in", body).cookie(bind);
-            Ok(page.for_idps(&ctx.team).into_response())
-        }
-    }
-}
-
-/// Verify off the async threads; an unknown user costs the same (a dummy hash). On failure,
-/// why (for the audit log only).
-async fn check(user: Option<User>, password: String) -> Result<Result<User, &'static str>, Error> {
-    use crate::team::password::{dummy_verify, verify};
-    tokio::task::spawn_blocking(move || {
-        let Some(user) = user else {
-            dummy_verify(&password);
-            return Err("unknown user");
-        };
-        let Some(phc) = user.password_hash.as_deref() else {
-            dummy_verify(&password);
-            return Err("no password set");
-        };
-        if !verify(&password, phc) {
-            Err("wrong password")
-        } else if !user.active {
-            Err("inactive user")
-        } else {
-            Ok(user)
-        }
-    })
-    .await
-    .map_err(|e| Error::internal(format!("password check failed: {e}")))
+    let throttle = &ctx.web.throttle;
+    let checked = signin::password(
+        &ctx.team,
+        throttle,
+        ip.as_deref(),
+        &username,
+        password,
+        "portal",
+    )
+    .await?;
+    let Some(user) = checked else {
+        let (_, bind) = ctx.browser.bind();
+        let body = sign_in_body(&ctx, Some(REFUSED));
+        let page = Page::new(StatusCode::UNAUTHORIZED, "Sign in", body).cookie(bind);
+        return Ok(page.for_idps(&ctx.team).into_response());
+    };
+    let session = signin::session(&ctx.team, &user, "portal", ip.as_deref()).await?;
+    let ttl = signin::ttl_secs(&ctx.team);
+    let c = cookie::set(SESSION, &session.secret, ttl, ctx.browser.secure());
+    Ok(redirect(StatusCode::SEE_OTHER, "/portal", &[c]))
 }
 
 /// `POST /portal/logout` (csrf): end the session, clear the cookie.
@@ -153,7 +110,7 @@ pub async fn logout(ctx: Ctx, body: Bytes) -> Result<Response, Page> {
             .store
             .revoke_credential(&p.credential_id, "auth.logout", &actor)
             .await?;
-        session::sync(&ctx.team).await;
+        crate::team::api::sync(&ctx.team).await;
     }
     let clear = cookie::clear(SESSION, ctx.browser.secure());
     Ok(redirect(StatusCode::SEE_OTHER, "/portal", &[clear]))
