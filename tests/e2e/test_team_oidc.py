@@ -292,3 +292,48 @@ def test_random_kid_flood_costs_the_idp_a_bounded_number_of_fetches(sso):
     # The real key still works, without another fetch.
     assert post_messages(sso.gw, idp.mint(idp.claims(unique("after-flood")))).status_code == 200
     assert idp.jwks_fetches() - before == fetched
+
+
+# ---------------------------------------------------------------------------------------------
+# IdPs changed through the API
+
+
+@pytest.mark.parametrize("change", ["disable", "delete"])
+def test_tokens_of_a_disabled_or_deleted_idp_are_refused(sso, change):
+    idp, idp_id = sso.add_idp(f"leaving-{change}", "leaving.example")
+    login = unique("member")
+    wait_until(lambda: accepted_now(sso.gw, idp, login), timeout=15, every=0.2,
+               what=f"IdP {idp.name} usable")
+    if change == "disable":
+        sso.gw.call("PATCH", f"/admin/idps/{idp_id}", sso.gw.admin, json={"enabled": False})
+    else:
+        assert sso.gw.call("DELETE", f"/admin/idps/{idp_id}", sso.gw.admin) == {"deleted": True}
+    token = idp.mint(idp.claims(login))
+    r = wait_until(lambda: (r := post_messages(sso.gw, token)).status_code != 200 and r,
+                   what=f"IdP {change} applied")
+    assert_refused(r)
+    # The person stays (an admin deactivates people, not IdPs).
+    assert user_by_subject(sso.gw, f"{login}@{idp.issuer}")
+
+
+def test_discovery_must_name_exactly_the_configured_issuer(sso):
+    """An IdP configured as `<issuer>/` whose discovery document says `<issuer>`: its tokens
+    (even with `iss` = the configured string) are refused, and its keys are never fetched. The
+    gateway answers 503 naming the mismatch (its IdP configuration is broken, not the token)."""
+    idp = Idp(sso.workdir, unique("slashed"), audience="api://slashed", client_id="slashed",
+              domain="slashed.example").start()
+    sso.extra.append(idp)
+    configured = idp.issuer + "/"
+    sso.gw.call("POST", "/admin/idps", sso.gw.admin, 201,
+                json=idp.admin_body(issuer_url=configured))
+    token = idp.mint(idp.claims(unique("slash"), iss=configured))
+    deadline = time.monotonic() + 3  # long enough for the change feed to bring the IdP
+    while time.monotonic() < deadline:
+        r = post_messages(sso.gw, token)
+        if r.status_code == 503:
+            assert "discovery document names the issuer" in assert_refused(r, 503)["message"]
+        else:
+            assert_refused(r)  # before the gateway knows the IdP: an unknown issuer
+        time.sleep(0.2)
+    assert r.status_code == 503, r.text
+    assert idp.jwks_fetches() == 0
