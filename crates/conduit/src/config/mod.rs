@@ -198,3 +198,13 @@ mod tests {
         }
     }
 }
+
+/// An environment for the `from_env` functions, from `(name, value)` pairs (tests).
+#[cfg(test)]
+pub(crate) fn env_from(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |k| map.get(k).cloned()
+}

@@ -146,14 +146,9 @@ fn env_idp(env: Env) -> Result<Option<NewIdp>, String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<SsoConfig, String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        from_env(&|k| map.get(k).cloned())
+        from_env(&crate::config::env_from(pairs))
     }
 
     #[test]

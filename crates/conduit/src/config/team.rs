@@ -90,14 +90,9 @@ fn public_hosts(raw: &str) -> Result<Vec<String>, String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<TeamConfig, String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        from_env(&|k| map.get(k).cloned())
+        from_env(&crate::config::env_from(pairs))
     }
 
     #[test]
