@@ -149,6 +149,16 @@ fn parse_num(env: &dyn Fn(&str) -> Option<String>, key: &str, default: u64) -> R
     }
 }
 
+/// An environment for the `from_env` functions, from `(name, value)` pairs (tests).
+#[cfg(test)]
+pub(crate) fn env_from(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |k| map.get(k).cloned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,14 +207,4 @@ mod tests {
             assert!(e.contains(k), "{e}");
         }
     }
-}
-
-/// An environment for the `from_env` functions, from `(name, value)` pairs (tests).
-#[cfg(test)]
-pub(crate) fn env_from(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let map: std::collections::HashMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    move |k| map.get(k).cloned()
 }
