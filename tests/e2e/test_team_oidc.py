@@ -45,10 +45,10 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-# Refused requests go out on connections of their own: the gateway answers a refusal without
-# reading the request body and then closes that connection without `Connection: close`, so a
+# Each request on a connection of its own (`Connection: close`): the gateway answers a refusal
+# without reading the request body and then closes that connection without saying so, so a
 # pooled connection reused right after one fails now and then (a gateway issue of its own).
-FRESH = httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
+FRESH = httpx.Client(timeout=30, headers={"connection": "close"})
 
 
 def post_messages(gw: TeamGateway, token: str, timeout: float = 15) -> httpx.Response:
