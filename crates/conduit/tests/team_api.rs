@@ -4,8 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod team_support;
+
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,19 +14,13 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
-use conduit::apikey::ApiKey;
 use conduit::config::DebugMode;
-use conduit::state::{
-    Access, AppState, KiroAccounts, OpenAiState, RelaySettings, TeamSettings, TeamState, Upstreams,
-};
-use conduit::team::api::throttle::LoginThrottle;
+use conduit::state::TeamState;
 use conduit::team::cache::AuthCache;
-use conduit::team::limit::Limiter;
-use conduit_store::{Actor, CredentialKind, NewCredential, NewUser, Role, Store};
-use conduit_testkit::FakeUpstream;
+use conduit_store::{CredentialKind, Role, Store};
 use conduit_upstream::clock::ManualClock;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use team_support::{app_state, fake_upstream, Setup, TempDir};
 use tower::ServiceExt;
 
 const IP: [u8; 4] = [10, 1, 2, 3];
@@ -51,7 +46,8 @@ struct App {
     store: Store,
     cache: Arc<AuthCache>,
     clock: Arc<ManualClock>,
-    dir: PathBuf,
+    team: TeamState,
+    _dir: TempDir,
     admin: String,
     member: String,
     auditor: String,
@@ -62,12 +58,6 @@ struct App {
     admin_key_id: String,
 }
 
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 struct Reply {
     status: StatusCode,
     headers: HeaderMap,
@@ -75,79 +65,30 @@ struct Reply {
     json: Value,
 }
 
-fn hash(password: &str) -> String {
-    conduit::team::password::hash(password).unwrap()
-}
-
-fn system() -> Actor {
-    Actor {
-        name: "test".into(),
-        user_id: None,
-        ip: None,
-    }
-}
-
-/// The gateway's state around `team` (`None`: personal mode).
-fn app_state(team: Option<TeamState>) -> AppState {
-    let upstream = Arc::new(FakeUpstream::new("up").serving(["claude-*"]));
-    AppState {
-        upstreams: Upstreams::single(upstream).unwrap(),
-        kiro: KiroAccounts(None),
-        relay: RelaySettings {
-            debug_mode: DebugMode::Off,
-            ping_interval: Duration::from_secs(60),
-        },
-        access: Access {
-            key: Arc::new(ApiKey::new("sk-unused-personal-key").unwrap()),
-        },
-        openai: OpenAiState::default(),
-        team,
-    }
-}
-
 impl App {
     /// A store with an admin, a member and an auditor (all signed in over the API), and one key
     /// each for the admin and the member.
     async fn new() -> App {
-        let dir = std::env::temp_dir().join(format!("conduit-team-api-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = Store::open_sqlite(&dir.join("team.db")).await.unwrap();
-        store.migrate().await.unwrap();
+        let (dir, store) = team_support::temp_store("conduit-team-api").await;
         let mut ids = Vec::new();
         for (subject, role, pw) in [
             ("admin", Role::Admin, ADMIN_PW),
             ("member", Role::Member, MEMBER_PW),
             ("auditor", Role::Auditor, AUDITOR_PW),
         ] {
-            let new = NewUser {
-                subject: subject.into(),
-                email: None,
-                role,
-                team_id: None,
-                password_hash: Some(hash(pw)),
-            };
-            ids.push(store.create_user(&new, &system()).await.unwrap().id);
+            ids.push(team_support::user(&store, subject, role, Some(pw)).await);
         }
-        let cache = Arc::new(AuthCache::new());
-        cache.sync_now(&store).await.unwrap();
+        let team = team_support::team_state(&store, &Setup::default()).await;
+        let cache = team.cache.clone();
         let clock = Arc::new(ManualClock::default());
-        let team = TeamState {
-            store: store.clone(),
-            cache: cache.clone(),
-            limiter: Arc::new(Limiter::local()),
-            oidc: Arc::new(no_idps()),
-            signer: Arc::new(signer(&store).await),
-            settings: TeamSettings::default(),
-        };
-        let state = app_state(Some(team));
-        let throttle = Arc::new(LoginThrottle::new(clock.clone()));
-        let router = conduit::team::api::router_with(throttle).with_state(state);
+        let router = team_support::api_router(team.clone(), clock.clone());
         let mut app = App {
             router,
             store,
             cache,
             clock,
-            dir,
+            team,
+            _dir: dir,
             admin: String::new(),
             member: String::new(),
             auditor: String::new(),
@@ -540,18 +481,10 @@ async fn login_answers_a_session_token_that_expires_and_logout_ends_it() {
 
     // A session whose time is up is refused; one still running, inserted the same way, works.
     for (offset, status) in [(-1, 401), (3600, 200)] {
-        let secret = format!("cst_{}", hex::encode(rand::random::<[u8; 32]>()));
-        let new = NewCredential {
-            kind: CredentialKind::Session,
-            digest: hex::encode(Sha256::digest(secret.as_bytes())),
-            prefix: format!("{}...", &secret[..16]),
-            name: "session".into(),
-            user_id: Some(app.admin_id.clone()),
-            team_id: None,
-            rate_limit_rpm: None,
-            expires_at: Some(time::OffsetDateTime::now_utc().unix_timestamp() + offset),
-        };
-        app.store.create_credential(&new, &system()).await.unwrap();
+        let expires = Some(team_support::now() + offset);
+        let session = CredentialKind::Session;
+        let (secret, _) =
+            team_support::credential(&app.store, session, &app.admin_id, None, expires).await;
         let r = app
             .call_with("GET", "/admin/users", Some(&secret), Vec::new())
             .await;
@@ -575,7 +508,7 @@ async fn keys_are_shown_once_and_listed_without_secrets() {
     assert_eq!(r.json["prefix"], format!("{}...", &key[..16]));
     assert_eq!(r.json["expires_at"], "2099-01-01T00:00:00Z");
     assert!(r.json["created_at"].is_string() && r.json["id"].is_string());
-    let digest = hex::encode(Sha256::digest(key.as_bytes()));
+    let digest = team_support::sha256_hex(&key);
 
     for (path, cred) in [
         ("/admin/keys", Cred::Admin),
@@ -975,7 +908,11 @@ async fn a_store_that_went_away_answers_503_not_a_guess() {
 
 #[tokio::test]
 async fn personal_mode_has_no_team_api() {
-    let router = conduit::team::api::router().with_state(app_state(None));
+    let router = conduit::team::api::router().with_state(app_state(
+        None,
+        fake_upstream(None),
+        DebugMode::Off,
+    ));
     let req = Request::get("/admin/keys").body(Body::empty()).unwrap();
     let resp = router.oneshot(req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
@@ -986,15 +923,8 @@ async fn mounted_in_the_gateway_the_api_keeps_its_limits_and_its_keys_open_v1() 
     const PORT: u16 = 8767;
     let app = App::new().await;
     conduit::routes::local_only::allow_port(PORT);
-    let team = TeamState {
-        store: app.store.clone(),
-        cache: app.cache.clone(),
-        limiter: Arc::new(Limiter::local()),
-        oidc: Arc::new(no_idps()),
-        signer: Arc::new(signer(&app.store).await),
-        settings: TeamSettings::default(),
-    };
-    let gateway = conduit::routes::router(app_state(Some(team)));
+    let state = app_state(Some(app.team.clone()), fake_upstream(None), DebugMode::Off);
+    let gateway = conduit::routes::router(state);
     let send = |method: &str, path: &str, secret: Option<&str>, body: String| {
         let mut req = Request::builder()
             .method(method)
@@ -1022,23 +952,4 @@ async fn mounted_in_the_gateway_the_api_keeps_its_limits_and_its_keys_open_v1() 
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(resp.headers()["x-should-retry"], "false");
-}
-
-fn no_idps() -> conduit::team::oidc::Registry {
-    conduit::team::oidc::Registry::new(
-        reqwest::Client::new(),
-        None,
-        std::time::Duration::from_secs(60),
-        std::time::Duration::from_secs(3600),
-    )
-}
-
-async fn signer(store: &conduit_store::Store) -> conduit::team::oauth::Signer {
-    conduit::team::oauth::Signer::load(
-        store,
-        std::time::Duration::from_secs(30 * 86_400),
-        std::time::Duration::from_secs(3600),
-    )
-    .await
-    .unwrap()
 }

@@ -6,104 +6,45 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod team_support;
+
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::ops::Deref;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::routing::post;
 use axum::{Extension, Json, Router};
-use conduit::apikey::ApiKey;
 use conduit::config::DebugMode;
-use conduit::state::{
-    Access, AppState, KiroAccounts, OpenAiState, RelaySettings, TeamState, Upstreams,
-};
+use conduit::state::TeamState;
 use conduit::team::Principal;
-use conduit_core::Upstream;
-use conduit_store::{Actor, CredentialKind, NewCredential, NewUser, Role, Store};
-use conduit_testkit::FakeUpstream;
+use conduit_store::{CredentialKind, Role, Store};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use team_support::{credential, now, system as actor, user, Gateway, Setup};
 use tower::ServiceExt;
 
 const PORT: u16 = 8765;
 
-/// A team store with these credentials (name → secret, id), loaded into a gateway.
+/// A team store with these credentials (name → secret, id), loaded into a gateway (`team`,
+/// `upstream`, `app` through `Deref`).
 struct Env {
-    dir: PathBuf,
-    team: TeamState,
-    upstream: Arc<FakeUpstream>,
-    app: Router,
+    gateway: Gateway,
     secrets: HashMap<&'static str, (String, String)>,
 }
 
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+impl Deref for Env {
+    type Target = Gateway;
+    fn deref(&self) -> &Gateway {
+        &self.gateway
     }
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn actor() -> Actor {
-    Actor {
-        name: "cli@test".into(),
-        user_id: None,
-        ip: None,
-    }
-}
-
-async fn user(store: &Store, subject: &str) -> String {
-    let new = NewUser {
-        subject: subject.into(),
-        email: None,
-        role: Role::Member,
-        team_id: None,
-        password_hash: None,
-    };
-    store.create_user(&new, &actor()).await.unwrap().id
-}
-
-/// Mint a credential like the API does (secret → SHA-256 hex digest + prefix).
-async fn credential(
-    store: &Store,
-    kind: CredentialKind,
-    user_id: &str,
-    rpm: Option<i64>,
-    expires_at: Option<i64>,
-) -> (String, String) {
-    let random: [u8; 32] = rand::random();
-    let secret = match kind {
-        CredentialKind::Key => format!("sk-proxy-{}", hex::encode(random)),
-        CredentialKind::Session => format!("cst_{}", hex::encode(random)),
-    };
-    let new = NewCredential {
-        kind,
-        digest: hex::encode(Sha256::digest(secret.as_bytes())),
-        prefix: format!("{}...", &secret[..16]),
-        name: "test".into(),
-        user_id: Some(user_id.into()),
-        team_id: None,
-        rate_limit_rpm: rpm,
-        expires_at,
-    };
-    let id = store.create_credential(&new, &actor()).await.unwrap().id;
-    (secret, id)
 }
 
 async fn env(debug_mode: DebugMode) -> Env {
-    let dir = std::env::temp_dir().join(format!("conduit-team-guard-{}", uuid::Uuid::new_v4()));
-    let store = Store::open_sqlite(&dir.join("team.db")).await.unwrap();
-    store.migrate().await.unwrap();
-    let alice = user(&store, "alice").await;
-    let bob = user(&store, "bob").await;
+    let (dir, store) = team_support::temp_store("conduit-team-guard").await;
+    let alice = user(&store, "alice", Role::Member, None).await;
+    let bob = user(&store, "bob", Role::Member, None).await;
     let key = CredentialKind::Key;
     let mut secrets = HashMap::new();
     secrets.insert("valid", credential(&store, key, &alice, None, None).await);
@@ -134,36 +75,14 @@ async fn env(debug_mode: DebugMode) -> Env {
         "unknown",
         (format!("sk-proxy-{}", "0".repeat(64)), "-".into()),
     );
-
-    let config = conduit::config::team::from_env(&|_| None).unwrap();
-    let team = conduit::team::serve::team_state(store.clone(), &config)
-        .await
-        .unwrap();
-    let upstream = Arc::new(
-        FakeUpstream::new("fake")
-            .serving(["claude-*"])
-            .with_messages_lane(7),
-    );
-    let up: Arc<dyn Upstream> = upstream.clone();
-    conduit::routes::local_only::allow_port(PORT);
-    let app = conduit::routes::router(AppState {
-        upstreams: Upstreams::single(up).unwrap(),
-        kiro: KiroAccounts(None),
-        relay: RelaySettings {
-            debug_mode,
-            ping_interval: Duration::from_secs(60),
-        },
-        access: Access {
-            key: Arc::new(ApiKey::new("personal-key-unused-in-team-mode").unwrap()),
-        },
-        openai: OpenAiState::default(),
-        team: Some(team.clone()),
-    });
+    let setup = Setup {
+        port: PORT,
+        debug_mode,
+        messages_lane: Some(7),
+        ..Setup::default()
+    };
     Env {
-        dir,
-        team,
-        upstream,
-        app,
+        gateway: team_support::gateway(dir, store, setup).await,
         secrets,
     }
 }
@@ -495,10 +414,7 @@ struct Instance {
 }
 
 async fn instance(store: Store) -> Instance {
-    let config = conduit::config::team::from_env(&|_| None).unwrap();
-    let team = conduit::team::serve::team_state(store.clone(), &config)
-        .await
-        .unwrap();
+    let team = team_support::team_state(&store, &Setup::default()).await;
     let syncing = tokio_util::sync::CancellationToken::new();
     let task = conduit::team::sync::spawn(store, team.cache.clone(), syncing.clone());
     Instance {
@@ -522,7 +438,7 @@ async fn eventually(what: &str, done: impl Fn() -> bool) {
 /// Another instance's writes reach this one's cache through the sync task (NOTIFY on
 /// Postgres, the poll on both); recorded uses are written when the task stops.
 async fn sync_story(writer: Store, reader: Store) {
-    let alice = user(&writer, "alice").await;
+    let alice = user(&writer, "alice", Role::Member, None).await;
     let (secret, id) = credential(&writer, CredentialKind::Key, &alice, None, None).await;
     let other = instance(reader.clone()).await;
     assert!(other.team.cache.authenticate(&secret).is_ok());
@@ -567,13 +483,9 @@ async fn sync_story(writer: Store, reader: Store) {
 
 #[tokio::test]
 async fn sync_task_on_sqlite() {
-    let dir = std::env::temp_dir().join(format!("conduit-team-sync-{}", uuid::Uuid::new_v4()));
-    let path = dir.join("team.db");
-    let writer = Store::open_sqlite(&path).await.unwrap();
-    writer.migrate().await.unwrap();
-    let reader = Store::open_sqlite(&path).await.unwrap();
+    let (dir, writer) = team_support::temp_store("conduit-team-sync").await;
+    let reader = Store::open_sqlite(&dir.join("team.db")).await.unwrap();
     sync_story(writer, reader).await;
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test]
@@ -590,10 +502,8 @@ async fn sync_task_on_postgres() {
 /// When the store goes away the cache goes stale and every request is refused with 503.
 #[tokio::test]
 async fn a_store_gone_fails_closed() {
-    let dir = std::env::temp_dir().join(format!("conduit-team-gone-{}", uuid::Uuid::new_v4()));
-    let store = Store::open_sqlite(&dir.join("team.db")).await.unwrap();
-    store.migrate().await.unwrap();
-    let alice = user(&store, "alice").await;
+    let (_dir, store) = team_support::temp_store("conduit-team-gone").await;
+    let alice = user(&store, "alice", Role::Member, None).await;
     let (secret, _) = credential(&store, CredentialKind::Key, &alice, None, None).await;
     let gone = instance(store.clone()).await;
     assert!(gone.team.cache.authenticate(&secret).is_ok());
@@ -607,7 +517,6 @@ async fn a_store_gone_fails_closed() {
     .await;
     gone.syncing.cancel();
     conduit::team::sync::join(gone.task).await;
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Two instances on one Postgres database share a key's requests per minute.
@@ -616,16 +525,13 @@ async fn rpm_is_counted_across_instances_on_postgres() {
     let db = conduit_store::testing::TempDb::create().await.unwrap();
     let a = db.store().await.unwrap();
     let b = Store::open(db.url()).await.unwrap();
-    let alice = user(&a, "alice").await;
+    let alice = user(&a, "alice", Role::Member, None).await;
     let (secret, _) = credential(&a, CredentialKind::Key, &alice, Some(2), None).await;
     let (la, lb) = (
         conduit::team::limit::Limiter::for_store(&a),
         conduit::team::limit::Limiter::for_store(&b),
     );
-    let config = conduit::config::team::from_env(&|_| None).unwrap();
-    let team = conduit::team::serve::team_state(a.clone(), &config)
-        .await
-        .unwrap();
+    let team = team_support::team_state(&a, &Setup::default()).await;
     let principal = team.cache.authenticate(&secret).unwrap();
     // Early in a minute window, so that the three calls fall into one.
     let t = now() / 60 * 60 + 1;

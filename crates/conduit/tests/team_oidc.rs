@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod oidc_support;
+mod team_support;
 
 use conduit_store::Role;
 use jsonwebtoken::Algorithm;
@@ -254,7 +255,7 @@ async fn unknown_people_without_provisioning_and_deactivated_users_get_403() {
         .await
         .unwrap()
         .unwrap();
-    let actor = oidc_support::gateway::system();
+    let actor = team_support::system();
     gw.team
         .store
         .set_user_active(&user.id, false, &actor)
@@ -292,7 +293,7 @@ async fn gateway_tokens_pass_the_guard_until_revoked_and_never_the_admin_api() {
     assert_refused(&messages(&gw, &token).await, 401, "revoked family", &token);
     // Another family of a deactivated user: refused too.
     let (token, _) = gw.team.signer.sign(&admin.id, "family-2").unwrap();
-    let actor = oidc_support::gateway::system();
+    let actor = team_support::system();
     store
         .set_user_active(&admin.id, false, &actor)
         .await

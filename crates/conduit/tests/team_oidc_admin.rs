@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod oidc_support;
+mod team_support;
 
 use conduit_store::Role;
 use jsonwebtoken::Algorithm;

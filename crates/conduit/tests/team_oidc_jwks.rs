@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod oidc_support;
+mod team_support;
 
 use std::time::{Duration, Instant};
 

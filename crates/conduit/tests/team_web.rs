@@ -4,11 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod team_support;
 mod team_web_support;
 
 use axum::http::StatusCode;
 use conduit_store::{DeviceStatus, FlowPurpose, NewFlow, Role};
-use team_web_support::{sha, Browser, Gw};
+use team_support::sha256_hex as sha;
+use team_web_support::{Browser, Gw};
 
 const IP: [u8; 4] = [10, 9, 8, 7];
 

@@ -5,11 +5,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod team_support;
 mod team_web_support;
 
 use axum::http::StatusCode;
 use conduit_store::Role;
-use team_web_support::{sha, Browser, Gw, Reply};
+use team_support::sha256_hex as sha;
+use team_web_support::{Browser, Gw, Reply};
 
 /// A random verifier and its challenge.
 fn pair() -> (String, String) {

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod team_support;
 mod team_web_support;
 
 use std::net::SocketAddr;

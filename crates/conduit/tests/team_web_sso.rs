@@ -6,13 +6,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod team_support;
 mod team_web_support;
 
 use axum::http::StatusCode;
 use conduit_store::DeviceStatus;
 use serde_json::Value;
+use team_support::sha256_hex as sha;
 use team_web_support::idp::{now, StubIdp};
-use team_web_support::{sha, Browser, Gw};
+use team_web_support::{Browser, Gw};
 
 const IP: [u8; 4] = [10, 7, 7, 7];
 

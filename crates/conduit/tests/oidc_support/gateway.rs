@@ -1,58 +1,36 @@
-//! A team gateway for the OIDC tests: a SQLite store in a temp dir with an admin and a member
-//! (session tokens), the IdP registry (an optional environment IdP, a chosen JWKS cool-down)
-//! followed by the cache, the real signer, and `routes::router` over a fake upstream.
+//! A team gateway for the OIDC tests (built by `team_support`): an admin and a member with
+//! session tokens, an optional environment IdP and a chosen JWKS cool-down; and the `/v1` calls
+//! the tests make through it.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use super::{now, StubIdp};
+use super::StubIdp;
+use crate::team_support::{self, Setup};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
-use axum::Router;
-use conduit::apikey::ApiKey;
-use conduit::config::DebugMode;
-use conduit::state::{
-    Access, AppState, KiroAccounts, OpenAiState, RelaySettings, TeamSettings, TeamState, Upstreams,
-};
-use conduit::team::cache::AuthCache;
-use conduit::team::limit::Limiter;
-use conduit::team::oauth::Signer;
-use conduit::team::oidc::{http_client, Registry};
-use conduit_core::Upstream;
-use conduit_store::{Actor, CredentialKind, NewCredential, NewIdp, NewUser, Role, Store};
-use conduit_testkit::FakeUpstream;
+use conduit_store::{NewIdp, Role};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use tower::ServiceExt;
+
+use crate::team_support::session;
 
 const PORT: u16 = 8766;
 pub const AUD: &str = "api://conduit";
 pub const DOMAIN: &str = "corp.example";
 
+/// The gateway and the session tokens of an admin and a member.
 pub struct Gw {
-    dir: PathBuf,
-    pub app: Router,
-    pub team: TeamState,
-    pub upstream: Arc<FakeUpstream>,
-    /// Session tokens of an admin and a member.
+    pub gateway: team_support::Gateway,
     pub admin: String,
     pub member: String,
 }
 
-impl Drop for Gw {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-pub fn system() -> Actor {
-    Actor {
-        name: "test".into(),
-        user_id: None,
-        ip: None,
+impl std::ops::Deref for Gw {
+    type Target = team_support::Gateway;
+    fn deref(&self) -> &team_support::Gateway {
+        &self.gateway
     }
 }
 
@@ -71,87 +49,19 @@ pub fn env_idp(idp: &StubIdp, auto_provision: bool, role: Role) -> NewIdp {
     }
 }
 
-pub async fn session(store: &Store, subject: &str, role: Role) -> String {
-    let new = NewUser {
-        subject: subject.into(),
-        email: None,
-        role,
-        team_id: None,
-        password_hash: None,
-    };
-    let user = store.create_user(&new, &system()).await.unwrap();
-    let secret = format!("cst_{}", hex::encode(rand::random::<[u8; 32]>()));
-    let cred = NewCredential {
-        kind: CredentialKind::Session,
-        digest: hex::encode(Sha256::digest(secret.as_bytes())),
-        prefix: format!("{}...", &secret[..16]),
-        name: "test".into(),
-        user_id: Some(user.id),
-        team_id: None,
-        rate_limit_rpm: None,
-        expires_at: Some(now() + 3600),
-    };
-    store.create_credential(&cred, &system()).await.unwrap();
-    secret
-}
-
 pub async fn gateway(env: Option<NewIdp>, cooldown: Option<Duration>) -> Gw {
-    let dir = std::env::temp_dir().join(format!("conduit-team-oidc-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Store::open_sqlite(&dir.join("team.db")).await.unwrap();
-    store.migrate().await.unwrap();
+    let (dir, store) = team_support::temp_store("conduit-team-oidc").await;
     let admin = session(&store, "admin", Role::Admin).await;
     let member = session(&store, "member", Role::Member).await;
-    let cache = Arc::new(AuthCache::new());
-    cache.sync_now(&store).await.unwrap();
-    let mut registry = Registry::new(
-        http_client(),
-        env,
-        Duration::from_secs(60),
-        Duration::from_secs(3600),
-    );
-    if let Some(c) = cooldown {
-        registry = registry.with_cooldown(c);
-    }
-    registry.load(&store).await.unwrap();
-    let registry = Arc::new(registry);
-    cache.follow_idps(registry.clone());
-    let signer = Signer::load(
-        &store,
-        Duration::from_secs(30 * 86_400),
-        Duration::from_secs(3600),
-    )
-    .await
-    .unwrap();
-    let team = TeamState {
-        store,
-        cache,
-        limiter: Arc::new(Limiter::local()),
-        oidc: registry,
-        signer: Arc::new(signer),
-        settings: TeamSettings::default(),
+    let setup = Setup {
+        env_idp: env,
+        cooldown,
+        port: PORT,
+        ..Setup::default()
     };
-    let upstream = Arc::new(FakeUpstream::new("fake").serving(["claude-*"]));
-    let up: Arc<dyn Upstream> = upstream.clone();
-    conduit::routes::local_only::allow_port(PORT);
-    let app = conduit::routes::router(AppState {
-        upstreams: Upstreams::single(up).unwrap(),
-        kiro: KiroAccounts(None),
-        relay: RelaySettings {
-            debug_mode: DebugMode::Off,
-            ping_interval: Duration::from_secs(60),
-        },
-        access: Access {
-            key: Arc::new(ApiKey::new("personal-key-unused-in-team-mode").unwrap()),
-        },
-        openai: OpenAiState::default(),
-        team: Some(team.clone()),
-    });
+    let gateway = team_support::gateway(dir, store, setup).await;
     Gw {
-        dir,
-        app,
-        team,
-        upstream,
+        gateway,
         admin,
         member,
     }

@@ -9,3 +9,5 @@ mod flow;
 mod settings;
 mod signer;
 mod support;
+#[path = "../team_support/mod.rs"]
+mod team_support;

@@ -1,48 +1,39 @@
-//! A team gateway over a real SQLite store in a temp dir with a `FakeUpstream`, through
-//! `routes::router` and `oneshot`: users (a member, an admin, an auditor), their credentials,
-//! and helpers for form posts, the device flow and approving a code the way `/device` does.
+//! The team gateway of the OAuth tests (built by `team_support`, through `routes::router` and
+//! `oneshot`): users (a member, an admin, an auditor), their credentials, and helpers for form
+//! posts, the device flow and approving a code the way `/device` does.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::ops::Deref;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode};
-use axum::Router;
-use conduit::apikey::ApiKey;
-use conduit::config::DebugMode;
-use conduit::state::{
-    Access, AppState, KiroAccounts, OpenAiState, RelaySettings, TeamState, Upstreams,
-};
-use conduit_core::Upstream;
-use conduit_store::{Actor, CredentialKind, NewCredential, NewUser, Role, Store};
-use conduit_testkit::FakeUpstream;
+use conduit_store::{CredentialKind, Role};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use tower::ServiceExt;
+
+use crate::team_support::{self, credential, user, Gateway, Setup};
+pub use crate::team_support::{now, sha256_hex, system as actor};
 
 pub const PORT: u16 = 8766;
 pub const HOST: &str = "127.0.0.1:8766";
 pub const BASE: &str = "http://127.0.0.1:8766";
 pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
+/// The gateway (`store`, `team`, `app` through `Deref`) and its people.
 pub struct Env {
-    dir: PathBuf,
-    pub store: Store,
-    pub team: TeamState,
-    pub app: Router,
+    gateway: Gateway,
     /// name (`member`, `admin`, `auditor`) → user id.
     pub users: HashMap<&'static str, String>,
     /// `member_key`, `member_session`, `admin_session`, `auditor_session` → secret.
     pub secrets: HashMap<&'static str, String>,
 }
 
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+impl Deref for Env {
+    type Target = Gateway;
+    fn deref(&self) -> &Gateway {
+        &self.gateway
     }
 }
 
@@ -54,121 +45,40 @@ pub struct Answer {
     pub text: String,
 }
 
-pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-pub fn actor() -> Actor {
-    Actor {
-        name: "cli@test".into(),
-        user_id: None,
-        ip: None,
-    }
-}
-
-pub fn sha256_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
-}
-
-async fn user(store: &Store, subject: &str, role: Role) -> String {
-    let new = NewUser {
-        subject: subject.into(),
-        email: None,
-        role,
-        team_id: None,
-        password_hash: None,
-    };
-    store.create_user(&new, &actor()).await.unwrap().id
-}
-
-async fn credential(store: &Store, kind: CredentialKind, user_id: &str) -> String {
-    let random: [u8; 32] = rand::random();
-    let secret = match kind {
-        CredentialKind::Key => format!("sk-proxy-{}", hex::encode(random)),
-        CredentialKind::Session => format!("cst_{}", hex::encode(random)),
-    };
-    let new = NewCredential {
-        kind,
-        digest: sha256_hex(&secret),
-        prefix: format!("{}...", &secret[..16]),
-        name: "test".into(),
-        user_id: Some(user_id.into()),
-        team_id: None,
-        rate_limit_rpm: None,
-        expires_at: Some(now() + 86_400),
-    };
-    store.create_credential(&new, &actor()).await.unwrap();
-    secret
-}
-
 pub async fn env() -> Env {
     env_with(&[]).await
 }
 
 /// A gateway with these environment variables (`CONDUIT_PUBLIC_URL`, TTLs …).
 pub async fn env_with(vars: &[(&str, &str)]) -> Env {
-    let dir = std::env::temp_dir().join(format!("conduit-team-oauth-{}", uuid::Uuid::new_v4()));
-    let store = Store::open_sqlite(&dir.join("team.db")).await.unwrap();
-    store.migrate().await.unwrap();
+    let (dir, store) = team_support::temp_store("conduit-team-oauth").await;
     let mut users = HashMap::new();
-    users.insert("member", user(&store, "member", Role::Member).await);
-    users.insert("admin", user(&store, "admin", Role::Admin).await);
-    users.insert("auditor", user(&store, "auditor", Role::Auditor).await);
+    for (name, role) in [
+        ("member", Role::Member),
+        ("admin", Role::Admin),
+        ("auditor", Role::Auditor),
+    ] {
+        users.insert(name, user(&store, name, role, None).await);
+    }
     let mut secrets = HashMap::new();
-    let (key, session) = (CredentialKind::Key, CredentialKind::Session);
-    secrets.insert(
-        "member_key",
-        credential(&store, key, &users["member"]).await,
-    );
-    secrets.insert(
-        "member_session",
-        credential(&store, session, &users["member"]).await,
-    );
-    secrets.insert(
-        "admin_session",
-        credential(&store, session, &users["admin"]).await,
-    );
-    secrets.insert(
-        "auditor_session",
-        credential(&store, session, &users["auditor"]).await,
-    );
-
-    let lookup = |name: &str| {
-        vars.iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.to_string())
+    let in_a_day = Some(now() + 86_400);
+    for (name, kind, owner) in [
+        ("member_key", CredentialKind::Key, "member"),
+        ("member_session", CredentialKind::Session, "member"),
+        ("admin_session", CredentialKind::Session, "admin"),
+        ("auditor_session", CredentialKind::Session, "auditor"),
+    ] {
+        let (secret, _) = credential(&store, kind, &users[owner], None, in_a_day).await;
+        secrets.insert(name, secret);
+    }
+    let setup = Setup {
+        vars,
+        port: PORT,
+        messages_lane: Some(7),
+        ..Setup::default()
     };
-    let config = conduit::config::team::from_env(&lookup).unwrap();
-    let team = conduit::team::serve::team_state(store.clone(), &config)
-        .await
-        .unwrap();
-    let upstream: Arc<dyn Upstream> = Arc::new(
-        FakeUpstream::new("fake")
-            .serving(["claude-*"])
-            .with_messages_lane(7),
-    );
-    conduit::routes::local_only::allow_port(PORT);
-    let app = conduit::routes::router(AppState {
-        upstreams: Upstreams::single(upstream).unwrap(),
-        kiro: KiroAccounts(None),
-        relay: RelaySettings {
-            debug_mode: DebugMode::Off,
-            ping_interval: Duration::from_secs(60),
-        },
-        access: Access {
-            key: Arc::new(ApiKey::new("personal-key-unused-in-team-mode").unwrap()),
-        },
-        openai: OpenAiState::default(),
-        team: Some(team.clone()),
-    });
     Env {
-        dir,
-        store,
-        team,
-        app,
+        gateway: team_support::gateway(dir, store, setup).await,
         users,
         secrets,
     }

@@ -6,25 +6,16 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
-use conduit::apikey::ApiKey;
-use conduit::config::DebugMode;
-use conduit::state::{
-    Access, AppState, KiroAccounts, OpenAiState, RelaySettings, TeamSettings, TeamState, Upstreams,
-};
-use conduit::team::cache::AuthCache;
-use conduit::team::limit::Limiter;
-use conduit_store::{Actor, NewUser, Role, Store};
-use conduit_testkit::FakeUpstream;
-use sha2::{Digest, Sha256};
+use conduit::state::TeamState;
+use conduit_store::Role;
 use tower::ServiceExt;
+
+use crate::team_support::{self, Setup, TempDir};
 
 pub mod idp;
 
@@ -34,25 +25,7 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct Gw {
     pub app: Router,
     pub team: TeamState,
-    pub dir: PathBuf,
-}
-
-impl Drop for Gw {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-pub fn sha(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
-}
-
-pub fn system() -> Actor {
-    Actor {
-        name: "test".into(),
-        user_id: None,
-        ip: None,
-    }
+    pub dir: TempDir,
 }
 
 impl Gw {
@@ -63,69 +36,24 @@ impl Gw {
 
     /// A gateway whose environment names one identity provider (id `env`).
     pub async fn with_idp(tls: bool, env_idp: Option<conduit_store::NewIdp>) -> Gw {
-        let dir = std::env::temp_dir().join(format!("conduit-web-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = Store::open_sqlite(&dir.join("team.db")).await.unwrap();
-        store.migrate().await.unwrap();
-        let cache = Arc::new(AuthCache::new());
-        cache.sync_now(&store).await.unwrap();
-        let oidc = conduit::team::oidc::Registry::new(
-            conduit::team::oidc::http_client(),
+        let (dir, store) = team_support::temp_store("conduit-web").await;
+        let setup = Setup {
             env_idp,
-            Duration::from_secs(60),
-            Duration::from_secs(3600),
-        );
-        let signer = conduit::team::oauth::Signer::load(
-            &store,
-            Duration::from_secs(30 * 86_400),
-            Duration::from_secs(3600),
-        )
-        .await
-        .unwrap();
-        let team = TeamState {
-            store,
-            cache,
-            limiter: Arc::new(Limiter::local()),
-            oidc: Arc::new(oidc),
-            signer: Arc::new(signer),
-            settings: TeamSettings {
-                tls,
-                ..TeamSettings::default()
-            },
+            tls,
+            port: PORT,
+            ..Setup::default()
         };
-        conduit::routes::local_only::allow_port(PORT);
-        let upstream = Arc::new(FakeUpstream::new("up").serving(["claude-*"]));
-        let app = conduit::routes::router(AppState {
-            upstreams: Upstreams::single(upstream).unwrap(),
-            kiro: KiroAccounts(None),
-            relay: RelaySettings {
-                debug_mode: DebugMode::Off,
-                ping_interval: Duration::from_secs(60),
-            },
-            access: Access {
-                key: Arc::new(ApiKey::new("sk-unused-personal-key").unwrap()),
-            },
-            openai: OpenAiState::default(),
-            team: Some(team.clone()),
-        });
-        Gw { app, team, dir }
+        let gw = team_support::gateway(dir, store, setup).await;
+        Gw {
+            app: gw.app,
+            team: gw.team,
+            dir: gw.dir,
+        }
     }
 
     /// A user with [`PASSWORD`]; its id.
     pub async fn user(&self, subject: &str, role: Role) -> String {
-        let new = NewUser {
-            subject: subject.into(),
-            email: None,
-            role,
-            team_id: None,
-            password_hash: Some(conduit::team::password::hash(PASSWORD).unwrap()),
-        };
-        self.team
-            .store
-            .create_user(&new, &system())
-            .await
-            .unwrap()
-            .id
+        team_support::user(&self.team.store, subject, role, Some(PASSWORD)).await
     }
 
     /// The audit actions, newest first.
