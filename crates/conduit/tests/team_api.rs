@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::{Request, StatusCode};
 use axum::Router;
 use conduit::config::DebugMode;
 use conduit::state::TeamState;
@@ -20,7 +20,7 @@ use conduit::team::cache::AuthCache;
 use conduit_store::{CredentialKind, Role, Store};
 use conduit_upstream::clock::ManualClock;
 use serde_json::{json, Value};
-use team_support::{app_state, fake_upstream, Setup, TempDir};
+use team_support::{app_state, fake_upstream, Answer as Reply, Setup, TempDir};
 use tower::ServiceExt;
 
 const IP: [u8; 4] = [10, 1, 2, 3];
@@ -56,13 +56,6 @@ struct App {
     member_id: String,
     member_key_id: String,
     admin_key_id: String,
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    text: String,
-    json: Value,
 }
 
 impl App {
@@ -151,23 +144,8 @@ impl App {
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
-        let resp = self
-            .router
-            .clone()
-            .oneshot(req.body(Body::from(body.to_owned())).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        Reply {
-            status,
-            headers,
-            text: String::from_utf8_lossy(&bytes).into_owned(),
-            json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        }
+        let req = req.body(Body::from(body.to_owned())).unwrap();
+        team_support::send(&self.router, req).await
     }
 
     /// One request from [`IP`], the cache synced first (no sync task runs here, and a cache
@@ -190,20 +168,7 @@ impl App {
         let mut req = req.body(Body::from(body)).unwrap();
         req.extensions_mut()
             .insert(ConnectInfo(SocketAddr::from((IP, 40000))));
-        let resp = self.router.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            text,
-            json,
-        }
+        team_support::send(&self.router, req).await
     }
 
     fn fill(&self, path: &str) -> String {

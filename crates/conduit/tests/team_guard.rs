@@ -23,7 +23,6 @@ use conduit::team::Principal;
 use conduit_store::{CredentialKind, Role, Store};
 use serde_json::{json, Value};
 use team_support::{credential, now, system as actor, user, Gateway, Setup};
-use tower::ServiceExt;
 
 const PORT: u16 = 8765;
 
@@ -136,13 +135,8 @@ fn request(env: &Env, dialect: Dialect, present: Present) -> Request<Body> {
 }
 
 async fn send(app: &Router, request: Request<Body>) -> (StatusCode, HeaderMap, Value) {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let (status, headers) = (response.status(), response.headers().clone());
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, headers, body)
+    let a = team_support::send(app, request).await;
+    (a.status, a.headers, a.json)
 }
 
 /// What to do before the request.

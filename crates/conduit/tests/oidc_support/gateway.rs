@@ -12,7 +12,6 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use conduit_store::{NewIdp, Role};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 use crate::team_support::session;
 
@@ -84,12 +83,8 @@ pub async fn call(gw: &Gw, method: &str, path: &str, token: &str, body: Option<V
         r = r.header("content-type", "application/json");
     }
     let body = body.map_or(Body::empty(), |b| Body::from(b.to_string()));
-    let response = gw.app.clone().oneshot(r.body(body).unwrap()).await.unwrap();
-    let (status, headers) = (response.status(), response.headers().clone());
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let a = team_support::send(&gw.app, r.body(body).unwrap()).await;
+    let (status, headers, json) = (a.status, a.headers, a.json);
     Reply {
         status,
         headers,

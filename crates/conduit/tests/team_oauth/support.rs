@@ -11,7 +11,6 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode};
 use conduit_store::{CredentialKind, Role};
 use serde_json::Value;
-use tower::ServiceExt;
 
 use crate::team_support::{self, credential, user, Gateway, Setup};
 pub use crate::team_support::{now, sha256_hex, system as actor};
@@ -95,13 +94,8 @@ impl Env {
         {
             peer(&mut request, [10, 0, 0, 1].into());
         }
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let (status, headers) = (response.status(), response.headers().clone());
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let a = team_support::send(&self.app, request).await;
+        let (status, headers, body, text) = (a.status, a.headers, a.json, a.text);
         Answer {
             status,
             headers,

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
 use conduit::apikey::ApiKey;
 use conduit::config::DebugMode;
@@ -24,7 +26,9 @@ use conduit_core::Upstream;
 use conduit_store::{Actor, CredentialKind, NewCredential, NewIdp, NewUser, Role, Store};
 use conduit_testkit::FakeUpstream;
 use conduit_upstream::clock::ManualClock;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
+use tower::ServiceExt;
 
 /// A directory under the system temp dir, removed with everything in it on drop.
 pub struct TempDir(PathBuf);
@@ -276,5 +280,28 @@ pub async fn gateway(dir: TempDir, store: Store, setup: Setup<'_>) -> Gateway {
         team,
         upstream,
         app: conduit::routes::router(state),
+    }
+}
+
+/// What a request got back: status, headers, body text and its JSON (`Null` when not JSON).
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+    pub json: Value,
+}
+
+/// Send one request through `app`.
+pub async fn send(app: &Router, request: Request<Body>) -> Answer {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    Answer {
+        status,
+        headers,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+        json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     }
 }

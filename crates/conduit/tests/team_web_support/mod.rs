@@ -13,7 +13,6 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
 use conduit::state::TeamState;
 use conduit_store::Role;
-use tower::ServiceExt;
 
 use crate::team_support::{self, Setup, TempDir};
 
@@ -157,16 +156,12 @@ impl Browser {
         let mut req = req.body(Body::from(body)).unwrap();
         req.extensions_mut()
             .insert(ConnectInfo(SocketAddr::from((self.ip, 40000))));
-        let resp = gw.app.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap();
+        let a = team_support::send(&gw.app, req).await;
+        let (status, headers, text) = (a.status, a.headers, a.text);
         let reply = Reply {
             status,
             headers,
-            text: String::from_utf8_lossy(&bytes).into_owned(),
+            text,
         };
         for c in reply.set_cookies() {
             let pair = c.split(';').next().unwrap();
