@@ -40,7 +40,7 @@ import pytest
 
 from claude_gateway import NsTmux, PrivateEtc, oauth_error, refresh, verify_access_token
 from idp_harness import NODE_DIR, Idp
-from team_harness import MODEL, TeamGateway, start_team_gateway
+from team_harness import MODEL, TeamGateway, start_team_gateway, wait_until
 from test_claude_code import CLAUDE
 
 QUESTION = "What is the capital of Kiroland?"
@@ -237,6 +237,8 @@ def test_claude_code_signs_in_through_the_device_flow_and_gets_an_answer(machine
     tmux.keys("Enter")
     wait_for_screen(tmux, "Successfully logged out")
     assert oauth_error(refresh(gw.url, renewed["idpRefreshToken"])) == "invalid_grant"
+    assert wait_until(lambda: gw.request("GET", "/managed/settings", renewed["jwt"]).status_code
+                      == 401, timeout=5, what="the signed-out access token refused")
     creds = m.home / ".claude" / ".credentials.json"
     assert not creds.exists() or "enterpriseGateway" not in json.loads(creds.read_text())
 

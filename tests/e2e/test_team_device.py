@@ -34,7 +34,7 @@ import pytest
 from claude_gateway import (USER_CODE, Browser, authorize_device, checksum, discover,
                             oauth_error, poll, refresh, revoke, secrets_in, verify_access_token)
 from idp_harness import Idp
-from team_harness import MODEL, TeamGateway, pg_db, team_gateway  # noqa: F401 (fixtures)
+from team_harness import MODEL, TeamGateway, pg_db, team_gateway, wait_until  # noqa: F401
 
 INTERVAL = 5
 
@@ -298,6 +298,15 @@ def test_revoke_always_answers_200_and_ends_the_sign_in(story):
     r = revoke(gw.url, tokens["refresh_token"], "refresh_token")
     assert r.status_code == 200, r.text
     assert oauth_error(refresh(gw.url, tokens["refresh_token"])) == "invalid_grant"
+    # The revoked bearer is refused too, as soon as the instance's credential cache has caught up
+    # (its sync tick), with x-should-retry: false so Claude Code asks for /login at once.
+    def answer_unless_200():
+        r = messages_status(gw, tokens["access_token"])
+        return r if r.status_code != 200 else None
+
+    refused = wait_until(answer_unless_200, timeout=5, what="the revoked access token refused")
+    assert refused.status_code == 401 and refused.headers.get("x-should-retry") == "false", \
+        refused.text
 
     # Only the refresh token, as a terminal that kept no access token would.
     other = story.sign_in(unique("dev"))
