@@ -367,6 +367,8 @@ def test_managed_settings_404_then_200_with_checksum_then_304(story):
     assert body["checksum"] == checksum(settings)
     assert r.headers["etag"] == f'"{checksum(settings)}"'
     assert get(r.headers["etag"]).status_code == 304
+    # Claude Desktop's probe (`If-None-Match: *`) is answered as if the header were absent.
+    assert get("*").status_code == 200
 
     changed = {**settings, "cleanupPeriodDays": 8}
     gw.call("PUT", "/admin/managed-settings", gw.admin, json=changed)
@@ -375,7 +377,7 @@ def test_managed_settings_404_then_200_with_checksum_then_304(story):
     assert r.json()["uuid"] != body["uuid"]
 
     gw.call("DELETE", "/admin/managed-settings", gw.admin, expect=204)
-    assert get().status_code == 404
+    assert get().status_code == 404 and get("*").status_code == 404
     story.assert_no_secret_logged()
 
 
