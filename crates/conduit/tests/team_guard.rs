@@ -261,6 +261,9 @@ async fn guard_table_in_both_dialects() {
             if let Some(secs) = retry_after {
                 assert!((1..=60).contains(&secs), "{what}: retry-after {secs}");
             }
+            // A refusal leaves the body unread: HTTP/1 clients are told the connection closes.
+            let close = headers.get("connection").map(|v| v.to_str().unwrap());
+            assert_eq!(close, (case.status != 200).then_some("close"), "{what}");
             if case.status != 200 {
                 assert_eq!(env.upstream.call_count(), usize::from(case.status == 429));
                 // A refusal never names the secret.

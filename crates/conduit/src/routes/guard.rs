@@ -1,7 +1,7 @@
 //! The API-key guard: `x-api-key` or `Authorization: Bearer`, compared in constant time.
 
 use axum::extract::{Request, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use conduit_core::{Error, ErrorKind};
@@ -32,12 +32,16 @@ pub async fn require_key(State(access): State<Access>, req: Request, next: Next)
         Dialect::Anthropic => anthropic::error_response,
         Dialect::OpenAi => openai::error_response,
     };
+    let version = req.version();
     let mut presented = presented_keys(req.headers()).peekable();
     if presented.peek().is_none() {
-        return error_response(&Error::new(
-            ErrorKind::Authentication,
-            "missing API key: send it as x-api-key or Authorization: Bearer",
-        ));
+        return unread_body(
+            version,
+            error_response(&Error::new(
+                ErrorKind::Authentication,
+                "missing API key: send it as x-api-key or Authorization: Bearer",
+            )),
+        );
     }
     // Every presented key is compared (constant time each), so timing does not tell which one
     // was wrong.
@@ -45,9 +49,25 @@ pub async fn require_key(State(access): State<Access>, req: Request, next: Next)
     if accepted {
         next.run(req).await
     } else {
-        error_response(&Error::new(
-            ErrorKind::Authentication,
-            "invalid x-api-key: use the key in $CONDUIT_HOME/api-key (`conduit api-key --raw`)",
-        ))
+        unread_body(
+            version,
+            error_response(&Error::new(
+                ErrorKind::Authentication,
+                "invalid x-api-key: use the key in $CONDUIT_HOME/api-key (`conduit api-key --raw`)",
+            )),
+        )
     }
+}
+
+/// A refusal sent before the request body was read: on HTTP/1 the server closes the
+/// connection after it, so say so (`Connection: close`); a client that pooled the connection
+/// would otherwise send its next request into a closing socket.
+pub(crate) fn unread_body(version: axum::http::Version, mut response: Response) -> Response {
+    if version <= axum::http::Version::HTTP_11 {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            HeaderValue::from_static("close"),
+        );
+    }
+    response
 }

@@ -12,7 +12,7 @@ use axum::response::Response;
 use conduit_core::{Error, ErrorKind};
 
 use super::Principal;
-use crate::routes::guard::presented_keys;
+use crate::routes::guard::{presented_keys, unread_body};
 use crate::routes::models::Dialect;
 use crate::routes::{anthropic, openai};
 use crate::state::TeamState;
@@ -29,12 +29,13 @@ pub async fn require_credential(
     // Owned: the request body is not `Sync`, so no borrow of the request may cross an await.
     let mut secrets: Vec<String> = presented_keys(req.headers()).map(str::to_owned).collect();
     secrets.dedup();
+    let version = req.version();
     let principal = match authenticate(&team, &secrets).await {
         Ok(p) => p,
-        Err(e) => return refuse(dialect, &e),
+        Err(e) => return unread_body(version, refuse(dialect, &e)),
     };
     if let Err(e) = team.limiter.admit(&principal).await {
-        return refuse(dialect, &e);
+        return unread_body(version, refuse(dialect, &e));
     }
     let headers = req.headers_mut();
     for name in CREDENTIAL_HEADERS {
