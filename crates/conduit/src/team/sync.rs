@@ -3,7 +3,8 @@
 //! backstop, and what keeps the cache fresh), and writes the recorded last uses every 5 s. It
 //! runs until its cancellation token fires, then flushes once more. A second owned task
 //! ([`spawn_idps`]) has the cache hand each change set's identity providers to the IdP
-//! registry, and fetches every IdP's key set again on the registry's refresh period.
+//! registry, fetches every IdP's key set again on the registry's refresh period, and deletes
+//! ended sign-in rows every 5 minutes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -116,11 +117,28 @@ async fn run_idps(store: Store, registry: Arc<Registry>, cancel: CancellationTok
     let period = registry.refresh_period();
     let mut refresh = interval_at(Instant::now() + period, period);
     refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut prune = interval_at(Instant::now() + PRUNE, PRUNE);
+    prune.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = cancel.cancelled() => break,
             _ = refresh.tick() => registry.refresh_all().await,
+            _ = prune.tick() => prune_sign_ins(&store).await,
         }
+    }
+}
+
+/// How often ended sign-in rows (browser flows, device codes, command-line sign-ins, ended
+/// token families) are deleted.
+const PRUNE: Duration = Duration::from_secs(300);
+
+async fn prune_sign_ins(store: &Store) {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    match timeout(CALL_TIMEOUT, store.prune_expired(now)).await {
+        Ok(Ok(n)) if n > 0 => tracing::debug!(rows = n, "pruned ended sign-in rows"),
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "pruning ended sign-in rows failed"),
+        Err(_) => tracing::warn!("pruning ended sign-in rows: no answer within 2 s"),
     }
 }
 
