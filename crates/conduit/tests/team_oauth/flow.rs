@@ -277,6 +277,12 @@ async fn revoke_ends_the_sign_in_and_always_answers_200() {
             );
         }
     }
+    // This instance refuses the revoked sign-in's access token at once (no sync tick waited).
+    let bearer = format!("Bearer {access}");
+    let after = env
+        .get("/managed/settings", &[("authorization", bearer.as_str())])
+        .await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
     // Revoking again is still 200.
     let again = env
         .form("/oauth/revoke", &[("token", by_refresh.as_str())])

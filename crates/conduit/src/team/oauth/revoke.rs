@@ -37,7 +37,13 @@ pub async fn revoke(team: TeamState, PeerIp(ip): PeerIp, body: Bytes) -> Respons
         }
     };
     match result {
-        Ok(_) => no_store(StatusCode::OK, json!({})),
+        Ok(revoked) => {
+            if revoked {
+                // This instance refuses the sign-in's access tokens before it answers.
+                crate::team::api::sync(&team).await;
+            }
+            no_store(StatusCode::OK, json!({}))
+        }
         Err(e) => OAuthError::from(e).into_response(),
     }
 }
