@@ -2,37 +2,49 @@
 
 use serde::Serialize;
 
+/// An enum the store keeps as text: `as_str` and `parse` come from one table, so the two
+/// cannot drift apart.
+macro_rules! text_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)+ }
+    ) => {
+        $(#[$meta])*
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<$name> {
+                match s {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
 mod sso;
 pub use sso::*;
 
-/// A person's role: what they may do through the gateway.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Uses the gateway and manages their own keys.
-    Member,
-    /// Everything.
-    Admin,
-    /// Reads everything, changes nothing.
-    Auditor,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Member => "member",
-            Role::Admin => "admin",
-            Role::Auditor => "auditor",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "member" => Some(Role::Member),
-            "admin" => Some(Role::Admin),
-            "auditor" => Some(Role::Auditor),
-            _ => None,
-        }
+text_enum! {
+    /// A person's role: what they may do through the gateway.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum Role {
+        /// Uses the gateway and manages their own keys.
+        Member => "member",
+        /// Everything.
+        Admin => "admin",
+        /// Reads everything, changes nothing.
+        Auditor => "auditor",
     }
 }
 
@@ -66,19 +78,12 @@ pub struct Team {
     pub created_at: i64,
 }
 
-/// What a credential is: a virtual key (`sk-proxy-…`) or a session token from `/auth/login`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialKind {
-    Key,
-    Session,
-}
-
-impl CredentialKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CredentialKind::Key => "key",
-            CredentialKind::Session => "session",
-        }
+text_enum! {
+    /// What a credential is: a virtual key (`sk-proxy-…`) or a session token from `/auth/login`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum CredentialKind {
+        Key => "key",
+        Session => "session",
     }
 }
 

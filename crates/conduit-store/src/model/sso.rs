@@ -69,33 +69,16 @@ pub struct NewOidcUser {
     pub idp_id: String,
 }
 
-/// What a browser sign-in at an identity provider is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlowPurpose {
-    /// The portal's session cookie.
-    Portal,
-    /// Approving a device code (`/device`, Claude Code's gateway sign-in).
-    Device,
-    /// Completing a command-line sign-in (`/auth/cli/*`).
-    Cli,
-}
-
-impl FlowPurpose {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FlowPurpose::Portal => "portal",
-            FlowPurpose::Device => "device",
-            FlowPurpose::Cli => "cli",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<FlowPurpose> {
-        match s {
-            "portal" => Some(FlowPurpose::Portal),
-            "device" => Some(FlowPurpose::Device),
-            "cli" => Some(FlowPurpose::Cli),
-            _ => None,
-        }
+text_enum! {
+    /// What a browser sign-in at an identity provider is for.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum FlowPurpose {
+        /// The portal's session cookie.
+        Portal => "portal",
+        /// Approving a device code (`/device`, Claude Code's gateway sign-in).
+        Device => "device",
+        /// Completing a command-line sign-in (`/auth/cli/*`).
+        Cli => "cli",
     }
 }
 
@@ -129,32 +112,13 @@ pub struct Flow {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeviceStatus {
-    Pending,
-    Approved,
-    Denied,
-    Consumed,
-}
-
-impl DeviceStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeviceStatus::Pending => "pending",
-            DeviceStatus::Approved => "approved",
-            DeviceStatus::Denied => "denied",
-            DeviceStatus::Consumed => "consumed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<DeviceStatus> {
-        match s {
-            "pending" => Some(DeviceStatus::Pending),
-            "approved" => Some(DeviceStatus::Approved),
-            "denied" => Some(DeviceStatus::Denied),
-            "consumed" => Some(DeviceStatus::Consumed),
-            _ => None,
-        }
+text_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum DeviceStatus {
+        Pending => "pending",
+        Approved => "approved",
+        Denied => "denied",
+        Consumed => "consumed",
     }
 }
 
@@ -185,32 +149,13 @@ pub enum DevicePoll {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CliStatus {
-    Pending,
-    Verified,
-    Complete,
-    Consumed,
-}
-
-impl CliStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CliStatus::Pending => "pending",
-            CliStatus::Verified => "verified",
-            CliStatus::Complete => "complete",
-            CliStatus::Consumed => "consumed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<CliStatus> {
-        match s {
-            "pending" => Some(CliStatus::Pending),
-            "verified" => Some(CliStatus::Verified),
-            "complete" => Some(CliStatus::Complete),
-            "consumed" => Some(CliStatus::Consumed),
-            _ => None,
-        }
+text_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum CliStatus {
+        Pending => "pending",
+        Verified => "verified",
+        Complete => "complete",
+        Consumed => "consumed",
     }
 }
 

@@ -4,7 +4,7 @@
 
 use sqlx::any::AnyRow;
 
-use super::rows::get;
+use super::rows::{get, text};
 use super::{new_id, now_s, Store};
 use crate::error::on_write;
 use crate::{CliPoll, CliSession, CliStatus, StoreError};
@@ -137,14 +137,12 @@ impl Store {
 }
 
 fn session(row: &AnyRow) -> Result<CliSession, StoreError> {
-    let status: String = get(row, "status")?;
     Ok(CliSession {
         id: get(row, "id")?,
         challenge: get(row, "challenge")?,
         binding_digest: get(row, "binding_digest")?,
         user_id: get(row, "user_id")?,
-        status: CliStatus::parse(&status)
-            .ok_or_else(|| StoreError::Internal(format!("unknown sign-in status {status:?}")))?,
+        status: text(row, "status", CliStatus::parse)?,
         created_at: get(row, "created_at")?,
         expires_at: get(row, "expires_at")?,
     })

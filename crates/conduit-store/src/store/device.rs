@@ -6,8 +6,8 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
-use super::rows::get;
-use super::{audit, new_id, now_s, refresh, Store};
+use super::rows::{get, text};
+use super::{audit, new_id, now_s, refresh, users, Store};
 use crate::error::on_write;
 use crate::{Actor, DeviceCode, DevicePoll, DeviceStatus, StoreError};
 
@@ -128,11 +128,7 @@ impl Store {
             let user_id = user_id.ok_or_else(|| {
                 StoreError::Internal("an approved device code has no user".into())
             })?;
-            let active: Option<i64> = sqlx::query_scalar("SELECT active FROM users WHERE id = $1")
-                .bind(&user_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if active.unwrap_or(0) == 0 {
+            if !users::active(&mut tx, &user_id).await? {
                 // Deactivated since approving: used up, and no tokens.
                 tx.commit().await?;
                 return Ok(DevicePoll::Denied);
@@ -194,11 +190,9 @@ async fn not_consumed(
 }
 
 fn device(row: &AnyRow) -> Result<DeviceCode, StoreError> {
-    let status: String = get(row, "status")?;
     Ok(DeviceCode {
         id: get(row, "id")?,
-        status: DeviceStatus::parse(&status)
-            .ok_or_else(|| StoreError::Internal(format!("unknown device status {status:?}")))?,
+        status: text(row, "status", DeviceStatus::parse)?,
         user_id: get(row, "user_id")?,
         created_at: get(row, "created_at")?,
         expires_at: get(row, "expires_at")?,

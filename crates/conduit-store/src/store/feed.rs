@@ -7,7 +7,7 @@ use sqlx::AnyConnection;
 use super::idps::{self, idp_cols};
 use super::rows::{self, credential_cols, user_cols};
 use super::{Engine, Store, ACQUIRE_TIMEOUT};
-use crate::{Changes, RevokedFamily, StoreError};
+use crate::{Changes, StoreError};
 
 /// The NOTIFY channel every write announces its version on.
 pub(crate) const CHANNEL: &str = "conduit_auth";
@@ -107,19 +107,12 @@ impl Store {
         .bind(super::now_s())
         .fetch_all(&mut *conn)
         .await?;
-        let mut revoked_families = Vec::with_capacity(families.len());
-        for row in &families {
-            revoked_families.push(RevokedFamily {
-                id: rows::get(row, "id")?,
-                ends_at: rows::get(row, "ends_at")?,
-            });
-        }
         Ok(Changes {
             version: now,
             users: rows::all(&users, rows::user)?,
             credentials: rows::all(&credentials, rows::credential)?,
             idps: rows::all(&idps, idps::idp)?,
-            revoked_families,
+            revoked_families: rows::all(&families, rows::revoked_family)?,
         })
     }
 

@@ -3,7 +3,7 @@
 
 use sqlx::any::AnyRow;
 
-use super::rows::get;
+use super::rows::{get, text};
 use super::{now_s, Store};
 use crate::error::on_write;
 use crate::{Flow, FlowPurpose, NewFlow, StoreError};
@@ -53,11 +53,9 @@ impl Store {
 }
 
 fn flow(row: &AnyRow) -> Result<Flow, StoreError> {
-    let purpose: String = get(row, "purpose")?;
     Ok(Flow {
         state_digest: get(row, "state_digest")?,
-        purpose: FlowPurpose::parse(&purpose)
-            .ok_or_else(|| StoreError::Internal(format!("unknown flow purpose {purpose:?}")))?,
+        purpose: text(row, "purpose", FlowPurpose::parse)?,
         idp_id: get(row, "idp_id")?,
         nonce: get(row, "nonce")?,
         pkce_verifier: get(row, "pkce_verifier")?,

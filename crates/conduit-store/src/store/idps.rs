@@ -6,7 +6,7 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
-use super::rows::get;
+use super::rows::{self, get};
 use super::{audit, new_id, now_s, Store};
 use crate::error::on_write;
 use crate::{Actor, Idp, IdpPatch, NewIdp, Role, StoreError};
@@ -231,7 +231,6 @@ fn detail(idp: &Idp) -> serde_json::Value {
 }
 
 pub(super) fn idp(row: &AnyRow) -> Result<Idp, StoreError> {
-    let role: String = get(row, "default_role")?;
     let domains: String = get(row, "allowed_domains")?;
     Ok(Idp {
         id: get(row, "id")?,
@@ -241,8 +240,7 @@ pub(super) fn idp(row: &AnyRow) -> Result<Idp, StoreError> {
         client_id: get(row, "client_id")?,
         client_secret: get(row, "client_secret")?,
         auto_provision: get::<i64>(row, "auto_provision")? != 0,
-        default_role: Role::parse(&role)
-            .ok_or_else(|| StoreError::Internal(format!("unknown role {role:?} in idps")))?,
+        default_role: rows::text(row, "default_role", Role::parse)?,
         allowed_domains: serde_json::from_str(&domains)
             .map_err(|e| StoreError::Internal(format!("idps.allowed_domains is not JSON: {e}")))?,
         scopes: get(row, "scopes")?,

@@ -6,7 +6,7 @@ use serde_json::json;
 use sqlx::AnyConnection;
 
 use super::rows::get;
-use super::{audit, new_id, now_s, Store};
+use super::{audit, new_id, now_s, users, Store};
 use crate::error::on_write;
 use crate::{Actor, RefreshOutcome, StoreError};
 
@@ -40,11 +40,7 @@ impl Store {
         };
         let family_id: String = get(&row, "family_id")?;
         let user_id: String = get(&row, "user_id")?;
-        let active: Option<i64> = sqlx::query_scalar("SELECT active FROM users WHERE id = $1")
-            .bind(&user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if active.unwrap_or(0) == 0 {
+        if !users::active(&mut tx, &user_id).await? {
             let version = self.bump(&mut tx).await?;
             revoke_families(&mut tx, Families::One(&family_id), now, version).await?;
             tx.commit().await?;
@@ -74,16 +70,8 @@ impl Store {
     pub async fn revoke_family(&self, family_id: &str, actor: &Actor) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let version = self.bump(&mut tx).await?;
-        let user: Option<String> = sqlx::query_scalar(
-            "UPDATE refresh_families SET revoked_at = $1, version = $3 \
-             WHERE id = $2 AND revoked_at IS NULL RETURNING user_id",
-        )
-        .bind(now_s())
-        .bind(family_id)
-        .bind(version)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(user) = user else {
+        let users = revoke_families(&mut tx, Families::One(family_id), now_s(), version).await?;
+        let Some(user) = users.first() else {
             tx.rollback().await?;
             return Ok(false);
         };
@@ -179,30 +167,30 @@ pub(super) enum Families<'a> {
     OfUser(&'a str),
 }
 
-/// Revoke the live families named at `now`; how many.
+/// Revoke the live families named at `now`: the user of each family revoked now.
 pub(super) async fn revoke_families(
     conn: &mut AnyConnection,
     which: Families<'_>,
     now: i64,
     version: i64,
-) -> Result<u64, StoreError> {
+) -> Result<Vec<String>, StoreError> {
     let (sql, value) = match which {
         Families::One(id) => (
             "UPDATE refresh_families SET revoked_at = $1, version = $3 \
-             WHERE revoked_at IS NULL AND id = $2",
+             WHERE revoked_at IS NULL AND id = $2 RETURNING user_id",
             id,
         ),
         Families::OfUser(user) => (
             "UPDATE refresh_families SET revoked_at = $1, version = $3 \
-             WHERE revoked_at IS NULL AND user_id = $2",
+             WHERE revoked_at IS NULL AND user_id = $2 RETURNING user_id",
             user,
         ),
     };
-    let done = sqlx::query(sql)
+    let users = sqlx::query_scalar(sql)
         .bind(now)
         .bind(value)
         .bind(version)
-        .execute(&mut *conn)
+        .fetch_all(&mut *conn)
         .await?;
-    Ok(done.rows_affected())
+    Ok(users)
 }

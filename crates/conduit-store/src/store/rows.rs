@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::{AuditEntry, Credential, CredentialKind, Role, StoreError, Team, User};
+use crate::{AuditEntry, Credential, CredentialKind, RevokedFamily, Role, StoreError, Team, User};
 
 /// The `users` columns [`user`] reads, in order.
 macro_rules! user_cols {
@@ -45,14 +45,22 @@ where
         .map_err(|e| StoreError::Internal(format!("reading column {col}: {e}")))
 }
 
+/// A text column holding one of an enum's names (`parse` is the enum's).
+pub(super) fn text<T>(
+    row: &AnyRow,
+    col: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T, StoreError> {
+    let value: String = get(row, col)?;
+    parse(&value).ok_or_else(|| StoreError::Internal(format!("unknown {col} {value:?}")))
+}
+
 pub(super) fn user(row: &AnyRow) -> Result<User, StoreError> {
-    let role: String = get(row, "role")?;
     Ok(User {
         id: get(row, "id")?,
         subject: get(row, "subject")?,
         email: get(row, "email")?,
-        role: Role::parse(&role)
-            .ok_or_else(|| StoreError::Internal(format!("unknown role {role:?} in users")))?,
+        role: text(row, "role", Role::parse)?,
         team_id: get(row, "team_id")?,
         active: get::<i64>(row, "active")? != 0,
         password_hash: get(row, "password_hash")?,
@@ -73,18 +81,9 @@ pub(super) fn team(row: &AnyRow) -> Result<Team, StoreError> {
 }
 
 pub(super) fn credential(row: &AnyRow) -> Result<Credential, StoreError> {
-    let kind: String = get(row, "kind")?;
     Ok(Credential {
         id: get(row, "id")?,
-        kind: match kind.as_str() {
-            "key" => CredentialKind::Key,
-            "session" => CredentialKind::Session,
-            other => {
-                return Err(StoreError::Internal(format!(
-                    "unknown credential kind {other:?}"
-                )))
-            }
-        },
+        kind: text(row, "kind", CredentialKind::parse)?,
         digest: get(row, "digest")?,
         prefix: get(row, "prefix")?,
         name: get(row, "name")?,
@@ -96,6 +95,13 @@ pub(super) fn credential(row: &AnyRow) -> Result<Credential, StoreError> {
         last_used_at: get(row, "last_used_at")?,
         revoked_at: get(row, "revoked_at")?,
         version: get(row, "version")?,
+    })
+}
+
+pub(super) fn revoked_family(row: &AnyRow) -> Result<RevokedFamily, StoreError> {
+    Ok(RevokedFamily {
+        id: get(row, "id")?,
+        ends_at: get(row, "ends_at")?,
     })
 }
 

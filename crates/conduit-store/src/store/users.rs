@@ -154,7 +154,7 @@ impl Store {
         let mut detail = json!({ "active": active });
         if !active {
             let ended = revoke_families(&mut tx, Families::OfUser(id), now_s(), version).await?;
-            detail["token_families_revoked"] = ended.into();
+            detail["token_families_revoked"] = ended.len().into();
         }
         audit::write(&mut tx, actor, "user.update", Some(id), &detail).await?;
         tx.commit().await?;
@@ -258,4 +258,13 @@ pub(super) async fn require(conn: &mut AnyConnection, id: &str) -> Result<(), St
     found
         .map(|_| ())
         .ok_or(StoreError::NotFound { what: "user" })
+}
+
+/// Whether user `id` exists and is active, read on `conn` (inside the caller's transaction).
+pub(super) async fn active(conn: &mut AnyConnection, id: &str) -> Result<bool, StoreError> {
+    let active: Option<i64> = sqlx::query_scalar("SELECT active FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(active.unwrap_or(0) != 0)
 }
