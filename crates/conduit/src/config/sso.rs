@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use conduit_store::{NewIdp, Role};
 
+use crate::team::oidc::{allowed_url, normalise_domains};
+
 /// `OIDC_*` and the gateway's token lifetimes.
 #[derive(Clone)]
 pub struct SsoConfig {
@@ -100,13 +102,9 @@ fn env_idp(env: Env) -> Result<Option<NewIdp>, String> {
     let Some(issuer_url) = var(env, "OIDC_ISSUER") else {
         return Ok(None);
     };
-    let url = reqwest::Url::parse(&issuer_url)
+    reqwest::Url::parse(&issuer_url)
         .map_err(|_| format!("OIDC_ISSUER `{issuer_url}` is not a URL"))?;
-    let loopback = matches!(
-        url.host_str(),
-        Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
-    );
-    if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+    if !allowed_url(&issuer_url) {
         return Err(format!(
             "OIDC_ISSUER `{issuer_url}` must be https (http only on localhost)"
         ));
@@ -121,12 +119,7 @@ fn env_idp(env: Env) -> Result<Option<NewIdp>, String> {
             .ok_or_else(|| format!("OIDC_DEFAULT_ROLE `{r}` must be member, admin or auditor"))?,
     };
     let allowed_domains = var(env, "OIDC_ALLOWED_DOMAINS")
-        .map(|v| {
-            v.split(',')
-                .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
-                .filter(|d| !d.is_empty())
-                .collect()
-        })
+        .map(|v| normalise_domains(v.split(',')))
         .unwrap_or_default();
     Ok(Some(NewIdp {
         name: var(env, "OIDC_NAME").unwrap_or_else(|| "sso".to_string()),

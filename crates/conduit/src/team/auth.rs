@@ -12,7 +12,7 @@ use conduit_store::User;
 use sha2::{Digest, Sha256};
 
 use super::cache::CachedUser;
-use super::oidc::{self, validate_size};
+use super::oidc::{self, deactivated, validate_size};
 use super::{Principal, PrincipalKind};
 use crate::state::TeamState;
 
@@ -125,13 +125,6 @@ fn cached(user: &User) -> CachedUser {
         team_id: user.team_id.clone(),
         active: user.active,
     }
-}
-
-fn deactivated() -> Error {
-    Error::new(
-        ErrorKind::PermissionDenied,
-        "this account is deactivated at this gateway; ask an admin",
-    )
 }
 
 fn principal(

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use conduit_core::{Error, ErrorKind};
 use conduit_store::{Changes, Credential, CredentialKind, Role, Store, User};
@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::oidc::Registry;
+use super::wire::now;
 use super::Principal;
 
 /// How old the last successful sync may be before the cache refuses to answer.
@@ -89,13 +90,6 @@ pub struct AuthCache {
     idps: OnceLock<Arc<Registry>>,
 }
 
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// The digest bytes of a stored lower-case hex digest (`None` if it is not one).
 fn parse_digest(hex_digest: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
@@ -138,7 +132,7 @@ impl AuthCache {
     pub fn authenticate(&self, secret: &str) -> Result<Principal, Error> {
         self.check_fresh()?;
         let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-        let principal = self.lookup(&digest, unix_now()).ok_or_else(refused)?;
+        let principal = self.lookup(&digest, now()).ok_or_else(refused)?;
         self.record_use(&principal.credential_id);
         Ok(principal)
     }
@@ -228,7 +222,7 @@ impl AuthCache {
             let mut maps = self.maps.write().unwrap_or_else(|p| p.into_inner());
             maps.version = maps.version.max(changes.version);
         }
-        self.prune_expired(unix_now());
+        self.prune_expired(now());
         self.mark_fresh();
     }
 
@@ -278,7 +272,7 @@ impl AuthCache {
 
     /// Note that a credential was used now (flushed to the store by the sync task).
     pub fn record_use(&self, credential_id: &str) {
-        let now = unix_now();
+        let now = now();
         let mut uses = self.uses.lock().unwrap_or_else(|p| p.into_inner());
         match uses.get_mut(credential_id) {
             Some(at) => *at = now,

@@ -55,7 +55,7 @@ fn changes(version: i64, users: Vec<User>, credentials: Vec<Credential>) -> Chan
 
 #[test]
 fn decisions() {
-    let now = unix_now();
+    let now = now();
     let expired = Credential {
         expires_at: Some(now - 1),
         ..cred("c-exp", "sk-expired", Some("u1"), 3)
@@ -206,7 +206,7 @@ fn uses_are_recorded_for_the_flush() {
 
 #[test]
 fn expired_credentials_leave_memory() {
-    let now = unix_now();
+    let now = now();
     let soon = Credential {
         expires_at: Some(now + 30),
         ..cred("c-soon", "cst_soon", Some("u1"), 1)
@@ -227,7 +227,7 @@ fn expired_credentials_leave_memory() {
 fn revoked_families_are_remembered_until_they_would_have_ended() {
     let cache = AuthCache::new();
     assert_eq!(cache.user("u1").unwrap_err().kind, ErrorKind::Unavailable);
-    let now = unix_now();
+    let now = now();
     let family = |id: &str, ends_at| conduit_store::RevokedFamily {
         id: id.into(),
         ends_at,

@@ -45,10 +45,10 @@ pub async fn require_credential(
     next.run(req).await
 }
 
-/// The principal of the first valid credential presented. Every presented credential is
-/// looked up (the same one twice only once: Claude Code's helper sends it in both headers),
-/// so timing does not tell which one was wrong.
-async fn authenticate(team: &TeamState, secrets: &[String]) -> Result<Principal, Error> {
+/// The principal of the first valid credential presented (also `/managed/settings`'s check).
+/// Every presented credential is looked up (the same one twice only once: Claude Code's helper
+/// sends it in both headers), so timing does not tell which one was wrong.
+pub(crate) async fn authenticate(team: &TeamState, secrets: &[String]) -> Result<Principal, Error> {
     let mut found: Option<Principal> = None;
     let mut refusal: Option<Error> = None;
     for secret in secrets {

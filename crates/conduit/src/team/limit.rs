@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use conduit_core::{Error, ErrorKind};
 use conduit_store::{Engine, Store};
@@ -66,11 +65,7 @@ impl Limiter {
 
     /// Admit one request of `principal` now.
     pub async fn admit(&self, principal: &Principal) -> Result<(), Error> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        self.admit_at(principal, now).await
+        self.admit_at(principal, super::wire::now()).await
     }
 
     /// Admit one request of `principal` at `now` (Unix seconds).

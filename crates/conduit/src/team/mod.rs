@@ -9,6 +9,8 @@
 //! - `oidc/`: identity providers (discovery, JWKS, validation, provisioning);
 //! - `oauth/`: the gateway's own authorization server (Claude Code's device-flow sign-in);
 //! - `web/`: browser pages (portal sign-in, `/device`, the CLI sign-in, setup scripts);
+//! - `wire.rs`: what every door shares (Unix time, secret digests, random secrets, forms, the
+//!   client address);
 //! - `bootstrap.rs`, `password.rs`: the first admin, argon2id;
 //! - `serve.rs`: wiring the store, the task and the router.
 
@@ -28,6 +30,7 @@ pub mod serve;
 pub mod signin;
 pub mod sync;
 pub mod web;
+pub mod wire;
 
 use conduit_store::{CredentialKind, Role};
 
@@ -65,4 +68,15 @@ pub struct Principal {
     /// A key without an owner acts as a member.
     pub role: Role,
     pub rate_limit_rpm: Option<i64>,
+}
+
+impl Principal {
+    /// Who to write in the audit log for this caller's writes, from address `ip`.
+    pub fn actor(&self, ip: Option<String>) -> conduit_store::Actor {
+        conduit_store::Actor {
+            name: format!("user:{}", self.subject.as_deref().unwrap_or("?")),
+            user_id: self.user_id.clone(),
+            ip,
+        }
+    }
 }

@@ -113,9 +113,7 @@ pub async fn session(
     ip: Option<&str>,
 ) -> Result<Session, Error> {
     let minted = mint_secret("cst_");
-    let expires_at = time::OffsetDateTime::now_utc()
-        .unix_timestamp()
-        .saturating_add(ttl_secs(team));
+    let expires_at = super::wire::now().saturating_add(ttl_secs(team));
     let new = NewCredential {
         kind: CredentialKind::Session,
         digest: minted.digest,

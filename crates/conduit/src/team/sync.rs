@@ -133,8 +133,7 @@ async fn run_idps(store: Store, registry: Arc<Registry>, cancel: CancellationTok
 const PRUNE: Duration = Duration::from_secs(300);
 
 async fn prune_sign_ins(store: &Store) {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    match timeout(CALL_TIMEOUT, store.prune_expired(now)).await {
+    match timeout(CALL_TIMEOUT, store.prune_expired(super::wire::now())).await {
         Ok(Ok(n)) if n > 0 => tracing::debug!(rows = n, "pruned ended sign-in rows"),
         Ok(Ok(_)) => {}
         Ok(Err(e)) => tracing::warn!(error = %e, "pruning ended sign-in rows failed"),

@@ -3,9 +3,7 @@
 //! the client address for the audit. Virtual keys and the gateway's own access tokens are not
 //! admin credentials.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use conduit_core::{Error, ErrorKind};
@@ -130,11 +128,7 @@ impl Caller {
 
     /// Who to write in the audit log for this caller's writes.
     pub fn actor(&self) -> Actor {
-        Actor {
-            name: format!("user:{}", self.principal.subject.as_deref().unwrap_or("?")),
-            user_id: self.principal.user_id.clone(),
-            ip: self.ip.clone(),
-        }
+        self.principal.actor(self.ip.clone())
     }
 }
 
@@ -179,8 +173,5 @@ async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Principal
 }
 
 fn client_ip(parts: &Parts) -> Option<String> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
+    crate::team::wire::peer_ip(parts).map(|ip| ip.to_string())
 }

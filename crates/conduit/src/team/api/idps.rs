@@ -16,7 +16,7 @@ use super::error::{ApiError, ApiResult};
 use super::json::AdminJson;
 use super::wire::rfc3339;
 use crate::state::TeamState;
-use crate::team::oidc::allowed_url;
+use crate::team::oidc::{allowed_url, normalise_domains};
 
 /// `POST /admin/idps`.
 #[derive(Debug, Deserialize)]
@@ -262,11 +262,6 @@ fn role(value: &str) -> Result<Role, ApiError> {
     })
 }
 
-/// Lower case, without a leading `@`, empty entries dropped.
 fn domains(values: Vec<String>) -> Vec<String> {
-    values
-        .iter()
-        .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
-        .filter(|d| !d.is_empty())
-        .collect()
+    normalise_domains(values.iter().map(String::as_str))
 }

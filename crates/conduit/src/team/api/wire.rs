@@ -222,18 +222,7 @@ impl From<AuditEntry> for AuditView {
 
 // ---- times ----
 
-/// Unix seconds now.
-pub fn now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
-}
-
-/// Unix seconds as RFC 3339 UTC (`2026-01-02T03:04:05Z`).
-pub fn rfc3339(secs: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
-}
+pub use crate::team::wire::{now, rfc3339};
 
 /// An RFC 3339 `expires_at` from a request, which must lie in the future.
 pub fn future_time(field: &str, value: &str) -> Result<i64, ApiError> {

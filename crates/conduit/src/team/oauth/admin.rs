@@ -7,12 +7,11 @@ use axum::Json;
 use conduit_core::Error;
 use conduit_store::ManagedSettings;
 use serde_json::{json, Map, Value};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 use super::managed::checksum;
 use crate::state::TeamState;
 use crate::team::api::{Admin, AdminJson, ApiError, Reader};
+use crate::team::wire::rfc3339;
 
 type Answer = Result<Json<Value>, ApiError>;
 
@@ -49,12 +48,9 @@ pub async fn delete(team: TeamState, Admin(caller): Admin) -> Result<StatusCode,
 
 /// `{"settings","checksum","updated_at"}`.
 fn view(policy: &ManagedSettings) -> Value {
-    let updated_at = OffsetDateTime::from_unix_timestamp(policy.updated_at)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok());
     json!({
         "settings": policy.settings,
         "checksum": checksum(&policy.settings),
-        "updated_at": updated_at,
+        "updated_at": rfc3339(policy.updated_at),
     })
 }

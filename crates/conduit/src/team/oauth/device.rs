@@ -11,10 +11,11 @@ use axum::Extension;
 use conduit_store::StoreError;
 use serde_json::json;
 
-use super::wire::{digest, no_store, now, random_token, OAuthError, PeerIp};
+use super::wire::{no_store, OAuthError};
 use crate::state::TeamState;
 use crate::team::iplimit::IpLimit;
 use crate::team::origin::public_base;
+use crate::team::wire::{digest, now, random_token, PeerIp};
 
 /// RFC 8628 §6.1's alphabet: no vowels, no look-alikes.
 pub const USER_CODE_ALPHABET: &[u8; 20] = b"BCDFGHJKLMNPQRSTVWXZ";

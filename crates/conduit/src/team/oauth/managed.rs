@@ -47,23 +47,20 @@ pub async fn settings(team: TeamState, headers: HeaderMap) -> Response {
     response
 }
 
-/// The first presented credential `/v1` would accept; else why not (401, or 503 when the
-/// credentials are stale).
+/// The principal of a presented credential, as the `/v1` guard finds it; else why not (401,
+/// or 503 when the credentials are stale).
 pub async fn authenticate(team: &TeamState, headers: &HeaderMap) -> Result<Principal, Error> {
-    let mut refusal: Option<Error> = None;
-    for secret in crate::routes::guard::presented_keys(headers).filter(|s| !s.is_empty()) {
-        match crate::team::auth::authenticate(team, secret).await {
-            Ok(principal) => return Ok(principal),
-            Err(e) if e.kind == ErrorKind::Unavailable => refusal = Some(e),
-            Err(e) => refusal = refusal.or(Some(e)),
-        }
-    }
-    Err(refusal.unwrap_or_else(|| {
-        Error::new(
+    let secrets: Vec<String> = crate::routes::guard::presented_keys(headers)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if secrets.is_empty() {
+        return Err(Error::new(
             ErrorKind::Authentication,
             "missing credentials: send the gateway access token as Authorization: Bearer",
-        )
-    }))
+        ));
+    }
+    crate::team::guard::authenticate(team, &secrets).await
 }
 
 /// `sha256:` + hex SHA-256 of the settings as JSON with sorted keys, no whitespace and no HTML

@@ -9,8 +9,9 @@ use axum::response::{IntoResponse, Response};
 use conduit_store::Actor;
 use serde_json::json;
 
-use super::wire::{digest, form, no_store, OAuthError, PeerIp};
+use super::wire::{no_store, OAuthError};
 use crate::state::TeamState;
+use crate::team::wire::{digest, form, PeerIp};
 
 pub async fn revoke(team: TeamState, PeerIp(ip): PeerIp, body: Bytes) -> Response {
     let form = form(&body);

@@ -14,9 +14,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::keys::{self, KeySet};
-use super::wire::now;
 use super::AccessClaims;
 use crate::team::api::store_error;
+use crate::team::wire::now;
 
 /// `iss` and `aud` of every access token.
 pub const ISSUER: &str = "conduit";

@@ -12,8 +12,9 @@ use serde_json::json;
 use super::keys::secs;
 use super::metadata::DEVICE_CODE_GRANT;
 use super::signer::SCOPE;
-use super::wire::{digest, field, form, no_store, now, random_token, OAuthError};
+use super::wire::{field, no_store, OAuthError};
 use crate::state::TeamState;
+use crate::team::wire::{digest, form, now, random_token};
 
 pub async fn token(team: TeamState, body: Bytes) -> Response {
     match grant(&team, &body).await {

@@ -93,22 +93,45 @@ pub(super) async fn get_json<T: DeserializeOwned>(
             format!("GET {url} answered {}", response.status()),
         ));
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| unreachable(issuer, format!("GET {url}: {}", without_url(&e))))?
-    {
-        if body.len() + chunk.len() > MAX_BODY {
+    let body = match read_capped(&mut response, MAX_BODY).await {
+        Ok(body) => body,
+        Err(BodyError::Transport(e)) => {
+            return Err(unreachable(
+                issuer,
+                format!("GET {url}: {}", without_url(&e)),
+            ))
+        }
+        Err(BodyError::TooLarge) => {
             return Err(unreachable(
                 issuer,
                 format!("GET {url}: the answer is larger than 1 MiB"),
-            ));
+            ))
+        }
+    };
+    serde_json::from_slice(&body)
+        .map_err(|e| unreachable(issuer, format!("GET {url}: not the expected JSON ({e})")))
+}
+
+/// Why [`read_capped`] gave up.
+pub enum BodyError {
+    Transport(reqwest::Error),
+    /// Longer than the cap: nothing more was read.
+    TooLarge,
+}
+
+/// The whole body of an identity provider's answer, refused beyond `max` bytes.
+pub async fn read_capped(
+    response: &mut reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, BodyError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > max {
+            return Err(BodyError::TooLarge);
         }
         body.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&body)
-        .map_err(|e| unreachable(issuer, format!("GET {url}: not the expected JSON ({e})")))
+    Ok(body)
 }
 
 fn without_url(e: &reqwest::Error) -> String {

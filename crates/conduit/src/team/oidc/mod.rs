@@ -15,8 +15,8 @@ use std::time::Duration;
 use conduit_core::{Error, ErrorKind};
 use conduit_store::{Idp, NewIdp, Store};
 
-pub use discovery::allowed_url;
-pub use provision::resolve_user;
+pub use discovery::{allowed_url, read_capped, BodyError};
+pub use provision::{deactivated, resolve_user};
 pub use registry::ENV_ID;
 pub use verified::Recalled;
 
@@ -44,6 +44,15 @@ pub struct Identity {
     pub issuer: String,
     pub subject: String,
     pub email: Option<String>,
+}
+
+/// `allowed_domains` as kept: lower case, without a leading `@`, empty entries dropped.
+pub fn normalise_domains<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    values
+        .into_iter()
+        .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+        .collect()
 }
 
 /// The HTTP client for identity providers: 5 s timeouts, no redirects followed.
@@ -217,14 +226,14 @@ impl Registry {
     /// A token verified earlier (by its SHA-256), still within its time and its IdP still on.
     pub fn recall(&self, digest: &[u8; 32]) -> Option<Recalled> {
         self.verified
-            .get(digest, verified::unix_now())
+            .get(digest, crate::team::wire::now())
             .filter(|r| self.idps.get(&r.idp_id).is_some())
     }
 
     /// Remember a verified token until `min(exp, now + 5 min)`.
     pub fn remember(&self, digest: [u8; 32], user_id: &str, idp_id: &str, exp: i64) {
         self.verified
-            .put(digest, user_id, idp_id, exp, verified::unix_now());
+            .put(digest, user_id, idp_id, exp, crate::team::wire::now());
     }
 }
 

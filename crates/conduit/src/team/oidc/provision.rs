@@ -25,12 +25,17 @@ pub async fn resolve_user(
         None => provision(store, registry, id).await?,
     };
     if !user.active {
-        return Err(Error::new(
-            ErrorKind::PermissionDenied,
-            "this account is deactivated at this gateway; ask an admin",
-        ));
+        return Err(deactivated());
     }
     Ok(user)
+}
+
+/// The refusal for a person whose account an admin deactivated (403).
+pub fn deactivated() -> Error {
+    Error::new(
+        ErrorKind::PermissionDenied,
+        "this account is deactivated at this gateway; ask an admin",
+    )
 }
 
 /// The e-mail is an attribute: the token's (when it has one) replaces the stored one.

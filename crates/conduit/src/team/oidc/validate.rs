@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use super::jwks::Key;
 use super::Identity;
+use crate::team::wire::now;
 
 /// The largest token looked at.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -209,13 +210,6 @@ fn jwt_refusal(kind: &JwtError, skew: Duration) -> Error {
     }
 }
 
-fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 fn claims_ok(claims: &Claims, expect: &Expect) -> Result<(), Error> {
     if claims.iss != expect.idp.issuer_url {
         return Err(refused(
@@ -239,7 +233,7 @@ fn claims_ok(claims: &Claims, expect: &Expect) -> Result<(), Error> {
     }
     if claims
         .iat
-        .is_some_and(|iat| iat > unix_now() + expect.skew.as_secs_f64())
+        .is_some_and(|iat| iat > now() as f64 + expect.skew.as_secs_f64())
     {
         return Err(refused("it was issued in the future (iat)"));
     }

@@ -28,13 +28,6 @@ pub(super) struct Verified {
     map: Mutex<HashMap<[u8; 32], Entry>>,
 }
 
-pub(super) fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 impl Verified {
     pub(super) fn new(capacity: usize) -> Self {
         Self {

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use conduit_store::FlowPurpose;
 use serde::Deserialize;
 
-use super::cookie::{self, same, SESSION};
+use super::cookie::{self, SESSION};
 use super::html::{redirect, Page};
 use super::{cli, device, flow, Ctx};
 use crate::team::signin;
@@ -52,11 +52,7 @@ pub async fn callback(mut ctx: Ctx, Query(q): Query<CallbackQuery>) -> Result<Re
             "This sign-in is unknown, expired or already finished. Start again.",
         ));
     };
-    let ours = ctx
-        .browser
-        .binding_digest()
-        .is_some_and(|d| same(&d, &flow.binding_digest));
-    if !ours {
+    if !ctx.browser.started_here(&flow.binding_digest) {
         return Err(Page::notice(
             StatusCode::FORBIDDEN,
             "Sign-in refused",
@@ -75,7 +71,7 @@ pub async fn callback(mut ctx: Ctx, Query(q): Query<CallbackQuery>) -> Result<Re
         FlowPurpose::Portal | FlowPurpose::Device => {
             let idp = ctx.team.oidc.get(&flow.idp_id).map(|i| i.name);
             let via = format!("oidc:{}", idp.as_deref().unwrap_or(&flow.idp_id));
-            let minted = signin::session(&ctx.team, &user, &via, ctx.ip.as_deref()).await?;
+            let minted = signin::session(&ctx.team, &user, &via, ctx.ip_text().as_deref()).await?;
             let ttl = signin::ttl_secs(&ctx.team);
             let c = cookie::set(SESSION, &minted.secret, ttl, ctx.browser.secure());
             if flow.purpose == FlowPurpose::Portal {

@@ -13,10 +13,11 @@ use conduit_store::{CliPoll, CliSession, CliStatus, FlowPurpose, StoreError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::cookie::{digest, same};
+use super::cookie::same;
 use super::html::{escape, hidden, redirect, Page};
-use super::{flow, form, now, Ctx};
+use super::{flow, Ctx};
 use crate::team::signin;
+use crate::team::wire::{digest, form, now};
 
 /// How long a pending command-line sign-in lives.
 const PENDING_SECS: i64 = 300;
@@ -45,13 +46,7 @@ pub async fn login(mut ctx: Ctx, Query(q): Query<LoginQuery>) -> Result<Response
     let principal = ctx.browser.session(&ctx.team)?;
     let idps = ctx.team.oidc.list();
     if principal.is_none() && idps.is_empty() {
-        return Err(Page::new(
-            StatusCode::UNAUTHORIZED,
-            "Sign in first",
-            "<p>This gateway has no identity provider. <a href=\"/portal\">Sign in to the \
-             portal</a>, then reload this page.</p>"
-                .to_owned(),
-        ));
+        return Err(Page::sign_in_first("reload this page"));
     }
     ctx.admit_start()?;
     let (binding, bind) = ctx.browser.bind();
@@ -130,11 +125,7 @@ fn mine<'a>(ctx: &Ctx, cli: Option<&'a CliSession>) -> Result<&'a CliSession, Bo
     let Some(cli) = cli.filter(|c| c.expires_at > now()) else {
         return Err(Box::new(expired()));
     };
-    let ours = ctx
-        .browser
-        .binding_digest()
-        .is_some_and(|d| same(&d, &cli.binding_digest));
-    if !ours {
+    if !ctx.browser.started_here(&cli.binding_digest) {
         return Err(Box::new(Page::notice(
             StatusCode::FORBIDDEN,
             "Another browser",
@@ -242,7 +233,7 @@ async fn poll_status(
     else {
         return Ok(not_found);
     };
-    let minted = signin::session(&ctx.team, &user, "cli", ctx.ip.as_deref()).await?;
+    let minted = signin::session(&ctx.team, &user, "cli", ctx.ip_text().as_deref()).await?;
     Ok(json!({
         "status": "complete",
         "token": minted.secret,

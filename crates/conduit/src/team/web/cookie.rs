@@ -6,10 +6,10 @@
 use axum::http::header::COOKIE;
 use axum::http::HeaderMap;
 use conduit_core::{Error, ErrorKind};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::state::TeamState;
+use crate::team::wire::digest;
 use crate::team::{Principal, PrincipalKind};
 
 /// The browser binding cookie.
@@ -18,11 +18,6 @@ pub const FLOW: &str = "conduit_flow";
 pub const SESSION: &str = "conduit_session";
 /// How long a binding lives, in seconds (a flow's lifetime).
 pub const FLOW_MAX_AGE: i64 = 600;
-
-/// SHA-256 of `s`, lower-case hex.
-pub fn digest(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
-}
 
 /// The CSRF token forms carry for a cookie value.
 pub fn csrf_for(cookie_value: &str) -> String {
@@ -93,6 +88,13 @@ impl Browser {
     /// SHA-256 of the binding cookie, if the browser sent one.
     pub fn binding_digest(&self) -> Option<String> {
         self.flow.as_deref().map(digest)
+    }
+
+    /// Whether a sign-in stored with `binding_digest` was started in this browser (compared
+    /// in constant time): login CSRF is refused otherwise.
+    pub fn started_here(&self, binding_digest: &str) -> bool {
+        self.binding_digest()
+            .is_some_and(|d| same(&d, binding_digest))
     }
 
     /// The CSRF token for forms rendered with [`Browser::bind`] done.

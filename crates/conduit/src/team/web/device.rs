@@ -9,12 +9,13 @@ use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use conduit_core::{Error, ErrorKind};
-use conduit_store::{Actor, DeviceStatus, FlowPurpose};
+use conduit_store::{DeviceStatus, FlowPurpose};
 use serde::Deserialize;
 
-use super::cookie::digest;
 use super::html::{escape, hidden, redirect, Page};
-use super::{flow, form, now, Ctx};
+use super::{flow, Ctx};
+use crate::team::oauth::device::{normalise, user_code_digest};
+use crate::team::wire::{digest, form, now};
 
 #[derive(Deserialize)]
 pub struct Prefill {
@@ -43,23 +44,13 @@ fn code_form(ctx: &Ctx, code: &str) -> String {
     )
 }
 
-/// Upper case without separators or whitespace (as `/oauth/device_authorization` digests it).
-fn normalise(typed: &str) -> String {
-    typed
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_uppercase())
-        .collect()
-}
-
 /// `POST /device` (user_code, csrf, optional idp): check the code, then confirm or sign in.
 pub async fn enter(mut ctx: Ctx, body: Bytes) -> Result<Response, Page> {
     let f = form(&body);
     ctx.browser.check_csrf(f.get("csrf").map(String::as_str))?;
-    let ip = ctx.ip.as_deref().and_then(|ip| ip.parse().ok());
     ctx.web
         .device_limit
-        .check(ip, Instant::now())
+        .check(ctx.ip, Instant::now())
         .map_err(|secs| {
             Error::limited(
                 format!("Too many codes tried from this address: wait {secs} s."),
@@ -68,7 +59,11 @@ pub async fn enter(mut ctx: Ctx, body: Bytes) -> Result<Response, Page> {
         })?;
     let typed = f.get("user_code").cloned().unwrap_or_default();
     let code = normalise(&typed);
-    let found = ctx.team.store.device_by_user_code(&digest(&code)).await?;
+    let found = ctx
+        .team
+        .store
+        .device_by_user_code(&user_code_digest(&code))
+        .await?;
     let Some(device) = found.filter(|d| d.status == DeviceStatus::Pending && d.expires_at > now())
     else {
         return Err(Page::notice(
@@ -100,7 +95,7 @@ pub async fn enter(mut ctx: Ctx, body: Bytes) -> Result<Response, Page> {
         return Ok(redirect(StatusCode::SEE_OTHER, &url, &[bind]));
     }
     if idps.is_empty() {
-        return Err(no_idp());
+        return Err(Page::sign_in_first("enter the code again"));
     }
     let mut body = String::from("<p>Sign in to approve this device:</p>\n");
     for idp in &idps {
@@ -115,17 +110,6 @@ pub async fn enter(mut ctx: Ctx, body: Bytes) -> Result<Response, Page> {
     }
     let page = Page::new(StatusCode::OK, "Choose how to sign in", body);
     Ok(page.cookie(bind).for_idps(&ctx.team).into_response())
-}
-
-/// No IdP and no portal session: sign in with a password first.
-fn no_idp() -> Page {
-    Page::new(
-        StatusCode::UNAUTHORIZED,
-        "Sign in first",
-        "<p>This gateway has no identity provider. <a href=\"/portal\">Sign in to the \
-         portal</a>, then enter the code again.</p>"
-            .to_owned(),
-    )
 }
 
 /// The Approve / Deny form for device code `id` (the browser is bound already).
@@ -155,11 +139,7 @@ pub async fn decide(ctx: Ctx, body: Bytes) -> Result<Response, Page> {
     };
     let id = f.get("device").cloned().unwrap_or_default();
     let approve = f.get("decision").map(String::as_str) == Some("approve");
-    let actor = Actor {
-        name: format!("user:{}", p.subject.clone().unwrap_or_default()),
-        user_id: p.user_id.clone(),
-        ip: ctx.ip.clone(),
-    };
+    let actor = p.actor(ctx.ip_text());
     let user = p.user_id.as_deref().filter(|_| approve);
     if !ctx.team.store.decide_device_code(&id, user, &actor).await? {
         return Err(Page::notice(

@@ -11,6 +11,8 @@ use conduit_core::{Error, ErrorKind};
 use reqwest::StatusCode;
 use serde::Deserialize;
 
+use crate::team::oidc::{read_capped, BodyError};
+
 /// The largest token-endpoint answer read.
 const MAX_TOKEN_RESPONSE: usize = 1024 * 1024;
 
@@ -96,13 +98,13 @@ async fn post(
     };
     let mut resp = req.form(&form).send().await.map_err(unreachable)?;
     let status = resp.status();
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(unreachable)? {
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_TOKEN_RESPONSE {
-            return Err(refused("the identity provider's token answer is too large"));
+    let body = match read_capped(&mut resp, MAX_TOKEN_RESPONSE).await {
+        Ok(body) => body,
+        Err(BodyError::Transport(e)) => return Err(unreachable(e)),
+        Err(BodyError::TooLarge) => {
+            return Err(refused("the identity provider's token answer is too large"))
         }
-    }
+    };
     let answer = serde_json::from_slice(&body);
     if status.is_success() && answer.is_err() {
         return Err(refused("the identity provider's token answer is not JSON"));

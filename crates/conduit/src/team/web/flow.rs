@@ -9,10 +9,11 @@ use conduit_core::{Error, ErrorKind};
 use conduit_store::{Flow, FlowPurpose, NewFlow, User};
 use sha2::{Digest, Sha256};
 
-use super::cookie::{digest, FLOW_MAX_AGE};
+use super::cookie::FLOW_MAX_AGE;
 use super::exchange::Exchange;
 use crate::state::TeamState;
 use crate::team::oidc::resolve_user;
+use crate::team::wire::{digest, now, random_token};
 
 /// What a new flow needs besides the IdP.
 pub struct Start<'a> {
@@ -24,14 +25,6 @@ pub struct Start<'a> {
     pub binding_digest: String,
     /// `<public base>/oauth/callback`.
     pub redirect_uri: String,
-}
-
-fn random_b64() -> String {
-    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// Store a pending flow and answer the IdP's authorize URL to send the browser to.
@@ -47,9 +40,9 @@ pub async fn start(team: &TeamState, s: Start<'_>) -> Result<String, Error> {
             )
         })?;
     let endpoints = team.oidc.endpoints(s.idp_id).await?;
-    let state = random_b64();
-    let nonce = random_b64();
-    let verifier = random_b64();
+    let state = random_token();
+    let nonce = random_token();
+    let verifier = random_token();
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     let client_id = idp
         .client_id

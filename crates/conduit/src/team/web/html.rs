@@ -66,6 +66,19 @@ impl Page {
         Page::new(status, title, format!("<p>{}</p>", escape(text)))
     }
 
+    /// No identity provider and no portal session: sign in with a password first, then `then`.
+    pub fn sign_in_first(then: &str) -> Page {
+        Page::new(
+            StatusCode::UNAUTHORIZED,
+            "Sign in first",
+            format!(
+                "<p>This gateway has no identity provider. <a href=\"/portal\">Sign in to the \
+                 portal</a>, then {}.</p>",
+                escape(then)
+            ),
+        )
+    }
+
     pub fn cookie(mut self, cookie: String) -> Page {
         self.cookies.push(cookie);
         self

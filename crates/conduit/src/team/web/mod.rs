@@ -19,12 +19,11 @@ pub mod html;
 mod portal;
 mod setup;
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts};
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -85,7 +84,7 @@ pub struct Ctx {
     team: TeamState,
     web: Arc<Web>,
     browser: Browser,
-    ip: Option<String>,
+    ip: Option<IpAddr>,
     /// `<public base>`, for redirect URIs and scripts.
     base: String,
 }
@@ -99,16 +98,20 @@ impl Ctx {
     /// Count one anonymous sign-in start (each writes a short-lived store row) against this
     /// address: 429 past [`STARTS_PER_WINDOW`] per 10 minutes.
     fn admit_start(&self) -> Result<(), Error> {
-        let ip = self.ip.as_deref().and_then(|ip| ip.parse().ok());
         self.web
             .start_limit
-            .check(ip, std::time::Instant::now())
+            .check(self.ip, std::time::Instant::now())
             .map_err(|secs| {
                 Error::limited(
                     format!("Too many sign-ins started from this address: wait {secs} s."),
                     secs,
                 )
             })
+    }
+
+    /// The client's address as the audit log writes it.
+    fn ip_text(&self) -> Option<String> {
+        self.ip.map(|ip| ip.to_string())
     }
 
     /// Start a sign-in at an IdP (after [`Ctx::admit_start`]): the URL to send the browser to.
@@ -132,10 +135,7 @@ impl FromRequestParts<AppState> for Ctx {
         let Extension(web) = Extension::<Arc<Web>>::from_request_parts(parts, state)
             .await
             .map_err(axum::response::IntoResponse::into_response)?;
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let ip = crate::team::wire::peer_ip(parts);
         Ok(Ctx {
             browser: Browser::new(&team, &parts.headers),
             base: crate::team::origin::public_base(&team, &parts.headers),
@@ -144,14 +144,4 @@ impl FromRequestParts<AppState> for Ctx {
             ip,
         })
     }
-}
-
-/// An `application/x-www-form-urlencoded` body as a map (the last value of a name wins).
-pub fn form(body: &[u8]) -> HashMap<String, String> {
-    url::form_urlencoded::parse(body).into_owned().collect()
-}
-
-/// Unix seconds now.
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }

@@ -7,12 +7,13 @@ use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use conduit_store::{Actor, FlowPurpose};
+use conduit_store::FlowPurpose;
 
 use super::cookie::{self, SESSION};
 use super::html::{escape, hidden, redirect, Page};
-use super::{flow, form, Ctx};
+use super::{flow, Ctx};
 use crate::team::signin;
+use crate::team::wire::{digest, form};
 
 /// The one refusal for a wrong password, an unknown or inactive user, or one without one.
 const REFUSED: &str = "Invalid username or password.";
@@ -73,7 +74,7 @@ pub async fn login(mut ctx: Ctx, body: Bytes) -> Result<Response, Page> {
     ctx.browser.check_csrf(f.get("csrf").map(String::as_str))?;
     let username = f.get("username").cloned().unwrap_or_default();
     let password = f.get("password").cloned().unwrap_or_default();
-    let ip = ctx.ip.clone();
+    let ip = ctx.ip_text();
     let throttle = &ctx.web.throttle;
     let checked = signin::password(
         &ctx.team,
@@ -101,11 +102,7 @@ pub async fn logout(ctx: Ctx, body: Bytes) -> Result<Response, Page> {
     let f = form(&body);
     ctx.browser.check_csrf(f.get("csrf").map(String::as_str))?;
     if let Some(p) = ctx.browser.session(&ctx.team)? {
-        let actor = Actor {
-            name: format!("user:{}", p.subject.clone().unwrap_or_default()),
-            user_id: p.user_id.clone(),
-            ip: ctx.ip.clone(),
-        };
+        let actor = p.actor(ctx.ip_text());
         ctx.team
             .store
             .revoke_credential(&p.credential_id, "auth.logout", &actor)
@@ -123,7 +120,7 @@ pub async fn sso(mut ctx: Ctx, Path(idp_id): Path<String>) -> Result<Response, P
         purpose: FlowPurpose::Portal,
         idp_id: &idp_id,
         target: None,
-        binding_digest: cookie::digest(&binding),
+        binding_digest: digest(&binding),
         redirect_uri: ctx.redirect_uri(),
     };
     let url = ctx.start_flow(start).await?;
