@@ -18,34 +18,11 @@ use super::wire::rfc3339;
 use crate::state::TeamState;
 use crate::team::oidc::{allowed_url, normalise_domains};
 
-/// `POST /admin/idps`.
+/// The body of `POST /admin/idps` and `PATCH /admin/idps/{id}`. For a patch, an absent field
+/// stays as it is and `null` clears the optional ones; a create requires `name`, `issuer_url`
+/// and `audience` and reads `null` as absent.
 #[derive(Debug, Deserialize)]
-pub struct CreateIdp {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    issuer_url: Option<String>,
-    #[serde(default)]
-    audience: Option<String>,
-    #[serde(default)]
-    client_id: Option<String>,
-    #[serde(default)]
-    client_secret: Option<String>,
-    #[serde(default)]
-    auto_provision: Option<bool>,
-    #[serde(default)]
-    default_role: Option<String>,
-    #[serde(default)]
-    allowed_domains: Option<Vec<String>>,
-    #[serde(default)]
-    scopes: Option<String>,
-    #[serde(default)]
-    enabled: Option<bool>,
-}
-
-/// `PATCH /admin/idps/{id}`: absent leaves a field; `null` clears the optional ones.
-#[derive(Debug, Deserialize)]
-pub struct PatchIdp {
+pub struct IdpBody {
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
@@ -123,18 +100,18 @@ impl IdpView {
 pub async fn create(
     team: TeamState,
     Admin(caller): Admin,
-    AdminJson(body): AdminJson<CreateIdp>,
+    AdminJson(body): AdminJson<IdpBody>,
 ) -> ApiResult<(StatusCode, Json<IdpView>)> {
     let new = NewIdp {
         name: name(body.name)?,
         issuer_url: issuer(body.issuer_url)?,
         audience: audience(body.audience)?,
-        client_id: body.client_id.filter(|c| !c.trim().is_empty()),
-        client_secret: body.client_secret.filter(|c| !c.is_empty()),
+        client_id: body.client_id.flatten().filter(|c| !c.trim().is_empty()),
+        client_secret: body.client_secret.flatten().filter(|c| !c.is_empty()),
         auto_provision: body.auto_provision.unwrap_or(false),
         default_role: role(body.default_role.as_deref().unwrap_or("member"))?,
         allowed_domains: domains(body.allowed_domains.unwrap_or_default()),
-        scopes: body.scopes.filter(|s| !s.trim().is_empty()),
+        scopes: body.scopes.flatten().filter(|s| !s.trim().is_empty()),
         enabled: body.enabled.unwrap_or(true),
     };
     let idp = team.store.create_idp(&new, &caller.actor()).await?;
@@ -158,7 +135,7 @@ pub async fn update(
     team: TeamState,
     Admin(caller): Admin,
     Path(id): Path<String>,
-    AdminJson(body): AdminJson<PatchIdp>,
+    AdminJson(body): AdminJson<IdpBody>,
 ) -> ApiResult<Json<IdpView>> {
     not_env(&id)?;
     let patch = IdpPatch {

@@ -5,7 +5,8 @@
 //! - `metadata.rs`: the RFC 8414 document and the JWKS;
 //! - `device.rs`, `token.rs`, `revoke.rs`: the device flow's endpoints;
 //! - `managed.rs`, `admin.rs`: `/managed/settings` and its admin API;
-//! - `otlp.rs`: the telemetry sinks; `limit.rs`: per-address limits; `wire.rs`: OAuth errors.
+//! - `otlp.rs`: the telemetry sinks; `wire.rs`: OAuth errors (per-address limits are
+//!   `team/iplimit.rs`).
 
 mod admin;
 pub mod device;

@@ -10,6 +10,7 @@ mod registry;
 mod validate;
 mod verified;
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use conduit_core::{Error, ErrorKind};
@@ -125,6 +126,11 @@ impl Registry {
                 name: i.name,
             })
             .collect()
+    }
+
+    /// Every enabled IdP's issuer, once each.
+    pub fn issuers(&self) -> BTreeSet<String> {
+        self.idps.issuers()
     }
 
     /// An enabled IdP by id (the environment's is `env`).

@@ -94,10 +94,9 @@ impl Page {
 /// The origins of every enabled IdP's issuer (where its sign-in page lives).
 fn idp_origins(team: &TeamState) -> Vec<String> {
     team.oidc
-        .list()
+        .issuers()
         .iter()
-        .filter_map(|i| team.oidc.get(&i.id))
-        .filter_map(|idp| url::Url::parse(&idp.issuer_url).ok())
+        .filter_map(|issuer| url::Url::parse(issuer).ok())
         .map(|u| u.origin().ascii_serialization())
         .filter(|o| o != "null" && !o.contains([';', ',', '\'', ' ']))
         .collect()

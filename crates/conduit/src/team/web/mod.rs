@@ -7,7 +7,7 @@
 //! - `flow.rs`: the authorization-code flow at an IdP (start, finish); `exchange.rs`: the
 //!   code exchange at its token endpoint;
 //! - `callback.rs`, `portal.rs`, `device.rs`, `cli.rs`, `setup.rs`: the handlers;
-//! - `session.rs`: minting session credentials; `limit.rs`: the per-IP window.
+//! - sessions are minted by `team/signin.rs`, per-address windows are `team/iplimit.rs`.
 
 mod callback;
 mod cli;
