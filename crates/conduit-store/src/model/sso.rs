@@ -29,6 +29,28 @@ pub struct Idp {
     pub version: i64,
 }
 
+impl Idp {
+    /// The provider `new` becomes, live, with its id, creation time and change version.
+    pub fn from_new(new: NewIdp, id: String, created_at: i64, version: i64) -> Idp {
+        Idp {
+            id,
+            name: new.name,
+            issuer_url: new.issuer_url,
+            audience: new.audience,
+            client_id: new.client_id,
+            client_secret: new.client_secret,
+            auto_provision: new.auto_provision,
+            default_role: new.default_role,
+            allowed_domains: new.allowed_domains,
+            scopes: new.scopes,
+            enabled: new.enabled,
+            created_at,
+            deleted: false,
+            version,
+        }
+    }
+}
+
 /// An identity provider to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewIdp {

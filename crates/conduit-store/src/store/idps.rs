@@ -25,22 +25,7 @@ impl Store {
     pub async fn create_idp(&self, new: &NewIdp, actor: &Actor) -> Result<Idp, StoreError> {
         let mut tx = self.pool.begin().await?;
         let version = self.bump(&mut tx).await?;
-        let idp = Idp {
-            id: new_id(),
-            name: new.name.clone(),
-            issuer_url: new.issuer_url.clone(),
-            audience: new.audience.clone(),
-            client_id: new.client_id.clone(),
-            client_secret: new.client_secret.clone(),
-            auto_provision: new.auto_provision,
-            default_role: new.default_role,
-            allowed_domains: new.allowed_domains.clone(),
-            scopes: new.scopes.clone(),
-            enabled: new.enabled,
-            created_at: now_s(),
-            deleted: false,
-            version,
-        };
+        let idp = Idp::from_new(new.clone(), new_id(), now_s(), version);
         write(&mut tx, &idp, Write::Insert).await?;
         audit::write(&mut tx, actor, "idp.create", Some(&idp.id), &detail(&idp)).await?;
         tx.commit().await?;

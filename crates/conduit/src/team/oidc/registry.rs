@@ -24,30 +24,10 @@ struct Rows {
     seen: HashMap<String, i64>,
 }
 
-/// The environment's IdP as a row.
-fn env_row(new: NewIdp) -> Idp {
-    Idp {
-        id: ENV_ID.to_owned(),
-        name: new.name,
-        issuer_url: new.issuer_url,
-        audience: new.audience,
-        client_id: new.client_id,
-        client_secret: new.client_secret,
-        auto_provision: new.auto_provision,
-        default_role: new.default_role,
-        allowed_domains: new.allowed_domains,
-        scopes: new.scopes,
-        enabled: new.enabled,
-        created_at: 0,
-        deleted: false,
-        version: 0,
-    }
-}
-
 impl Idps {
     pub(super) fn new(env: Option<NewIdp>) -> Self {
         Self {
-            env: env.map(env_row),
+            env: env.map(|new| Idp::from_new(new, ENV_ID.to_owned(), 0, 0)),
             rows: RwLock::new(Rows::default()),
         }
     }
