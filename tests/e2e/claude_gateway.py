@@ -23,13 +23,14 @@ import json
 import re
 import shlex
 import subprocess
-import time
 import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import jwt
+
+from conftest import Tmux
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 USER_CODE = re.compile(r"^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$")
@@ -178,18 +179,6 @@ def verify_access_token(url: str, token: str) -> tuple[dict, dict]:
     return header, claims
 
 
-def secrets_in(paths, secrets: dict[str, str]) -> list[str]:
-    """Which of `secrets` (label → value) occur in which of `paths`."""
-    found = []
-    for p in paths:
-        try:
-            data = p.read_bytes()
-        except OSError:
-            continue
-        found += [f"{label} in {p.name}" for label, s in secrets.items() if s and s.encode() in data]
-    return found
-
-
 # ---------------------------------------------------------------------------------------------
 # Managed settings in a private mount namespace, and tmux inside it
 
@@ -220,37 +209,15 @@ class PrivateEtc:
                 " /etc/claude-code")
 
 
-class NsTmux:
-    """One tmux server of our own, started inside a private mount namespace (`unshare -m
-    --propagation private`) after `etc.mounts()`; its pane runs `argv` with exactly `env`."""
+class NsTmux(Tmux):
+    """conftest.Tmux whose server is started inside a private mount namespace (`unshare -m
+    --propagation private`) after `etc.mounts()`; screens with wrapped lines joined."""
 
     def __init__(self, etc: PrivateEtc, cwd: Path, env: dict[str, str], argv: list[str]):
         self.socket = f"conduit-e2e-{uuid.uuid4().hex[:8]}"
-        command = shlex.join(["env", "-i", *[f"{k}={v}" for k, v in env.items()], *argv])
-        tmux = shlex.join(["tmux", "-L", self.socket, "new-session", "-d", "-s", "claude", "-x",
-                           "200", "-y", "50", "-c", str(cwd), command + "; sleep 600"])
+        self.join = True
+        tmux = shlex.join(["tmux", "-L", self.socket, *self._new_session(cwd, env, argv)])
         done = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
                                f"{etc.mounts()} && exec {tmux}"],
                               capture_output=True, text=True, timeout=20)
         assert done.returncode == 0, f"unshare/tmux: {done.stderr}"
-
-    def _tmux(self, *args: str) -> str:
-        done = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True,
-                              timeout=10)
-        assert done.returncode == 0, f"tmux {args[0]}: {done.stderr}"
-        return done.stdout
-
-    def screen(self) -> str:
-        return self._tmux("capture-pane", "-p", "-J", "-t", "claude")
-
-    def keys(self, *keys: str) -> None:
-        for k in keys:
-            self._tmux("send-keys", "-t", "claude", k)
-            time.sleep(0.3)
-
-    def type(self, text: str) -> None:
-        self._tmux("send-keys", "-t", "claude", "-l", text)
-        time.sleep(0.3)
-
-    def kill(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)

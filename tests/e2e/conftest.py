@@ -7,13 +7,18 @@ that test is attached to the report.
 
 Binaries come from `target/debug` (or `$CARGO_TARGET_DIR/debug`); override with
 `CONDUIT_BIN_DIR`, or per binary with `CONDUIT_BIN` / `CONDUIT_SIM_BIN`.
+
+`Tmux` runs an interactive program (the real Claude Code) in a tmux pane of its own and drives
+it screen by screen.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -21,6 +26,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Callable
 
 import anthropic
 import httpx
@@ -87,9 +93,91 @@ class Proc:
         _PROCS.remove(self)
 
 
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _require(binary: Path) -> None:
     if not binary.is_file():
         pytest.exit(f"{binary} not found: run `cargo build -p conduit -p conduit-sim` first", returncode=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# An interactive program in tmux
+
+
+class Tmux:
+    """One tmux server of our own (its own socket), with one pane running `argv` with exactly
+    `env`. `join`: screens are captured with wrapped lines joined (`capture-pane -J`)."""
+
+    def __init__(self, cwd, env: dict[str, str], argv: list[str], join: bool = False):
+        self.socket = f"conduit-e2e-{uuid.uuid4().hex[:8]}"
+        self.join = join
+        self._tmux(*self._new_session(cwd, env, argv))
+
+    @staticmethod
+    def _new_session(cwd, env: dict[str, str], argv: list[str]) -> list[str]:
+        """The `tmux new-session` arguments of the pane."""
+        # tmux passes its own environment to the pane's command only through `env`.
+        command = shlex.join(["env", "-i", *[f"{k}={v}" for k, v in env.items()], *argv])
+        return ["new-session", "-d", "-s", "claude", "-x", "200", "-y", "50", "-c", str(cwd),
+                command + "; sleep 600"]
+
+    def _tmux(self, *args: str) -> str:
+        done = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True,
+                              timeout=10)
+        assert done.returncode == 0, f"tmux {args[0]}: {done.stderr}"
+        return done.stdout
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p", *(["-J"] if self.join else []), "-t", "claude")
+
+    def keys(self, *keys: str) -> None:
+        for k in keys:
+            self._tmux("send-keys", "-t", "claude", k)
+            time.sleep(0.3)
+
+    def type(self, text: str) -> None:
+        self._tmux("send-keys", "-t", "claude", "-l", text)
+        time.sleep(0.3)
+
+    def wait_for(self, text: str, timeout: float = 30) -> str:
+        """The first screen showing `text`, looked at every 0.5 s for `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not on screen within {timeout} s:\n{screen}")
+            time.sleep(0.5)
+
+    def drive(self, answer: str, refusals, react: Callable[[str], None], timeout: float,
+              state=None) -> list[str]:
+        """Every 1.5 s, the screen: none of `refusals` may be on it; once `answer` is, the
+        screens seen so far; until then `react(screen)` answers it. Fails with the last three
+        screens (and `state`, the caller's progress) when `answer` is not on screen within
+        `timeout` s."""
+        screens: list[str] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            time.sleep(1.5)
+            screen = self.screen()
+            screens.append(screen)
+            refused = [r for r in refusals if r in screen]
+            assert not refused, f"Claude Code refused ({refused}):\n{screen}"
+            if answer in screen:
+                return screens
+            react(screen)
+        pytest.fail(f"no answer on screen within {timeout} s"
+                    + (f" ({state})" if state is not None else "") + "; the last screens:\n"
+                    + "\n=====\n".join(screens[-3:]))
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,6 +449,19 @@ def bedrock_calls(sim: Sim, op: str = "invoke") -> list[dict]:
 @pytest.fixture
 def client(gateway) -> anthropic.Anthropic:
     return gateway.anthropic()
+
+
+@pytest.fixture(scope="session")
+def sso(sim, workdir):
+    """Two real IdPs (different audiences and mail domains) and one team gateway trusting both:
+    the first through `OIDC_*`, the second through `POST /admin/idps` (idp_harness.start_sso).
+    One for the session, here so that every module shares it (a session fixture imported into
+    two modules would be two); a module that changes the IdPs defines an `sso` of its own."""
+    from idp_harness import start_sso, stop_sso  # idp_harness imports this module
+
+    s = start_sso(sim, workdir)
+    yield s
+    stop_sso(s)
 
 
 @pytest.fixture(autouse=True)

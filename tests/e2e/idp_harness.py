@@ -14,10 +14,11 @@ sign tokens of its own with the IdP's private key.
   with the IdP's own key; `forge_none`, `forge_hs256`: what no IdP would sign.
 - Accounts: any login; `sub` = login; `email` = login if it has an "@", else `<login>@<domain>`;
   `email_verified` false when the login starts with "unverified".
-- `sso` fixture (module scope): two IdPs with different audiences and domains, and a team gateway
-  that knows the first through `OIDC_*` (id "env") and the second through `POST /admin/idps`;
-  both are known to the gateway (user "warmup" signed in) before the fixture returns.
-  `Sso.add_idp(...)` adds more through the API.
+- `start_sso(sim, workdir)` → `Sso`: two IdPs with different audiences and domains, and a team
+  gateway that knows the first through `OIDC_*` (id "env") and the second through
+  `POST /admin/idps`; both are known to the gateway (user "warmup" signed in) before it returns.
+  `Sso.add_idp(...)` adds more through the API. The session's shared one is conftest's `sso`
+  fixture.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -43,19 +43,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from conftest import START_TIMEOUT, Proc
-from team_harness import TeamGateway, start_team_gateway
+from conftest import START_TIMEOUT, Proc, free_port
+from team_harness import TeamGateway, start_team_gateway, wait_until
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # The gateway's redirect URI; the IdP's client is "native", so any loopback port matches.
 LOOPBACK_CALLBACK = "http://127.0.0.1/oauth/callback"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def b64url(data: bytes) -> str:
@@ -276,16 +270,28 @@ class Idp:
             return r.json()
 
 
-def run_node(script: str, *args: str, timeout: float = 90) -> dict:
-    """Run a browser script of tests/e2e/node (Chromium through playwright-core); the JSON
-    of its last stdout line."""
+def start_node(script: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start a browser script of tests/e2e/node (Chromium through playwright-core) with the
+    environment plus `env`; its stdout and stderr piped, as text."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} not found: run scripts/setup-e2e.sh (installs Debian's chromium)")
-    r = subprocess.run(["node", str(NODE_DIR / script), *args], cwd=NODE_DIR,
-                       env={**os.environ, "CHROMIUM": CHROMIUM}, capture_output=True, text=True,
-                       timeout=timeout)
-    assert r.returncode == 0, f"{script} failed ({r.returncode}):\n{r.stderr}\n{r.stdout}"
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return subprocess.Popen(["node", str(NODE_DIR / script), *args], cwd=NODE_DIR,
+                            env={**os.environ, "CHROMIUM": CHROMIUM, **(env or {})},
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def run_node(script: str, *args: str, timeout: float = 90) -> dict:
+    """Run a browser script of tests/e2e/node to its end; the JSON of its last stdout line."""
+    proc = start_node(script, *args)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, f"{script} failed ({proc.returncode}):\n{err}\n{out}"
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def unverified_claims(token: str) -> dict:
@@ -293,7 +299,7 @@ def unverified_claims(token: str) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# Fixture: two IdPs and a gateway that trusts both
+# Two IdPs and a gateway that trusts both
 
 
 @dataclass
@@ -307,6 +313,10 @@ class Sso:
 
     def idps(self) -> list[Idp]:
         return [self.env_idp, self.admin_idp]
+
+    def idp(self, which: str) -> Idp:
+        """The IdP `which` names: "env" (known from OIDC_*) or "admin" (from POST /admin/idps)."""
+        return {"env": self.env_idp, "admin": self.admin_idp}[which]
 
     def add_idp(self, label: str, domain: str, **body) -> tuple[Idp, str]:
         """One more IdP, started and added with `POST /admin/idps` (`body` overrides fields);
@@ -324,14 +334,10 @@ def wait_known(gw: TeamGateway, idp: Idp, timeout: float = 15.0) -> None:
     """Wait until the gateway takes `idp`'s tokens (an IdP added through the API reaches the
     gateway's registry through the change feed): a valid token for the login "warmup" answers
     anything but 401 on `GET /auth/me`. Provisions that account when the IdP does."""
-    deadline = time.monotonic() + timeout
-    while True:
-        r = gw.request("GET", "/auth/me", idp.mint(idp.claims("warmup")))
-        if r.status_code != 401:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the gateway does not take IdP {idp.name}'s tokens: {r.text}")
-        time.sleep(0.1)
+    def taken() -> bool:
+        return gw.request("GET", "/auth/me", idp.mint(idp.claims("warmup"))).status_code != 401
+
+    wait_until(taken, timeout=timeout, every=0.1, what=f"the gateway takes IdP {idp.name}'s tokens")
 
 
 def start_sso(sim, workdir: Path, env: dict[str, str] | None = None,
@@ -364,11 +370,3 @@ def stop_sso(s: Sso) -> None:
     for idp in s.idps() + s.extra:
         idp.stop()
 
-
-@pytest.fixture(scope="module")
-def sso(sim, workdir):
-    """Two real IdPs (different audiences and mail domains) and one team gateway trusting both:
-    the first through `OIDC_*`, the second through `POST /admin/idps`."""
-    s = start_sso(sim, workdir)
-    yield s
-    stop_sso(s)

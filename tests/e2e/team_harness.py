@@ -3,13 +3,17 @@ a fresh Postgres database, with the simulator's Anthropic API face as its one up
 
 - `TeamGateway`: one running instance, its `CONDUIT_HOME`, and admin helpers over httpx
   (`login`, `create_team`, `create_user`, `create_key`, `revoke_key`, `set_active`, ...), plus
-  `anthropic(key)` / `openai(key)` clients through a virtual key.
+  `anthropic(key)` / `openai(key)` clients through a virtual key and `post_messages(token)`
+  (a bearer's `POST /v1/messages` on a connection of its own).
 - `team_gateway` fixture: a factory `start(engine="sqlite"|"postgres", db=None, env=None)`;
   instances started with the same `db` (a `PgDatabase`) share one Postgres database.
 - `pg_db` fixture: a fresh database `conduit_e2e_<hex>` on `$CONDUIT_TEST_PG_URL` (default
   `postgres://postgres@127.0.0.1:5432/postgres`), dropped at teardown (psql, no Python driver).
 - `PgCluster`: a throwaway Postgres cluster (`scripts/postgres.sh throwaway`) that a test may
   stop and start again.
+- `stored_files(*gws)` + `secrets_in(paths, secrets)`: what the gateways wrote (files, logs, a
+  pg_dump of their Postgres database) and which secrets occur in it; `unique(prefix)`: a fresh
+  name.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from conftest import ANTHROPIC_TEST_API_KEY, CONDUIT_BIN, ROOT, START_TIMEOUT, P
 PG_URL = os.environ.get("CONDUIT_TEST_PG_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
 ADMIN_PASSWORD = "e2e-admin-" + uuid.uuid4().hex
 MODEL = "claude-sonnet-4-6"
+# A small Messages request, for calls whose status is what counts.
+MESSAGES_BODY = {"model": MODEL, "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
 
 # The simulator's Anthropic Messages API face, the gateway's only upstream.
 UPSTREAM_CONFIG = """
@@ -139,6 +145,11 @@ class TeamGateway:
         # HTTPS: trust exactly the gateway's own (self-signed) certificate.
         self.verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(ca)) if ca else True
         self.http = httpx.Client(base_url=url, timeout=15, verify=self.verify)
+        # Each request on a connection of its own (`Connection: close`): after a refusal sent
+        # before the body was read the gateway closes the connection, and a pooled one reused
+        # right after could meet that close.
+        self.fresh = httpx.Client(base_url=url, timeout=15, verify=self.verify,
+                                  headers={"connection": "close"})
         self._admin_token: str | None = None
         self.stopped = False
 
@@ -231,6 +242,14 @@ class TeamGateway:
             kw.setdefault("http_client", openai.DefaultHttpxClient(verify=self.verify))
         return openai.OpenAI(base_url=self.url + "/v1", api_key=key, **kw)
 
+    def post_messages(self, token: str, body: dict | None = None,
+                      timeout: float = 15) -> httpx.Response:
+        """`POST /v1/messages` with `token` as bearer (`body`, else MESSAGES_BODY), on a
+        connection of its own."""
+        return self.fresh.post("/v1/messages", json=MESSAGES_BODY if body is None else body,
+                               timeout=timeout, headers={"authorization": f"Bearer {token}",
+                                                         "anthropic-version": "2023-06-01"})
+
     def models_status(self, key: str, timeout: float = 5.0) -> int:
         """Status of a cheap authenticated call (`GET /v1/models`) with `key`."""
         return self.http.get("/v1/models", headers={"x-api-key": key, "anthropic-version":
@@ -252,6 +271,7 @@ class TeamGateway:
     def stop(self) -> None:
         """Stop the process (idempotent)."""
         self.http.close()
+        self.fresh.close()
         if not self.stopped:
             self.stopped = True
             self.proc.stop()
@@ -323,6 +343,38 @@ def wait_until(cond, timeout: float = 10.0, every: float = 0.05, what: str = "co
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not reached within {timeout} s (last: {v!r})")
         time.sleep(every)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Secrets at rest
+
+
+def stored_files(*gws: TeamGateway) -> list[Path]:
+    """Every file of each gateway (`TeamGateway.files`), and a data-only pg_dump of the first
+    one's database when it runs on Postgres (instances on one store share it)."""
+    paths = [p for gw in gws for p in gw.files()]
+    if gws[0].db is not None:
+        dump = gws[0].home / "pg_dump.sql"
+        subprocess.run(["pg_dump", "--data-only", gws[0].db.url, "-f", str(dump)], check=True,
+                       timeout=60)
+        paths.append(dump)
+    return paths
+
+
+def secrets_in(paths, secrets: dict[str, str]) -> list[str]:
+    """Which of `secrets` (label → value; empty values skipped) occur in which of `paths`."""
+    found = []
+    for p in paths:
+        try:
+            data = p.read_bytes()
+        except OSError:
+            continue
+        found += [f"{label} in {p}" for label, s in secrets.items() if s and s.encode() in data]
+    return found
 
 
 # ---------------------------------------------------------------------------------------------

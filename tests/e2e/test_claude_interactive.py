@@ -16,14 +16,11 @@ the user chooses "Yes, I trust this folder" (Down, Enter); on every other prompt
 from __future__ import annotations
 
 import json
-import shlex
 import shutil
-import subprocess
-import time
-import uuid
 
 import pytest
 
+from conftest import Tmux
 from test_claude_code import CLAUDE
 from test_cli_claude import daemon_cli
 
@@ -32,38 +29,6 @@ ANSWER = "The capital of Kiroland is Conduitville."
 # What Claude Code shows when the key is not used: none of it may ever appear.
 REFUSALS = ("Detected a custom API key", "Not logged in", "Unable to connect to Anthropic",
             "Select login method", "Invalid API key", "API Error")
-
-
-class Tmux:
-    """One tmux server of our own (its own socket), with one pane running a command."""
-
-    def __init__(self, cwd, env: dict[str, str], argv: list[str]):
-        self.socket = f"conduit-e2e-{uuid.uuid4().hex[:8]}"
-        # tmux passes its own environment to the pane's command only through `env`.
-        command = shlex.join(["env", "-i", *[f"{k}={v}" for k, v in env.items()], *argv])
-        self._tmux("new-session", "-d", "-s", "claude", "-x", "200", "-y", "50", "-c", str(cwd),
-                   command + "; sleep 600")
-
-    def _tmux(self, *args: str) -> str:
-        done = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True,
-                              timeout=10)
-        assert done.returncode == 0, f"tmux {args[0]}: {done.stderr}"
-        return done.stdout
-
-    def screen(self) -> str:
-        return self._tmux("capture-pane", "-p", "-t", "claude")
-
-    def keys(self, *keys: str) -> None:
-        for k in keys:
-            self._tmux("send-keys", "-t", "claude", k)
-            time.sleep(0.3)
-
-    def type(self, text: str) -> None:
-        self._tmux("send-keys", "-t", "claude", "-l", text)
-        time.sleep(0.3)
-
-    def kill(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
 
 
 @pytest.mark.parametrize("before", ["fresh", "upgraded"])
@@ -102,19 +67,12 @@ def test_first_interactive_run_after_start_needs_no_extra_step(sim, account, tmp
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         }
         tmux = Tmux(project, claude_env, [str(CLAUDE)])
-        screens: list[str] = []
         asked = False
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            time.sleep(1.5)
-            screen = tmux.screen()
-            screens.append(screen)
-            refused = [r for r in REFUSALS if r in screen]
-            assert not refused, f"Claude Code refused the key ({refused}):\n{screen}"
-            if ANSWER in screen:
-                break
+
+        def react(screen: str) -> None:
+            nonlocal asked
             if asked:
-                continue
+                return
             if "Yes, I trust this folder" in screen:
                 tmux.keys("Down", "Enter")
             elif "shift+tab to cycle" in screen or "? for shortcuts" in screen:
@@ -124,9 +82,8 @@ def test_first_interactive_run_after_start_needs_no_extra_step(sim, account, tmp
                 asked = True
             else:
                 tmux.keys("Enter")
-        else:
-            pytest.fail("no answer on screen within 90 s; the last screens:\n"
-                        + "\n=====\n".join(screens[-3:]))
+
+        tmux.drive(ANSWER, REFUSALS, react, 90)
         assert asked, "the answer appeared before the question was asked?"
         assert any("capital of Kiroland" in json.dumps(r.get("body")) for r in sim.chat_requests())
     finally:

@@ -7,18 +7,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 from pathlib import Path
 
-from conftest import CONDUIT_BIN
+from conftest import CONDUIT_BIN, free_port
 from test_claude_code import CLAUDE
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def daemon_cli(home: Path, sim, account):

@@ -25,8 +25,8 @@ import pytest
 
 from conftest import ANTHROPIC_TEST_API_KEY, CONDUIT_BIN
 from team_harness import (  # noqa: F401  (fixtures)
-    ADMIN_PASSWORD, MODEL, PgDatabase, TeamGateway, pg_reachable, start_team_gateway,
-    team_gateway,
+    ADMIN_PASSWORD, MODEL, PgDatabase, TeamGateway, pg_reachable, secrets_in, start_team_gateway,
+    stored_files, team_gateway, unique,
 )
 
 ENGINES = pytest.mark.parametrize("engine", ["sqlite", "postgres"])
@@ -52,10 +52,6 @@ def gw(request, sim, workdir):
 
 def parse_time(s: str) -> datetime:
     return datetime.fromisoformat(s.replace("Z", "+00:00"))
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def error_of(r: httpx.Response) -> dict:
@@ -456,19 +452,6 @@ def test_failed_logins_are_throttled_per_user_and_per_ip(team_gateway, engine):
 # Security
 
 
-def _secrets_in(paths, secrets: dict[str, str]) -> list[str]:
-    found = []
-    for p in paths:
-        try:
-            data = p.read_bytes()
-        except OSError:
-            continue
-        for label, s in secrets.items():
-            if s.encode() in data:
-                found.append(f"{label} in {p}")
-    return found
-
-
 @ENGINES
 def test_no_key_or_password_in_the_database_or_the_logs(sim, team_gateway, engine):
     sim.rule({"text": "logged"})
@@ -502,22 +485,13 @@ def test_no_key_or_password_in_the_database_or_the_logs(sim, team_gateway, engin
     assert gw.models_status(revoked["key"]) == 401
     gw.call("POST", "/auth/logout", session)
 
-    def everything():
-        paths = gw.files()
-        if engine == "postgres":
-            dump = gw.home / "pg_dump.sql"
-            subprocess.run(["pg_dump", "--data-only", gw.db.url, "-f", str(dump)], check=True,
-                           timeout=60)
-            paths.append(dump)
-        return paths
-
-    running = everything()
+    running = stored_files(gw)
     if engine == "sqlite":
         names = {p.name for p in running}
         assert "team.db" in names, sorted(names)
-    assert _secrets_in(running, secrets) == []
+    assert secrets_in(running, secrets) == []
     gw.stop()
-    assert _secrets_in(everything(), secrets) == []
+    assert secrets_in(stored_files(gw), secrets) == []
     # The access log names the key id and the user instead.
     line = gw.access_line(key["id"])
     assert line, "the access log should name the key id"

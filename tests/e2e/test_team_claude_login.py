@@ -39,7 +39,7 @@ from pathlib import Path
 import pytest
 
 from claude_gateway import NsTmux, PrivateEtc, oauth_error, refresh, verify_access_token
-from idp_harness import NODE_DIR, Idp
+from idp_harness import Idp, start_node
 from team_harness import MODEL, TeamGateway, start_team_gateway, wait_until
 from test_claude_code import CLAUDE
 
@@ -54,24 +54,6 @@ CODE_ON_SCREEN = re.compile(r"Code:\s+([BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQR
 # What must never show: Claude Code refusing the gateway or its answers.
 REFUSALS = ("Contact your IT administrator", "sign-in was not completed", "API Error",
             "Invalid API key", "Login failed")
-
-
-def approve_in_chromium(url: str, code: str, login: str) -> subprocess.Popen:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "E2E_LOGIN": login,
-           "HOME": os.environ.get("HOME", "/root")}
-    return subprocess.Popen(["node", str(NODE_DIR / "device_approve.mjs"), url, code], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for_screen(tmux: NsTmux, text: str, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        screen = tmux.screen()
-        if text in screen:
-            return screen
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{text!r} not on screen within {timeout} s:\n{screen}")
-        time.sleep(0.5)
 
 
 @dataclass
@@ -140,54 +122,48 @@ def sign_in_and_ask(m: Machine, sim) -> list[str]:
     ask QUESTION; the screens seen until ANSWER showed."""
     sim.rule({"text": ANSWER}, match={"contains": "capital of Kiroland"})
     tmux = m.start_claude()
-    browser = None
-    screens: list[str] = []
+    browser: subprocess.Popen | None = None
     done = {"login": False, "trusted": False, "approved": False, "connected": False, "asked": False}
+
+    def react(screen: str) -> None:
+        nonlocal browser
+        if browser is not None and browser.poll() is not None and not done["approved"]:
+            out, err = browser.communicate()
+            assert browser.returncode == 0 and "APPROVED" in out, \
+                f"approving in Chromium failed:\n{err}"
+            done["approved"] = True
+        code = CODE_ON_SCREEN.search(screen)
+        if "Yes, I trust this folder" in screen:
+            tmux.keys("Down", "Enter")
+        elif "Trust gateway" in screen and not done["trusted"]:
+            assert "No, go back" in screen
+            tmux.keys("Up", "Enter")
+            done["trusted"] = True
+        elif "Enter to connect" in screen:
+            tmux.keys("Enter")
+        elif code and browser is None:
+            urls = re.findall(r"(http://127\.0\.0\.1:\d+/device\S*)", screen)
+            assert urls and urls[0].startswith(m.gw.url + "/device"), screen
+            # Headless Chromium opens the URL, types the code, signs in at the IdP, approves.
+            browser = start_node("device_approve.mjs", urls[0], code.group(1),
+                                 env={"E2E_LOGIN": m.login})
+        elif "Connected to Cloud gateway" in screen:
+            done["connected"] = True
+            tmux.keys("Enter")
+        elif "shift+tab to cycle" in screen or "? for shortcuts" in screen:
+            if not done["login"]:
+                tmux.type("/login")
+                tmux.keys("Enter")
+                done["login"] = True
+            elif done["connected"] and not done["asked"]:
+                tmux.type(QUESTION)
+                tmux.keys("Enter")
+                done["asked"] = True
+        elif "Press Enter to continue" in screen:
+            tmux.keys("Enter")
+
     try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            time.sleep(1.5)
-            screen = tmux.screen()
-            screens.append(screen)
-            refused = [r for r in REFUSALS if r in screen]
-            assert not refused, f"Claude Code refused ({refused}):\n{screen}"
-            if ANSWER in screen:
-                break
-            if browser is not None and browser.poll() is not None and not done["approved"]:
-                out, err = browser.communicate()
-                assert browser.returncode == 0 and "APPROVED" in out, \
-                    f"approving in Chromium failed:\n{err}"
-                done["approved"] = True
-            code = CODE_ON_SCREEN.search(screen)
-            if "Yes, I trust this folder" in screen:
-                tmux.keys("Down", "Enter")
-            elif "Trust gateway" in screen and not done["trusted"]:
-                assert "No, go back" in screen
-                tmux.keys("Up", "Enter")
-                done["trusted"] = True
-            elif "Enter to connect" in screen:
-                tmux.keys("Enter")
-            elif code and browser is None:
-                urls = re.findall(r"(http://127\.0\.0\.1:\d+/device\S*)", screen)
-                assert urls and urls[0].startswith(m.gw.url + "/device"), screen
-                browser = approve_in_chromium(urls[0], code.group(1), m.login)
-            elif "Connected to Cloud gateway" in screen:
-                done["connected"] = True
-                tmux.keys("Enter")
-            elif "shift+tab to cycle" in screen or "? for shortcuts" in screen:
-                if not done["login"]:
-                    tmux.type("/login")
-                    tmux.keys("Enter")
-                    done["login"] = True
-                elif done["connected"] and not done["asked"]:
-                    tmux.type(QUESTION)
-                    tmux.keys("Enter")
-                    done["asked"] = True
-            elif "Press Enter to continue" in screen:
-                tmux.keys("Enter")
-        else:
-            pytest.fail(f"no answer on screen within 180 s ({done}); the last screens:\n"
-                        + "\n=====\n".join(screens[-3:]))
+        screens = tmux.drive(ANSWER, REFUSALS, react, 180, state=done)
     finally:
         if browser is not None and browser.poll() is None:
             browser.kill()
@@ -223,7 +199,7 @@ def test_claude_code_signs_in_through_the_device_flow_and_gets_an_answer(machine
     sim.rule({"text": SECOND_ANSWER}, match={"contains": "second question"})
     tmux.type("Here is a second question for you")
     tmux.keys("Enter")
-    wait_for_screen(tmux, SECOND_ANSWER, 60)
+    tmux.wait_for(SECOND_ANSWER, 60)
     renewed = m.saved()
     assert renewed["idpRefreshToken"] != saved["idpRefreshToken"], "Claude Code did not refresh"
     _, renewed_claims = verify_access_token(gw.url, renewed["jwt"])
@@ -235,7 +211,7 @@ def test_claude_code_signs_in_through_the_device_flow_and_gets_an_answer(machine
     # /logout revokes at the gateway (RFC 7009) and forgets the credential.
     tmux.type("/logout")
     tmux.keys("Enter")
-    wait_for_screen(tmux, "Successfully logged out")
+    tmux.wait_for("Successfully logged out")
     assert oauth_error(refresh(gw.url, renewed["idpRefreshToken"])) == "invalid_grant"
     assert wait_until(lambda: gw.request("GET", "/managed/settings", renewed["jwt"]).status_code
                       == 401, timeout=5, what="the signed-out access token refused")
@@ -252,7 +228,7 @@ def test_a_deactivated_user_is_stopped_at_once_and_asked_to_sign_in_again(machin
     m.tmux.type("Here is a question after deactivation")
     m.tmux.keys("Enter")
     # 401 with x-should-retry: false: no retries, the gateway's reason and /login at once.
-    screen = wait_for_screen(m.tmux, "Please run /login", 20)
+    screen = m.tmux.wait_for("Please run /login", 20)
     assert "401" in screen and "deactivated" in screen, screen
     assert len(sim.log()) == before, "a deactivated user's request reached the upstream"
     assert oauth_error(refresh(gw.url, m.saved()["idpRefreshToken"])) == "invalid_grant"

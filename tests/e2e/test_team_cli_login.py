@@ -23,8 +23,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from idp_harness import CHROMIUM, NODE_DIR, run_node, sso, start_sso, stop_sso  # noqa: F401
-from team_harness import MODEL
+from claude_gateway import hidden
+from idp_harness import CHROMIUM, NODE_DIR, run_node, start_sso, stop_sso
+from team_harness import MODEL, secrets_in
 
 SESSION_RE = re.compile(r"^cst_[0-9a-f]{64}$")
 
@@ -136,13 +137,6 @@ def test_poll_is_pending_until_confirmed_and_unknown_challenges_are_not_found(ss
     assert poll(gw, challenge, verifier) == {"status": "pending"}
 
 
-def form_field(html: str, name: str) -> str:
-    m = re.search(rf'name="{name}"[^>]*value="([^"]*)"', html) or \
-        re.search(rf'value="([^"]*)"[^>]*name="{name}"', html)
-    assert m, f"no {name} field in: {html[:500]}"
-    return m.group(1)
-
-
 def test_no_sign_in_secret_in_the_logs_at_debug_mode_all(sim, workdir):
     """Portal SSO and the command-line sign-in driven over HTTP (so the test sees every
     secret), on a gateway at DEBUG_MODE=all: none of them is in any log."""
@@ -158,9 +152,7 @@ def test_no_sign_in_secret_in_the_logs_at_debug_mode_all(sim, workdir):
             st.get_final_message()
         refused = idp.mint(idp.claims("logs-refused", aud="api://elsewhere"))
         found["refused IdP token"] = refused
-        # On a connection of its own (the gateway closes it after a refusal).
-        assert httpx.post(gw.url + "/v1/messages", json={}, timeout=15, headers={
-            "authorization": f"Bearer {refused}"}).status_code == 401
+        assert gw.post_messages(refused, body={}).status_code == 401
 
         with httpx.Client(base_url=gw.url, timeout=15) as browser:
             assert browser.get("/portal").status_code == 200
@@ -180,7 +172,7 @@ def test_no_sign_in_secret_in_the_logs_at_debug_mode_all(sim, workdir):
             found["CLI verifier"] = verifier
             page = browser.get("/auth/cli/login", params={"challenge": challenge})
             assert page.status_code == 200 and "Connect" in page.text, page.text
-            fields = {name: form_field(page.text, name) for name in ("session", "csrf")}
+            fields = {name: hidden(page.text, name) for name in ("session", "csrf")}
             r = browser.post("/auth/cli/complete", data=fields)
             assert r.status_code == 200, r.text
         done = poll(gw, challenge, verifier)
@@ -191,9 +183,8 @@ def test_no_sign_in_secret_in_the_logs_at_debug_mode_all(sim, workdir):
 
         logs = [p for p in gw.files() if "log" in p.name and p.is_file()]
         assert logs
-        text = "".join(p.read_text(errors="replace") for p in logs)
-        assert "max_tokens" in text, "DEBUG_MODE=all logs request bodies"
-        leaked = [name for name, value in found.items() if value and value in text]
-        assert not leaked, f"secrets in the gateway's logs: {leaked}"
+        assert "max_tokens" in "".join(p.read_text(errors="replace") for p in logs), \
+            "DEBUG_MODE=all logs request bodies"
+        assert secrets_in(logs, found) == [], "secrets in the gateway's logs"
     finally:
         stop_sso(s)

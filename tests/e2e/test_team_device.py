@@ -20,21 +20,22 @@ the token endpoint) and a real IdP (oidc-provider, idp_harness) for the browser 
 
 from __future__ import annotations
 
-import subprocess
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import anthropic
 import httpx
 import pytest
 
-from claude_gateway import (USER_CODE, Browser, authorize_device, checksum, discover,
-                            oauth_error, poll, refresh, revoke, secrets_in, verify_access_token)
+from claude_gateway import (DEVICE_GRANT, USER_CODE, Browser, authorize_device, checksum,
+                            discover, oauth_error, poll, refresh, revoke, verify_access_token)
 from idp_harness import Idp
-from team_harness import MODEL, TeamGateway, pg_db, team_gateway, wait_until  # noqa: F401
+from team_harness import (  # noqa: F401  (fixtures)
+    TeamGateway, pg_db, secrets_in, stored_files, team_gateway, unique, wait_until,
+)
+from test_team import ask_anthropic
 
 INTERVAL = 5
 
@@ -108,13 +109,7 @@ class Story:
         return self.took(poll(self.gw.url, device["device_code"]))
 
     def files(self) -> list[Path]:
-        paths = [p for gw in [self.gw, *self.others] for p in gw.files()]
-        if self.gw.db is not None:
-            dump = self.gw.home / "pg_dump.sql"
-            subprocess.run(["pg_dump", "--data-only", self.gw.db.url, "-f", str(dump)], check=True,
-                           timeout=60)
-            paths.append(dump)
-        return paths
+        return stored_files(self.gw, *self.others)
 
     def assert_no_secret_logged(self) -> None:
         assert self.secrets
@@ -130,24 +125,9 @@ def story(team_gateway, idp, sim):
     return Story(team_gateway("sqlite", env={**idp.gateway_env(), "DEBUG_MODE": "all"}), idp)
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
 def ask(gw: TeamGateway, access_token: str) -> str:
     """A streamed /v1/messages with the access token as bearer (as Claude Code sends it)."""
-    client = anthropic.Anthropic(base_url=gw.url, auth_token=access_token, max_retries=0,
-                                 timeout=30)
-    with client.messages.stream(model=MODEL, max_tokens=64,
-                                messages=[{"role": "user", "content": "hello"}]) as s:
-        return s.get_final_text()
-
-
-def messages_status(gw: TeamGateway, access_token: str) -> httpx.Response:
-    return gw.http.post("/v1/messages", headers={"authorization": f"Bearer {access_token}",
-                                                 "anthropic-version": "2023-06-01"},
-                        json={"model": MODEL, "max_tokens": 16,
-                              "messages": [{"role": "user", "content": "hi"}]})
+    return ask_anthropic(gw.anthropic(None, auth_token=access_token, timeout=30), "hello", True)
 
 
 def assert_oauth_error(r: httpx.Response, error: str, status: int = 400) -> None:
@@ -168,8 +148,7 @@ def test_discovery_names_the_device_flow_on_the_gateways_own_origin(story):
     assert meta["device_authorization_endpoint"] == base + "/oauth/device_authorization"
     assert meta["token_endpoint"] == base + "/oauth/token"
     assert meta["revocation_endpoint"] == base + "/oauth/revoke"
-    assert set(meta["grant_types_supported"]) >= {
-        "urn:ietf:params:oauth:grant-type:device_code", "refresh_token"}
+    assert set(meta["grant_types_supported"]) >= {DEVICE_GRANT, "refresh_token"}
     assert "authorization_endpoint" not in meta
     for name, value in meta.items():
         if name.endswith(("_endpoint", "_uri")):
@@ -237,9 +216,9 @@ def test_denied_unknown_and_malformed_device_grants(story):
         story.forget_browser(b)
 
     cases = [
-        ({"grant_type": "urn:ietf:params:oauth:grant-type:device_code",
-          "device_code": "not-a-code-" + uuid.uuid4().hex}, "expired_token"),
-        ({"grant_type": "urn:ietf:params:oauth:grant-type:device_code"}, "invalid_request"),
+        ({"grant_type": DEVICE_GRANT, "device_code": "not-a-code-" + uuid.uuid4().hex},
+         "expired_token"),
+        ({"grant_type": DEVICE_GRANT}, "invalid_request"),
         ({"grant_type": "password", "username": "admin", "password": "x"}, "unsupported_grant_type"),
         ({"grant_type": "refresh_token", "refresh_token": "never-issued"}, "invalid_grant"),
     ]
@@ -301,7 +280,7 @@ def test_revoke_always_answers_200_and_ends_the_sign_in(story):
     # The revoked bearer is refused too, as soon as the instance's credential cache has caught up
     # (its sync tick), with x-should-retry: false so Claude Code asks for /login at once.
     def answer_unless_200():
-        r = messages_status(gw, tokens["access_token"])
+        r = gw.post_messages(tokens["access_token"])
         return r if r.status_code != 200 else None
 
     refused = wait_until(answer_unless_200, timeout=5, what="the revoked access token refused")
@@ -329,7 +308,7 @@ def test_deactivating_the_user_ends_the_sign_in(story):
     _, claims = verify_access_token(gw.url, tokens["access_token"])
     gw.set_active(claims["sub"], False)
 
-    refused = messages_status(gw, tokens["access_token"])
+    refused = gw.post_messages(tokens["access_token"])
     assert refused.status_code == 401 and refused.headers.get("x-should-retry") == "false", \
         refused.text
     assert oauth_error(refresh(gw.url, tokens["refresh_token"])) == "invalid_grant"

@@ -1,6 +1,6 @@
 """OIDC bearer tokens on the team gateway against real identity providers (oidc-provider from
 npm, tests/e2e/node/idp.mjs): two IdPs at once with different audiences and mail domains, one from
-`OIDC_*` and one from `POST /admin/idps` (idp_harness.sso).
+`OIDC_*` and one from `POST /admin/idps` (idp_harness.start_sso).
 
 - Real sign-ins at each IdP give access tokens the gateway takes on /v1/messages (streamed
   through the simulator), and the person is auto-provisioned with that IdP's default role.
@@ -20,14 +20,13 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import anthropic
 import httpx
 import pytest
 
 from idp_harness import Idp, IdpKey, Sso, forge_hs256, forge_none, start_sso, stop_sso
-from team_harness import MODEL, TeamGateway, wait_until
+from team_harness import TeamGateway, unique, wait_until
+from test_team import ask_anthropic
 
-BODY = {"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
 # The gateway's cool-down between two JWKS fetches for unknown kids, per issuer.
 COOL_DOWN = 10.0
 
@@ -41,22 +40,6 @@ def sso(sim, workdir):
     stop_sso(s)
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-# Each request on a connection of its own (`Connection: close`): the gateway answers a refusal
-# without reading the request body and then closes that connection without saying so, so a
-# pooled connection reused right after one fails now and then (a gateway issue of its own).
-FRESH = httpx.Client(timeout=30, headers={"connection": "close"})
-
-
-def post_messages(gw: TeamGateway, token: str, timeout: float = 15) -> httpx.Response:
-    return FRESH.post(gw.url + "/v1/messages", json=BODY, timeout=timeout,
-                      headers={"authorization": f"Bearer {token}",
-                               "anthropic-version": "2023-06-01"})
-
-
 def assert_refused(r: httpx.Response, status: int = 401) -> dict:
     assert r.status_code == status, f"expected {status}, got {r.status_code} {r.text}"
     body = r.json()
@@ -67,11 +50,6 @@ def assert_refused(r: httpx.Response, status: int = 401) -> dict:
     return body["error"]
 
 
-def client_for(gw: TeamGateway, token: str) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=gw.url, api_key=None, auth_token=token, max_retries=0,
-                               timeout=60.0)
-
-
 def user_by_subject(gw: TeamGateway, subject: str) -> dict | None:
     return next((u for u in gw.list_users() if u["subject"] == subject), None)
 
@@ -79,12 +57,8 @@ def user_by_subject(gw: TeamGateway, subject: str) -> dict | None:
 def accepted_now(gw: TeamGateway, idp: Idp, login: str):
     """A fresh valid token for `login` is taken on /v1 (the gateway may need a moment to learn
     an IdP added through the API)."""
-    r = post_messages(gw, idp.mint(idp.claims(login)))
+    r = gw.post_messages(idp.mint(idp.claims(login)))
     return r.status_code == 200
-
-
-def idp_by_key(s: Sso, which: str) -> Idp:
-    return {"env": s.env_idp, "admin": s.admin_idp}[which]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -94,18 +68,12 @@ def idp_by_key(s: Sso, which: str) -> Idp:
 @pytest.mark.parametrize("which, role", [("env", "member"), ("admin", "auditor")])
 def test_real_token_from_each_idp_streams_and_provisions_with_the_default_role(sim, sso, which,
                                                                                role):
-    idp = idp_by_key(sso, which)
+    idp = sso.idp(which)
     login = unique("dev")
     token = idp.password_login_code_flow(login)["access_token"]
     sim.rule({"text": f"Hello {login} via SSO.", "chunk": 4}, match={"contains": "say hello"})
-
-    def ask():
-        with client_for(sso.gw, token).messages.stream(
-                model=MODEL, max_tokens=64,
-                messages=[{"role": "user", "content": "say hello"}]) as stream:
-            return "".join(stream.text_stream)
-
-    assert ask() == f"Hello {login} via SSO."
+    assert ask_anthropic(sso.gw.anthropic(None, auth_token=token), "say hello", True) == \
+        f"Hello {login} via SSO."
     subject = f"{login}@{idp.issuer}"
     user = wait_until(lambda: user_by_subject(sso.gw, subject), what="provisioned user")
     assert (user["email"], user["role"], user["active"]) == (idp.email_of(login), role, True), user
@@ -117,7 +85,7 @@ def test_real_token_from_each_idp_streams_and_provisions_with_the_default_role(s
 
     # The same person again: found by (iss, sub), not provisioned twice.
     again = idp.password_login_code_flow(login)["access_token"]
-    assert post_messages(sso.gw, again).status_code == 200
+    assert sso.gw.post_messages(again).status_code == 200
     assert [u["subject"] for u in sso.gw.list_users()].count(subject) == 1
 
 
@@ -130,9 +98,9 @@ def test_real_token_from_each_idp_streams_and_provisions_with_the_default_role(s
     ("admin", "unverified-erin", "email_verified false"),
 ])
 def test_real_sign_in_refused_and_nothing_provisioned(sso, which, login, why):
-    idp = idp_by_key(sso, which)
+    idp = sso.idp(which)
     token = idp.password_login_code_flow(login)["access_token"]
-    assert_refused(post_messages(sso.gw, token))
+    assert_refused(sso.gw.post_messages(token))
     assert user_by_subject(sso.gw, f"{login}@{idp.issuer}") is None, why
 
 
@@ -140,17 +108,17 @@ def test_domain_is_compared_without_case(sso):
     idp = sso.env_idp
     login = unique("Mixed") + "@CORP-A.Example"
     token = idp.password_login_code_flow(login)["access_token"]
-    assert post_messages(sso.gw, token).status_code == 200
+    assert sso.gw.post_messages(token).status_code == 200
 
 
 def test_deactivated_user_is_refused(sso):
     idp = sso.env_idp
     login = unique("leaver")
     token = idp.password_login_code_flow(login)["access_token"]
-    assert post_messages(sso.gw, token).status_code == 200
+    assert sso.gw.post_messages(token).status_code == 200
     user = user_by_subject(sso.gw, f"{login}@{idp.issuer}")
     sso.gw.set_active(user["id"], False)
-    r = wait_until(lambda: (r := post_messages(sso.gw, token)).status_code != 200 and r,
+    r = wait_until(lambda: (r := sso.gw.post_messages(token)).status_code != 200 and r,
                    what="deactivation applied")
     assert r.status_code == 403, r.text
 
@@ -159,7 +127,7 @@ def test_idp_without_auto_provision_answers_403_saying_so(sso):
     idp, _ = sso.add_idp("strict", "strict.example", auto_provision=False)
     login = unique("stranger")
     token = idp.password_login_code_flow(login)["access_token"]
-    r = wait_until(lambda: (r := post_messages(sso.gw, token)).status_code != 401 and r,
+    r = wait_until(lambda: (r := sso.gw.post_messages(token)).status_code != 401 and r,
                    what="the new IdP known to the gateway")
     err = assert_refused(r, 403)
     assert err["type"] == "permission_error", err
@@ -219,7 +187,7 @@ def test_forged_or_bad_token_is_refused(sim, sso, case):
     if case.startswith("over 16 KB"):
         assert len(token) > 16 * 1024
     upstream_before = len(sim.log())
-    assert_refused(post_messages(sso.gw, token))
+    assert_refused(sso.gw.post_messages(token))
     assert len(sim.log()) == upstream_before, "a refused request must not reach the upstream"
     assert user_by_subject(sso.gw, f"{login}@{sso.env_idp.issuer}") is None
 
@@ -239,7 +207,7 @@ GOOD_TOKENS = {
 @pytest.mark.parametrize("case", list(GOOD_TOKENS))
 def test_minted_token_edge_cases_accepted(sso, case):
     login = unique("edge")
-    r = post_messages(sso.gw, GOOD_TOKENS[case](sso, login))
+    r = sso.gw.post_messages(GOOD_TOKENS[case](sso, login))
     assert r.status_code == 200, r.text
     user = user_by_subject(sso.gw, f"{login}@{sso.env_idp.issuer}")
     assert user and user["email"] == sso.env_idp.email_of(login), user
@@ -265,12 +233,12 @@ def test_key_rotation_is_accepted_after_exactly_one_jwks_fetch(sso):
     new_key = idp.restart(rotate=True)  # the fetch counter starts again at 0
     assert new_key.kid != old_key.kid and idp.jwks_fetches() == 0
 
-    r = post_messages(sso.gw, idp.mint(idp.claims(unique("after-rotation"))))
+    r = sso.gw.post_messages(idp.mint(idp.claims(unique("after-rotation"))))
     assert r.status_code == 200, r.text
     assert idp.jwks_fetches() == 1
     # Cached now: more tokens under the new kid and the old (still published) one cost nothing.
     for key in (new_key, old_key, new_key):
-        r = post_messages(sso.gw, idp.mint(idp.claims(unique("cached")), key=key))
+        r = sso.gw.post_messages(idp.mint(idp.claims(unique("cached")), key=key))
         assert r.status_code == 200, r.text
     assert idp.jwks_fetches() == 1
 
@@ -281,7 +249,7 @@ def test_random_kid_flood_costs_the_idp_a_bounded_number_of_fetches(sso):
     claims = idp.claims(unique("flood"))
     tokens = [idp.mint(claims, kid="random-" + uuid.uuid4().hex) for _ in range(200)]
     with ThreadPoolExecutor(max_workers=32) as pool:
-        statuses = list(pool.map(lambda t: post_messages(sso.gw, t, timeout=30).status_code,
+        statuses = list(pool.map(lambda t: sso.gw.post_messages(t, timeout=30).status_code,
                                  tokens))
     assert statuses == [401] * len(tokens)
     fetched = idp.jwks_fetches() - before
@@ -290,7 +258,7 @@ def test_random_kid_flood_costs_the_idp_a_bounded_number_of_fetches(sso):
     print(f"flood: {fetched} JWKS fetches for 200 random kids")
     assert 1 <= fetched <= 2, f"{fetched} JWKS fetches for 200 random kids"
     # The real key still works, without another fetch.
-    assert post_messages(sso.gw, idp.mint(idp.claims(unique("after-flood")))).status_code == 200
+    assert sso.gw.post_messages(idp.mint(idp.claims(unique("after-flood")))).status_code == 200
     assert idp.jwks_fetches() - before == fetched
 
 
@@ -309,7 +277,7 @@ def test_tokens_of_a_disabled_or_deleted_idp_are_refused(sso, change):
     else:
         assert sso.gw.call("DELETE", f"/admin/idps/{idp_id}", sso.gw.admin) == {"deleted": True}
     token = idp.mint(idp.claims(login))
-    r = wait_until(lambda: (r := post_messages(sso.gw, token)).status_code != 200 and r,
+    r = wait_until(lambda: (r := sso.gw.post_messages(token)).status_code != 200 and r,
                    what=f"IdP {change} applied")
     assert_refused(r)
     # The person stays (an admin deactivates people, not IdPs).
@@ -329,7 +297,7 @@ def test_discovery_must_name_exactly_the_configured_issuer(sso):
     token = idp.mint(idp.claims(unique("slash"), iss=configured))
     deadline = time.monotonic() + 3  # long enough for the change feed to bring the IdP
     while time.monotonic() < deadline:
-        r = post_messages(sso.gw, token)
+        r = sso.gw.post_messages(token)
         if r.status_code == 503:
             assert "discovery document names the issuer" in assert_refused(r, 503)["message"]
         else:

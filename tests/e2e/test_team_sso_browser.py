@@ -1,7 +1,7 @@
 """Portal single sign-on in headless Chromium (Debian's, through playwright-core): open /portal,
 click the IdP's button, sign in at the real IdP (oidc-provider's login and consent pages), land
 on /portal "Signed in as …" with an HttpOnly, SameSite=Lax session cookie; then sign out.
-Both IdPs of idp_harness.sso (the one from OIDC_*, the one from POST /admin/idps)."""
+Both IdPs of the `sso` fixture (the one from OIDC_*, the one from POST /admin/idps)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import uuid
 
 import pytest
 
-from idp_harness import run_node, sso  # noqa: F401 (fixture)
+from idp_harness import run_node
 
 
 @pytest.mark.parametrize("which", ["env", "admin"])
 def test_portal_sso_in_chromium(sso, which):
-    idp = {"env": sso.env_idp, "admin": sso.admin_idp}[which]
+    idp = sso.idp(which)
     login = f"portal-{uuid.uuid4().hex[:8]}"
     out = run_node("portal_sso.mjs", sso.gw.url, idp.name, login)
 

@@ -3,7 +3,7 @@
 // at the IdP, then "Connect" on the gateway's confirm page. Env: E2E_IDP_NAME, E2E_LOGIN.
 // Logs its steps on stderr; exit 0 once the page says "Command line connected".
 // Usage: node cli_browser.mjs <url>.
-import { bodyText, chooseIdp, launch, signInAtIdp } from "./sso_steps.mjs";
+import { chooseIdpIfListed, launch, signInAtIdp } from "./sso_steps.mjs";
 
 const url = process.argv[2];
 const origin = new URL(url).origin;
@@ -14,9 +14,7 @@ try {
   const page = await (await browser.newContext()).newPage();
   await page.goto(url);
   console.error(`cli_browser: opened ${new URL(url).pathname}`);
-  if (await page.getByRole("link", { name: `Sign in with ${idpName}`, exact: true }).count()) {
-    await chooseIdp(page, idpName);
-  }
+  await chooseIdpIfListed(page, idpName);
   if (!page.url().startsWith(origin)) await signInAtIdp(page, login, origin);
   console.error("cli_browser: back at the gateway");
   await page.getByRole("button", { name: "Connect" }).click({ timeout: 20000 });

@@ -4,7 +4,7 @@
 // /auth/cli/complete for A's session, once with its own CSRF token and once with A's; then A
 // clicks "Connect". Prints one JSON line {"b_own_csrf": {status, text}, "b_a_csrf": {…},
 // "a_connect": text}. Usage: node cli_csrf.mjs <gateway url> <challenge> <idp name> <login>.
-import { bodyText, chooseIdp, launch, signInAtIdp } from "./sso_steps.mjs";
+import { bodyText, chooseIdpIfListed, launch, signInAtIdp } from "./sso_steps.mjs";
 
 const [gateway, challenge, idpName, login] = process.argv.slice(2);
 const origin = new URL(gateway).origin;
@@ -13,9 +13,7 @@ try {
   const a = await browser.newContext();
   const pageA = await a.newPage();
   await pageA.goto(`${gateway}/auth/cli/login?challenge=${challenge}`);
-  if (await pageA.getByRole("link", { name: `Sign in with ${idpName}`, exact: true }).count()) {
-    await chooseIdp(pageA, idpName);
-  }
+  await chooseIdpIfListed(pageA, idpName);
   await signInAtIdp(pageA, login, origin);
   const connect = pageA.getByRole("button", { name: "Connect" });
   await connect.waitFor({ timeout: 20000 }).catch(async () => {

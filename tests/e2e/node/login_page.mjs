@@ -1,13 +1,10 @@
 // Drives conduit's /login page in headless Chromium (Debian's, through playwright-core):
 // prints "CODE <user code>" once the page shows it, then waits for "Signed in." and prints
 // "SIGNED_IN". Usage: node login_page.mjs <login url>. CHROMIUM overrides the browser path.
-import { chromium } from "playwright-core";
+import { launch } from "./sso_steps.mjs";
 
 const url = process.argv[2];
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-dev-shm-usage"],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage();
   await page.goto(url);

@@ -1,6 +1,7 @@
-// Shared steps for the SSO browser scripts (portal_sso.mjs, cli_browser.mjs, cli_csrf.mjs):
-// Debian's Chromium through playwright-core, and the sign-in at an oidc-provider IdP's
-// devInteractions pages (tests/e2e/node/idp.mjs: any login, any password, then consent).
+// Shared steps for the browser scripts (portal_sso.mjs, cli_browser.mjs, cli_csrf.mjs,
+// device_approve.mjs, login_page.mjs): Debian's Chromium through playwright-core (CHROMIUM
+// overrides its path), and the sign-in at an oidc-provider IdP's devInteractions pages
+// (tests/e2e/node/idp.mjs: any login, any password, then consent).
 import { chromium } from "playwright-core";
 
 export async function launch() {
@@ -10,7 +11,7 @@ export async function launch() {
   });
 }
 
-const TIMEOUT = 20000;
+export const TIMEOUT = 20000;
 
 /// Click `selector` and wait until the page has left `page.url()` and loaded.
 async function clickAway(page, locator) {
@@ -25,6 +26,13 @@ async function clickAway(page, locator) {
 /// On a gateway page listing identity providers, follow the link "Sign in with <name>".
 export async function chooseIdp(page, name) {
   await clickAway(page, page.getByRole("link", { name: `Sign in with ${name}`, exact: true }));
+}
+
+/// On a gateway page that may list identity providers: choose `name` when it is listed.
+export async function chooseIdpIfListed(page, name) {
+  if (await page.getByRole("link", { name: `Sign in with ${name}`, exact: true }).count()) {
+    await chooseIdp(page, name);
+  }
 }
 
 /// At the IdP: the login form (login, any password), then the consent form, until the browser
