@@ -3,7 +3,7 @@
 
 use conduit_store::{DevicePoll, DeviceStatus, StoreError};
 
-use crate::support::{actor, audit_actions, digest, new_user, now, Db};
+use crate::support::{actor, audit_actions, decided_code, digest, new_user, now, race2, Db};
 
 pub async fn device_code_lifecycle(db: &Db) {
     let s = &db.store;
@@ -100,14 +100,7 @@ pub async fn device_code_denied_and_expired(db: &Db) {
     let s = &db.store;
     let t = now();
     let u = s.create_user(&new_user("u"), &actor()).await.unwrap();
-    let denied = s
-        .create_device_code(&digest("d1"), &digest("u1"), t + 600, 5)
-        .await
-        .unwrap();
-    assert!(s
-        .decide_device_code(&denied.id, None, &actor())
-        .await
-        .unwrap());
+    let denied = decided_code(s, "d1", "u1", t + 600, None, true).await;
     assert!(!s
         .decide_device_code(&denied.id, Some(&u.id), &actor())
         .await
@@ -119,23 +112,9 @@ pub async fn device_code_denied_and_expired(db: &Db) {
     assert_eq!(got, DevicePoll::Denied);
 
     // Expired before anyone decided: no decision, polls expired.
-    let late = s
-        .create_device_code(&digest("d2"), &digest("u2"), t - 1, 5)
-        .await
-        .unwrap();
-    assert!(!s
-        .decide_device_code(&late.id, Some(&u.id), &actor())
-        .await
-        .unwrap());
+    decided_code(s, "d2", "u2", t - 1, Some(&u.id), false).await;
     // Approved in time, polled only after expiry.
-    let slow = s
-        .create_device_code(&digest("d3"), &digest("u3"), t + 30, 5)
-        .await
-        .unwrap();
-    assert!(s
-        .decide_device_code(&slow.id, Some(&u.id), &actor())
-        .await
-        .unwrap());
+    decided_code(s, "d3", "u3", t + 30, Some(&u.id), true).await;
     for device in ["d2", "d3"] {
         let got = s
             .poll_device_code(&digest(device), &digest("r"), t + 99, t + 30)
@@ -144,14 +123,7 @@ pub async fn device_code_denied_and_expired(db: &Db) {
         assert_eq!(got, DevicePoll::Expired, "{device}");
     }
     // Approved, then the user deactivated: consumed without tokens.
-    let gone = s
-        .create_device_code(&digest("d4"), &digest("u4"), t + 600, 5)
-        .await
-        .unwrap();
-    assert!(s
-        .decide_device_code(&gone.id, Some(&u.id), &actor())
-        .await
-        .unwrap());
+    decided_code(s, "d4", "u4", t + 600, Some(&u.id), true).await;
     s.set_user_active(&u.id, false, &actor()).await.unwrap();
     for want in [DevicePoll::Denied, DevicePoll::Expired] {
         let got = s
@@ -179,29 +151,19 @@ pub async fn device_poll_race_issues_once(db: &Db) {
     let t = now();
     let u = s.create_user(&new_user("u"), &actor()).await.unwrap();
     for round in 0..8 {
-        let dev = digest(&format!("device-{round}"));
-        let code = s
-            .create_device_code(&dev, &digest(&format!("uc-{round}")), t + 600, 5)
-            .await
-            .unwrap();
-        assert!(s
-            .decide_device_code(&code.id, Some(&u.id), &actor())
-            .await
-            .unwrap());
-        let polls = [(s.clone(), "a"), (other.clone(), "b")].map(|(store, who)| {
-            let dev = dev.clone();
+        let (dev, uc) = (format!("device-{round}"), format!("uc-{round}"));
+        decided_code(s, &dev, &uc, t + 600, Some(&u.id), true).await;
+        let outcomes = race2(s, &other, |store, who| {
+            let dev = digest(&dev);
             let refresh = digest(&format!("refresh-{round}-{who}"));
-            tokio::spawn(async move {
+            async move {
                 store
                     .poll_device_code(&dev, &refresh, t + 3600, t)
                     .await
                     .unwrap()
-            })
-        });
-        let mut outcomes = Vec::new();
-        for p in polls {
-            outcomes.push(p.await.unwrap());
-        }
+            }
+        })
+        .await;
         let issued = outcomes
             .iter()
             .filter(|o| matches!(o, DevicePoll::Issued { .. }))

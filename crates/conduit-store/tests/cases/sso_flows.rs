@@ -3,19 +3,16 @@
 
 use conduit_store::{CliPoll, CliStatus, Flow, FlowPurpose, NewFlow, StoreError};
 
-use crate::support::{actor, digest, new_user, now, Db};
+use crate::support::{actor, digest, new_flow_at, new_user, now, Db};
 
+/// [`new_flow_at`] for the device page: its own nonce and verifier, a target.
 fn new_flow(state: &str, expires_at: i64) -> NewFlow {
     NewFlow {
-        state_digest: digest(state),
         purpose: FlowPurpose::Device,
-        idp_id: "env".into(),
         nonce: format!("nonce-{state}"),
         pkce_verifier: format!("verifier-{state}"),
-        redirect_uri: "https://gw.example/oauth/callback".into(),
-        binding_digest: digest("cookie"),
         target: Some("device-id".into()),
-        expires_at,
+        ..new_flow_at(state, expires_at)
     }
 }
 

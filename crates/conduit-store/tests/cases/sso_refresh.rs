@@ -3,7 +3,7 @@
 
 use conduit_store::RefreshOutcome;
 
-use crate::support::{actor, audit_actions, digest, issue_family, new_user, now, Db};
+use crate::support::{actor, audit_actions, digest, issue_family, new_user, now, race2, Db};
 
 pub async fn refresh_rotation_replay_and_revoke(db: &Db) {
     let s = &db.store;
@@ -131,14 +131,11 @@ pub async fn refresh_race_rotates_once(db: &Db) {
     for round in 0..8 {
         let first = format!("r-{round}");
         issue_family(s, &u.id, &first, t + 3600).await;
-        let tasks = [(s.clone(), "a"), (other.clone(), "b")].map(|(store, who)| {
+        let outcomes = race2(s, &other, |store, who| {
             let (old, new) = (digest(&first), digest(&format!("{first}-{who}")));
-            tokio::spawn(async move { store.rotate_refresh(&old, &new, t).await.unwrap() })
-        });
-        let mut outcomes = Vec::new();
-        for task in tasks {
-            outcomes.push(task.await.unwrap());
-        }
+            async move { store.rotate_refresh(&old, &new, t).await.unwrap() }
+        })
+        .await;
         let rotated = outcomes
             .iter()
             .filter(|o| matches!(o, RefreshOutcome::Rotated { .. }))

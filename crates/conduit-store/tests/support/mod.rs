@@ -7,7 +7,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use conduit_store::testing::{temp_sqlite, TempDb};
-use conduit_store::{Actor, CredentialKind, Engine, NewCredential, NewUser, Role, Store};
+use conduit_store::{
+    Actor, CredentialKind, DeviceCode, Engine, NewCredential, NewUser, Role, Store,
+};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
@@ -158,7 +160,7 @@ pub fn new_session(user_id: &str, n: u8) -> (String, NewCredential) {
 fn credential(kind: CredentialKind, secret: &str, name: &str, user: Option<&str>) -> NewCredential {
     NewCredential {
         kind,
-        digest: hex::encode(Sha256::digest(secret.as_bytes())),
+        digest: digest(secret),
         prefix: format!("{}...", &secret[..16]),
         name: name.into(),
         user_id: user.map(str::to_owned),
@@ -214,14 +216,8 @@ pub fn new_idp(name: &str) -> conduit_store::NewIdp {
 pub async fn issue_family(store: &Store, user_id: &str, refresh: &str, ends_at: i64) -> String {
     let t = now();
     let dev = format!("dev-{refresh}");
-    let code = store
-        .create_device_code(&digest(&dev), &digest(&format!("uc-{refresh}")), t + 600, 5)
-        .await
-        .unwrap();
-    assert!(store
-        .decide_device_code(&code.id, Some(user_id), &actor())
-        .await
-        .unwrap());
+    let uc = format!("uc-{refresh}");
+    decided_code(store, &dev, &uc, t + 600, Some(user_id), true).await;
     match store
         .poll_device_code(&digest(&dev), &digest(refresh), ends_at, t)
         .await
@@ -230,6 +226,45 @@ pub async fn issue_family(store: &Store, user_id: &str, refresh: &str, ends_at: 
         conduit_store::DevicePoll::Issued { family_id, .. } => family_id,
         other => panic!("expected Issued, got {other:?}"),
     }
+}
+
+/// A device code (`device`, `user_code` stored by their digests, interval 5 s) expiring at
+/// `expires_at`, then approved for `user` (`None`: denied); asserts whether the decision `took`.
+pub async fn decided_code(
+    store: &Store,
+    device: &str,
+    user_code: &str,
+    expires_at: i64,
+    user: Option<&str>,
+    took: bool,
+) -> DeviceCode {
+    let code = store
+        .create_device_code(&digest(device), &digest(user_code), expires_at, 5)
+        .await
+        .unwrap();
+    let decided = store
+        .decide_device_code(&code.id, user, &actor())
+        .await
+        .unwrap();
+    assert_eq!(decided, took, "decision on device code {device}");
+    code
+}
+
+/// `op` on two store handles at once (`a` as "a", `b` as "b"), each in its own task; both
+/// outcomes, a's first.
+pub async fn race2<T, F, Fut>(a: &Store, b: &Store, op: F) -> Vec<T>
+where
+    F: Fn(Store, &'static str) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let tasks =
+        [(a.clone(), "a"), (b.clone(), "b")].map(|(store, who)| tokio::spawn(op(store, who)));
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    outcomes
 }
 
 /// A portal flow for `state` expiring at `expires_at` (nonce `n`).
