@@ -7,6 +7,9 @@ use sqlx::{Connection, PgConnection};
 
 use crate::{Store, StoreError};
 
+/// What [`temp_sqlite`] keeps its store in, named for callers without a `tempfile` dependency.
+pub use tempfile::TempDir;
+
 /// The server tests create their databases on, unless `CONDUIT_TEST_PG_URL` says otherwise
 /// (`scripts/postgres.sh` exports it, starting a throwaway cluster when none is running).
 pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -145,7 +148,7 @@ fn redact(url: &str) -> String {
 }
 
 /// A migrated SQLite store in a fresh temp directory (removed when the `TempDir` drops).
-pub async fn temp_sqlite() -> Result<(tempfile::TempDir, PathBuf, Store), StoreError> {
+pub async fn temp_sqlite() -> Result<(TempDir, PathBuf, Store), StoreError> {
     let dir = tempfile::tempdir().map_err(|e| StoreError::Internal(format!("tempdir: {e}")))?;
     let path = dir.path().join("team.db");
     let store = Store::open_sqlite(&path).await?;

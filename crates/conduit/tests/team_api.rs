@@ -62,7 +62,7 @@ impl App {
     /// A store with an admin, a member and an auditor (all signed in over the API), and one key
     /// each for the admin and the member.
     async fn new() -> App {
-        let (dir, store) = team_support::temp_store("conduit-team-api").await;
+        let (dir, store) = team_support::temp_store().await;
         let mut ids = Vec::new();
         for (subject, role, pw) in [
             ("admin", Role::Admin, ADMIN_PW),

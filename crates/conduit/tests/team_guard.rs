@@ -41,7 +41,7 @@ impl Deref for Env {
 }
 
 async fn env(debug_mode: DebugMode) -> Env {
-    let (dir, store) = team_support::temp_store("conduit-team-guard").await;
+    let (dir, store) = team_support::temp_store().await;
     let alice = user(&store, "alice", Role::Member, None).await;
     let bob = user(&store, "bob", Role::Member, None).await;
     let key = CredentialKind::Key;
@@ -480,8 +480,10 @@ async fn sync_story(writer: Store, reader: Store) {
 
 #[tokio::test]
 async fn sync_task_on_sqlite() {
-    let (dir, writer) = team_support::temp_store("conduit-team-sync").await;
-    let reader = Store::open_sqlite(&dir.join("team.db")).await.unwrap();
+    let (dir, writer) = team_support::temp_store().await;
+    let reader = Store::open_sqlite(&dir.path().join("team.db"))
+        .await
+        .unwrap();
     sync_story(writer, reader).await;
 }
 
@@ -499,7 +501,7 @@ async fn sync_task_on_postgres() {
 /// When the store goes away the cache goes stale and every request is refused with 503.
 #[tokio::test]
 async fn a_store_gone_fails_closed() {
-    let (_dir, store) = team_support::temp_store("conduit-team-gone").await;
+    let (_dir, store) = team_support::temp_store().await;
     let alice = user(&store, "alice", Role::Member, None).await;
     let (secret, _) = credential(&store, CredentialKind::Key, &alice, None, None).await;
     let gone = instance(store.clone()).await;

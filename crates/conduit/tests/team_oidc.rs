@@ -211,13 +211,7 @@ async fn provisioned_user_signs_in_to_the_admin_api_and_email_follows_the_token(
     // The same person with a new address: found by (iss, sub), the e-mail refreshed.
     let moved = set(good(&idp, "ada"), "email", json!(format!("ada.l@{DOMAIN}")));
     assert_eq!(messages(&gw, &k.rs.sign(&moved)).await.status, 200);
-    let user = gw
-        .team
-        .store
-        .user_by_identity(&idp.issuer, "ada")
-        .await
-        .unwrap()
-        .unwrap();
+    let user = gw.user_of(&idp, "ada").await.unwrap();
     assert_eq!(
         (user.id, user.email),
         (user_id, Some(format!("ada.l@{DOMAIN}")))
@@ -237,24 +231,12 @@ async fn unknown_people_without_provisioning_and_deactivated_users_get_403() {
         message.contains("no account") && message.contains("ask an admin"),
         "{message}"
     );
-    assert!(strict
-        .team
-        .store
-        .user_by_identity(&idp.issuer, "stranger")
-        .await
-        .unwrap()
-        .is_none());
+    assert!(strict.user_of(&idp, "stranger").await.is_none());
 
     let gw = gateway(Some(env_idp(&idp, true, Role::Member)), None).await;
     let token = k.rs.sign(&good(&idp, "leaver"));
     assert_eq!(messages(&gw, &token).await.status, 200);
-    let user = gw
-        .team
-        .store
-        .user_by_identity(&idp.issuer, "leaver")
-        .await
-        .unwrap()
-        .unwrap();
+    let user = gw.user_of(&idp, "leaver").await.unwrap();
     let actor = team_support::system();
     gw.team
         .store

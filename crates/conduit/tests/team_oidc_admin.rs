@@ -217,13 +217,7 @@ async fn an_idp_added_through_the_api_works_until_disabled_or_deleted() {
     );
     let token = sign_b(&key_b, &idp_b, "bob");
     assert_eq!(messages(&gw, &token).await.status, 200);
-    let bob = gw
-        .team
-        .store
-        .user_by_identity(&idp_b.issuer, "bob")
-        .await
-        .unwrap()
-        .unwrap();
+    let bob = gw.user_of(&idp_b, "bob").await.unwrap();
     assert_eq!(
         (bob.role, bob.idp_id.as_deref()),
         (Role::Auditor, Some(id.as_str()))

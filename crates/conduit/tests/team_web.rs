@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod oidc_support;
 mod team_support;
 mod team_web_support;
 
@@ -133,17 +134,6 @@ async fn every_form_refuses_a_missing_or_foreign_csrf_token() {
         .is_ok());
 }
 
-/// A pending device code for `code` (8 letters); its id.
-async fn device_code(gw: &Gw, code: &str) -> String {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let (device, user) = (sha(&format!("dev-{code}")), sha(code));
-    let d = gw
-        .team
-        .store
-        .create_device_code(&device, &user, now + 600, 5);
-    d.await.unwrap().id
-}
-
 #[tokio::test]
 async fn device_page_with_a_portal_session_approves_and_denies() {
     let gw = Gw::new(false).await;
@@ -155,7 +145,7 @@ async fn device_page_with_a_portal_session_approves_and_denies() {
         ("LMNPQRST", " lmnp qrst ", "deny"),
     ];
     for (code, typed, decision) in cases {
-        let id = device_code(&gw, code).await;
+        let id = gw.device_code(code).await;
         let query: String = url::form_urlencoded::byte_serialize(typed.as_bytes()).collect();
         let page = b.get(&gw, &format!("/device?user_code={query}")).await;
         assert!(
@@ -201,15 +191,8 @@ async fn device_page_with_a_portal_session_approves_and_denies() {
 async fn device_code_entry_refuses_unknown_codes_and_limits_each_address() {
     let gw = Gw::new(false).await;
     let mut b = Browser::new(IP);
-    let csrf = b.get(&gw, "/device").await.field("csrf");
     for attempt in 1..=11 {
-        let r = b
-            .post(
-                &gw,
-                "/device",
-                &[("user_code", "ZZZZ-ZZZZ"), ("csrf", &csrf)],
-            )
-            .await;
+        let r = b.enter_code(&gw, "ZZZZ-ZZZZ").await;
         if attempt <= 10 {
             assert_eq!(r.status, StatusCode::BAD_REQUEST, "attempt {attempt}");
             assert!(r.text.contains("unknown, expired or already used"));
@@ -219,14 +202,7 @@ async fn device_code_entry_refuses_unknown_codes_and_limits_each_address() {
         }
     }
     let mut other = Browser::new([10, 9, 8, 6]);
-    let csrf = other.get(&gw, "/device").await.field("csrf");
-    let r = other
-        .post(
-            &gw,
-            "/device",
-            &[("user_code", "ZZZZZZZZ"), ("csrf", &csrf)],
-        )
-        .await;
+    let r = other.enter_code(&gw, "ZZZZZZZZ").await;
     assert_eq!(
         r.status,
         StatusCode::BAD_REQUEST,
@@ -239,7 +215,7 @@ async fn the_callback_refuses_a_flow_from_another_browser_and_stores_nothing() {
     let gw = Gw::new(false).await;
     let mut b = Browser::new(IP);
     b.get(&gw, "/portal").await;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = team_support::now();
     let flow = |state: &str| NewFlow {
         state_digest: sha(state),
         purpose: FlowPurpose::Portal,
@@ -282,7 +258,7 @@ async fn the_scripts_are_served_with_the_gateway_and_parse() {
         assert!(r.text.starts_with("#!/bin/sh"));
         assert!(r.text.contains("GATEWAY='http://127.0.0.1:8766'"), "{path}");
         assert!(!r.text.contains("__CONDUIT_"), "{path}");
-        let file = gw.dir.join("script.sh");
+        let file = gw.dir.path().join("script.sh");
         std::fs::write(&file, &r.text).unwrap();
         let out = std::process::Command::new("sh")
             .arg("-n")

@@ -5,29 +5,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod oidc_support;
 mod team_support;
 mod team_web_support;
 
 use axum::http::StatusCode;
 use conduit_store::Role;
-use team_support::sha256_hex as sha;
-use team_web_support::{Browser, Gw, Reply};
-
-/// A random verifier and its challenge.
-fn pair() -> (String, String) {
-    let v = hex::encode(rand::random::<[u8; 32]>());
-    let c = sha(&v);
-    (v, c)
-}
-
-async fn poll(b: &mut Browser, gw: &Gw, challenge: &str, verifier: &str) -> Reply {
-    let path = format!("/auth/cli/poll?challenge={challenge}");
-    let headers = [("x-conduit-cli-verifier", verifier)];
-    let r = b.send(gw, "GET", &path, &headers, Vec::new()).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!(r.header("cache-control"), "no-store");
-    r
-}
+use team_support::{now, sha256_hex as sha};
+use team_web_support::{pair, Browser, Gw};
 
 #[tokio::test]
 async fn a_portal_session_signs_the_command_line_in_once() {
@@ -38,7 +23,7 @@ async fn a_portal_session_signs_the_command_line_in_once() {
     let (verifier, challenge) = pair();
     let mut script = Browser::new([10, 0, 0, 1]);
     assert_eq!(
-        poll(&mut script, &gw, &challenge, &verifier).await.json()["status"],
+        script.poll(&gw, &challenge, &verifier).await.json["status"],
         "not_found"
     );
     let page = b
@@ -46,31 +31,25 @@ async fn a_portal_session_signs_the_command_line_in_once() {
         .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
     assert_eq!(
-        poll(&mut script, &gw, &challenge, &verifier).await.json()["status"],
+        script.poll(&gw, &challenge, &verifier).await.json["status"],
         "pending"
     );
-    let form = [
-        ("session", page.field("session")),
-        ("csrf", page.field("csrf")),
-    ];
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let done = b.post(&gw, "/auth/cli/complete", &form).await;
+    let done = b.complete_cli(&gw, &page).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.text);
     assert!(done.text.contains("return to your terminal"));
     let (wrong, _) = pair();
     assert_eq!(
-        poll(&mut script, &gw, &challenge, &wrong).await.json()["status"],
+        script.poll(&gw, &challenge, &wrong).await.json["status"],
         "not_found"
     );
-    let r = poll(&mut script, &gw, &challenge, &verifier).await.json();
+    let r = script.poll(&gw, &challenge, &verifier).await.json;
     assert_eq!(r["status"], "complete", "{r}");
     let token = r["token"].as_str().unwrap();
     let principal = gw.team.cache.authenticate(token).unwrap();
     assert_eq!(principal.user_id.as_deref(), Some(alice.as_str()));
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let ttl = r["expires_at"].as_i64().unwrap() - now;
+    let ttl = r["expires_at"].as_i64().unwrap() - now();
     assert!((86_390..=86_400).contains(&ttl), "{ttl}");
-    let again = poll(&mut script, &gw, &challenge, &verifier).await.json();
+    let again = script.poll(&gw, &challenge, &verifier).await.json;
     assert!(again["status"] == "not_found", "{again}");
     let reuse = b
         .get(&gw, &format!("/auth/cli/login?challenge={challenge}"))
@@ -108,7 +87,7 @@ async fn another_browser_cannot_complete_the_sign_in() {
     assert!(r.text.contains("started in another browser"));
     let mut script = Browser::new([10, 0, 0, 1]);
     assert_eq!(
-        poll(&mut script, &gw, &challenge, &verifier).await.json()["status"],
+        script.poll(&gw, &challenge, &verifier).await.json["status"],
         "pending"
     );
 }
@@ -126,14 +105,13 @@ async fn bad_challenges_and_expired_sessions() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{challenge:?}");
     }
     let (verifier, challenge) = pair();
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let binding = sha("x");
     let created = gw
         .team
         .store
-        .create_cli_session(&challenge, &binding, now - 1);
+        .create_cli_session(&challenge, &binding, now() - 1);
     created.await.unwrap();
-    let r = poll(&mut b, &gw, &challenge, &verifier).await.json();
+    let r = b.poll(&gw, &challenge, &verifier).await.json;
     assert_eq!(r["status"], "expired", "{r}");
 }
 
@@ -147,6 +125,6 @@ async fn without_a_session_or_an_idp_the_page_says_to_sign_in_first() {
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(r.text.contains("/portal"));
-    let r = poll(&mut b, &gw, &challenge, &verifier).await.json();
+    let r = b.poll(&gw, &challenge, &verifier).await.json;
     assert_eq!(r["status"], "not_found", "nothing stored");
 }

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod oidc_support;
 mod team_support;
 mod team_web_support;
 
@@ -78,7 +79,7 @@ async fn the_token_script_signs_in_once_then_answers_from_its_cache() {
     let script = reqwest::get(format!("{base}/auth/setup/token-script"))
         .await
         .unwrap();
-    let dir = gw.dir.join("home");
+    let dir = gw.dir.path().join("home");
     std::fs::create_dir_all(&dir).unwrap();
     let (token_sh, browser_sh) = (dir.join("token.sh"), dir.join("browser.sh"));
     std::fs::write(&token_sh, script.text().await.unwrap()).unwrap();
@@ -120,7 +121,7 @@ async fn the_token_script_signs_in_once_then_answers_from_its_cache() {
     // A failure marker younger than 30 s: no browser, exit 1, nothing on stdout.
     std::fs::remove_file(cache.path()).unwrap();
     let marker = format!("{}.fail", cache.path().display());
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = team_support::now();
     std::fs::write(&marker, format!("{now}\n")).unwrap();
     let (code, out, err) = run(&token_sh, &env, None).await;
     assert_eq!((code, out.as_str()), (1, ""), "{err}");
@@ -168,7 +169,7 @@ async fn the_installer_points_claude_code_at_the_gateway() {
         (&[], true, 1),
     ];
     for (i, (extra, existing, want)) in cases.into_iter().enumerate() {
-        let home = gw.dir.join(format!("home{i}"));
+        let home = gw.dir.path().join(format!("home{i}"));
         std::fs::create_dir_all(home.join(".claude")).unwrap();
         let settings = home.join(".claude/settings.json");
         if existing {
@@ -176,7 +177,7 @@ async fn the_installer_points_claude_code_at_the_gateway() {
         }
         let script = home.join("setup.sh");
         std::fs::write(&script, &setup).unwrap();
-        let path = tools(&gw.dir, extra);
+        let path = tools(gw.dir.path(), extra);
         let (code, out, err) = run(
             &script,
             &[("HOME", home.display().to_string())],

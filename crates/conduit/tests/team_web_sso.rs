@@ -6,15 +6,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod oidc_support;
 mod team_support;
 mod team_web_support;
 
 use axum::http::StatusCode;
 use conduit_store::DeviceStatus;
-use serde_json::Value;
 use team_support::sha256_hex as sha;
-use team_web_support::idp::{now, StubIdp};
-use team_web_support::{Browser, Gw};
+use team_web_support::idp::StubIdp;
+use team_web_support::{pair, Browser, Gw};
 
 const IP: [u8; 4] = [10, 7, 7, 7];
 
@@ -26,16 +26,6 @@ async fn setup_with(basic_only: bool) -> (StubIdp, Gw) {
     let idp = StubIdp::start(basic_only).await;
     let gw = Gw::with_idp(false, Some(idp.idp())).await;
     (idp, gw)
-}
-
-async fn user_id(gw: &Gw, idp: &StubIdp, sub: &str) -> Option<String> {
-    let u = gw
-        .team
-        .store
-        .user_by_identity(&idp.issuer, sub)
-        .await
-        .unwrap();
-    u.map(|u| u.id)
 }
 
 #[tokio::test]
@@ -68,7 +58,7 @@ async fn portal_sign_in(basic_only: bool) {
         .contains("HttpOnly"));
     let page = b.get(&gw, "/portal").await;
     assert!(page.text.contains("alice@example.com") && page.text.contains("(member)"));
-    assert!(user_id(&gw, &idp, "alice").await.is_some());
+    assert!(gw.user_of(&idp, "alice").await.is_some());
     let again = b.get(&gw, &callback).await;
     assert_eq!(
         again.status,
@@ -109,7 +99,7 @@ async fn refused_callbacks_store_nothing() {
         }
         assert!(r.set_cookie("conduit_session").is_none());
         assert_eq!(
-            user_id(&gw, &idp, "mallory").await,
+            gw.user_of(&idp, "mallory").await.map(|u| u.id),
             None,
             "nobody provisioned"
         );
@@ -119,21 +109,9 @@ async fn refused_callbacks_store_nothing() {
 #[tokio::test]
 async fn device_code_approved_by_the_person_signed_in_at_the_idp() {
     let (idp, gw) = setup().await;
-    let (device, code) = (sha("device-secret"), sha("BCDFGHJK"));
-    let created = gw
-        .team
-        .store
-        .create_device_code(&device, &code, now() + 600, 5);
-    let id = created.await.unwrap().id;
+    let id = gw.device_code("BCDFGHJK").await;
     let mut b = Browser::new(IP);
-    let csrf = b.get(&gw, "/device").await.field("csrf");
-    let r = b
-        .post(
-            &gw,
-            "/device",
-            &[("user_code", "bcdf-ghjk"), ("csrf", &csrf)],
-        )
-        .await;
+    let r = b.enter_code(&gw, "bcdf-ghjk").await;
     assert_eq!(
         r.status,
         StatusCode::SEE_OTHER,
@@ -154,19 +132,18 @@ async fn device_code_approved_by_the_person_signed_in_at_the_idp() {
     let row = gw
         .team
         .store
-        .device_by_user_code(&code)
+        .device_by_user_code(&sha("BCDFGHJK"))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(row.status, DeviceStatus::Approved);
-    assert_eq!(row.user_id, user_id(&gw, &idp, "bob").await);
+    assert_eq!(row.user_id, gw.user_of(&idp, "bob").await.map(|u| u.id));
 }
 
 #[tokio::test]
 async fn command_line_signed_in_at_the_idp() {
     let (idp, gw) = setup().await;
-    let verifier = hex::encode(rand::random::<[u8; 32]>());
-    let challenge = sha(&verifier);
+    let (verifier, challenge) = pair();
     let mut b = Browser::new(IP);
     let r = b
         .get(&gw, &format!("/auth/cli/login?challenge={challenge}"))
@@ -180,25 +157,21 @@ async fn command_line_signed_in_at_the_idp() {
         "{}",
         confirm.text
     );
-    let form = [
-        ("session", confirm.field("session")),
-        ("csrf", confirm.field("csrf")),
-    ];
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let done = b.post(&gw, "/auth/cli/complete", &form).await;
+    let done = b.complete_cli(&gw, &confirm).await;
     assert!(
         done.text.contains("Command line connected"),
         "{}",
         done.text
     );
-    let path = format!("/auth/cli/poll?challenge={challenge}");
-    let headers = [("x-conduit-cli-verifier", verifier.as_str())];
-    let poll: Value = b.send(&gw, "GET", &path, &headers, Vec::new()).await.json();
+    let poll = b.poll(&gw, &challenge, &verifier).await.json;
     assert_eq!(poll["status"], "complete", "{poll}");
     let principal = gw
         .team
         .cache
         .authenticate(poll["token"].as_str().unwrap())
         .unwrap();
-    assert_eq!(principal.user_id, user_id(&gw, &idp, "carol").await);
+    assert_eq!(
+        principal.user_id,
+        gw.user_of(&idp, "carol").await.map(|u| u.id)
+    );
 }

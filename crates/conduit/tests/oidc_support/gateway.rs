@@ -9,8 +9,8 @@ use std::time::Duration;
 use super::StubIdp;
 use crate::team_support::{self, Setup};
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
-use conduit_store::{NewIdp, Role};
+use axum::http::Request;
+use conduit_store::{NewIdp, Role, User};
 use serde_json::{json, Value};
 
 use crate::team_support::session;
@@ -49,7 +49,7 @@ pub fn env_idp(idp: &StubIdp, auto_provision: bool, role: Role) -> NewIdp {
 }
 
 pub async fn gateway(env: Option<NewIdp>, cooldown: Option<Duration>) -> Gw {
-    let (dir, store) = team_support::temp_store("conduit-team-oidc").await;
+    let (dir, store) = team_support::temp_store().await;
     let admin = session(&store, "admin", Role::Admin).await;
     let member = session(&store, "member", Role::Member).await;
     let setup = Setup {
@@ -66,10 +66,15 @@ pub async fn gateway(env: Option<NewIdp>, cooldown: Option<Duration>) -> Gw {
     }
 }
 
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub json: Value,
+/// What a `/v1` call got back.
+pub use crate::team_support::Answer as Reply;
+
+impl team_support::Gateway {
+    /// The user `idp` knows as `sub`, if there is one.
+    pub async fn user_of(&self, idp: &StubIdp, sub: &str) -> Option<User> {
+        let store = &self.team.store;
+        store.user_by_identity(&idp.issuer, sub).await.unwrap()
+    }
 }
 
 pub async fn call(gw: &Gw, method: &str, path: &str, token: &str, body: Option<Value>) -> Reply {
@@ -83,13 +88,7 @@ pub async fn call(gw: &Gw, method: &str, path: &str, token: &str, body: Option<V
         r = r.header("content-type", "application/json");
     }
     let body = body.map_or(Body::empty(), |b| Body::from(b.to_string()));
-    let a = team_support::send(&gw.app, r.body(body).unwrap()).await;
-    let (status, headers, json) = (a.status, a.headers, a.json);
-    Reply {
-        status,
-        headers,
-        json,
-    }
+    team_support::send(&gw.app, r.body(body).unwrap()).await
 }
 
 pub async fn messages(gw: &Gw, token: &str) -> Reply {

@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::routing::get;
 use axum::{Json, Router};
@@ -20,12 +20,7 @@ use serde_json::{json, Value};
 
 pub mod gateway;
 
-pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+pub use crate::team_support::now;
 
 fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -134,7 +129,8 @@ pub fn forge_none(kid: &str, claims: &Value) -> String {
     )
 }
 
-/// An IdP on a loopback port: discovery, a JWKS (fetches counted), nothing else.
+/// An IdP on a loopback port: discovery, a JWKS (fetches counted), and whatever routes
+/// [`StubIdp::start_with`] adds.
 pub struct StubIdp {
     pub issuer: String,
     jwks: Arc<Mutex<Vec<Value>>>,
@@ -150,6 +146,11 @@ impl Drop for StubIdp {
 
 impl StubIdp {
     pub async fn start(keys: &[&TestKey]) -> StubIdp {
+        StubIdp::start_with(keys, |_| Router::new()).await
+    }
+
+    /// Also serving the routes `extra` makes, given the issuer URL (a token endpoint …).
+    pub async fn start_with(keys: &[&TestKey], extra: impl FnOnce(&str) -> Router) -> StubIdp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let issuer = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let jwks: Arc<Mutex<Vec<Value>>> =
@@ -175,7 +176,8 @@ impl StubIdp {
                     let keys = set.lock().unwrap().clone();
                     Json(json!({ "keys": keys }))
                 }),
-            );
+            )
+            .merge(extra(&issuer));
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });

@@ -84,7 +84,7 @@ async fn the_access_token_streams_messages_until_it_expires_and_forgeries_are_re
         let a = env.send(messages(&token)).await;
         assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{name}: {}", a.text);
         assert_eq!(a.headers["x-should-retry"], "false", "{name}");
-        assert_eq!(a.body["error"]["type"], "authentication_error", "{name}");
+        assert_eq!(a.json["error"]["type"], "authentication_error", "{name}");
     }
     let mut tampered = access.clone();
     tampered.pop();
@@ -127,7 +127,7 @@ async fn managed_settings_are_served_with_a_checksum_etag_and_304() {
     let put = admin(&env, "PUT", "admin_session", SETTINGS).await;
     assert_eq!(put.status, StatusCode::OK, "{}", put.text);
     let checksum = format!("sha256:{}", sha256_hex(CANONICAL));
-    assert_eq!(put.body["checksum"], checksum.as_str());
+    assert_eq!(put.json["checksum"], checksum.as_str());
 
     // Any credential /v1 accepts reads it; nothing else does.
     let key = format!("Bearer {}", env.secrets["member_key"]);
@@ -150,12 +150,12 @@ async fn managed_settings_are_served_with_a_checksum_etag_and_304() {
     let a = env
         .get("/managed/settings", &[("authorization", &bearer)])
         .await;
-    assert_eq!(a.body["checksum"], checksum.as_str());
+    assert_eq!(a.json["checksum"], checksum.as_str());
     assert_eq!(
-        a.body["settings"],
+        a.json["settings"],
         serde_json::from_str::<Value>(SETTINGS).unwrap()
     );
-    assert!(a.body["uuid"].as_str().is_some_and(|u| u.len() == 36));
+    assert!(a.json["uuid"].as_str().is_some_and(|u| u.len() == 36));
     let etag = format!("\"{checksum}\"");
     assert_eq!(a.headers["etag"], etag.as_str());
     let conditional: [(&str, u16); 4] = [
@@ -188,7 +188,7 @@ async fn managed_settings_are_served_with_a_checksum_etag_and_304() {
         .get("/managed/settings", &[("authorization", &bearer)])
         .await;
     assert_eq!(
-        (empty.status, &empty.body["settings"]),
+        (empty.status, &empty.json["settings"]),
         (StatusCode::OK, &json!({}))
     );
 }
@@ -240,7 +240,7 @@ async fn otlp_exports_are_accepted_and_discarded_behind_the_guard() {
                 .await;
             assert_eq!(a.status.as_u16(), status, "{path}: {}", a.text);
             if status == 200 {
-                assert_eq!(a.body, json!({}));
+                assert_eq!(a.json, json!({}));
             }
         }
     }

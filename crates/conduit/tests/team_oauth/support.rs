@@ -8,12 +8,11 @@ use std::ops::Deref;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, Request, StatusCode};
-use conduit_store::{CredentialKind, Role};
-use serde_json::Value;
+use axum::http::{Request, StatusCode};
+use conduit_store::{CredentialKind, DeviceCode, Role};
 
 use crate::team_support::{self, credential, user, Gateway, Setup};
-pub use crate::team_support::{now, sha256_hex, system as actor};
+pub use crate::team_support::{now, sha256_hex, system as actor, Answer};
 
 pub const PORT: u16 = 8766;
 pub const HOST: &str = "127.0.0.1:8766";
@@ -36,21 +35,13 @@ impl Deref for Env {
     }
 }
 
-/// What a request got back.
-pub struct Answer {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Value,
-    pub text: String,
-}
-
 pub async fn env() -> Env {
     env_with(&[]).await
 }
 
 /// A gateway with these environment variables (`CONDUIT_PUBLIC_URL`, TTLs …).
 pub async fn env_with(vars: &[(&str, &str)]) -> Env {
-    let (dir, store) = team_support::temp_store("conduit-team-oauth").await;
+    let (dir, store) = team_support::temp_store().await;
     let mut users = HashMap::new();
     for (name, role) in [
         ("member", Role::Member),
@@ -94,14 +85,7 @@ impl Env {
         {
             peer(&mut request, [10, 0, 0, 1].into());
         }
-        let a = team_support::send(&self.app, request).await;
-        let (status, headers, body, text) = (a.status, a.headers, a.json, a.text);
-        Answer {
-            status,
-            headers,
-            body,
-            text,
-        }
+        team_support::send(&self.app, request).await
     }
 
     /// POST a form (`pairs` URL-encoded) from `ip`.
@@ -137,19 +121,24 @@ impl Env {
             .await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.text);
         (
-            a.body["device_code"].as_str().unwrap().to_string(),
-            a.body["user_code"].as_str().unwrap().to_string(),
+            a.json["device_code"].as_str().unwrap().to_string(),
+            a.json["user_code"].as_str().unwrap().to_string(),
         )
+    }
+
+    /// The device code of a user code as shown, found (as `/device` finds it) by the digest of
+    /// its normalised form.
+    pub async fn device_row(&self, user_code: &str) -> Option<DeviceCode> {
+        let normalised: String = user_code.chars().filter(|c| *c != '-').collect();
+        let digest = sha256_hex(&normalised);
+        self.store.device_by_user_code(&digest).await.unwrap()
     }
 
     /// Approve (`Some(user)`) or deny (`None`) a user code as `/device` would.
     pub async fn decide(&self, user_code: &str, user: Option<&str>) {
-        let normalised: String = user_code.chars().filter(|c| *c != '-').collect();
         let code = self
-            .store
-            .device_by_user_code(&sha256_hex(&normalised))
+            .device_row(user_code)
             .await
-            .unwrap()
             .expect("the user code is stored by its digest");
         let user_id = user.map(|u| self.users[u].as_str());
         assert!(self
@@ -191,8 +180,8 @@ impl Env {
 /// `(access_token, refresh_token)` of a token answer.
 pub fn tokens(a: &Answer) -> (String, String) {
     (
-        a.body["access_token"].as_str().unwrap().to_string(),
-        a.body["refresh_token"].as_str().unwrap().to_string(),
+        a.json["access_token"].as_str().unwrap().to_string(),
+        a.json["refresh_token"].as_str().unwrap().to_string(),
     )
 }
 

@@ -5,8 +5,6 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::ops::Deref;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -23,6 +21,7 @@ use conduit::team::limit::Limiter;
 use conduit::team::oauth::Signer;
 use conduit::team::oidc::{http_client, Registry};
 use conduit_core::Upstream;
+pub use conduit_store::testing::TempDir;
 use conduit_store::{Actor, CredentialKind, NewCredential, NewIdp, NewUser, Role, Store};
 use conduit_testkit::FakeUpstream;
 use conduit_upstream::clock::ManualClock;
@@ -30,36 +29,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 
-/// A directory under the system temp dir, removed with everything in it on drop.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    /// A new, empty `<prefix>-<uuid>` directory.
-    pub fn new(prefix: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Deref for TempDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A migrated SQLite team store in a new temp dir (`team.db`).
-pub async fn temp_store(prefix: &str) -> (TempDir, Store) {
-    let dir = TempDir::new(prefix);
-    let store = Store::open_sqlite(&dir.join("team.db")).await.unwrap();
-    store.migrate().await.unwrap();
+/// A migrated SQLite team store (`team.db`) in a new temp dir, removed when the dir drops.
+pub async fn temp_store() -> (TempDir, Store) {
+    let (dir, _path, store) = conduit_store::testing::temp_sqlite().await.unwrap();
     (dir, store)
 }
 

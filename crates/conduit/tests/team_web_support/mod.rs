@@ -1,30 +1,34 @@
 //! Shared by the `team_web*` tests: a team gateway over a temp SQLite store behind the real
 //! router (`routes::router`, host guard included), and a cookie-keeping browser that talks to
-//! it through `oneshot`.
+//! it through `oneshot`, with the steps the tests share (command-line poll and connect, a
+//! device code typed at `/device`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::ops::Deref;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, Request, StatusCode};
-use axum::Router;
-use conduit::state::TeamState;
+use axum::http::{Request, StatusCode};
 use conduit_store::Role;
 
-use crate::team_support::{self, Setup, TempDir};
+use crate::team_support::{self, now, sha256_hex, Gateway, Setup};
 
 pub mod idp;
 
 pub const PORT: u16 = 8766;
 pub const PASSWORD: &str = "correct horse battery";
 
-pub struct Gw {
-    pub app: Router,
-    pub team: TeamState,
-    pub dir: TempDir,
+/// A team gateway (`app`, `team`, `dir` … through `Deref`).
+pub struct Gw(Gateway);
+
+impl Deref for Gw {
+    type Target = Gateway;
+    fn deref(&self) -> &Gateway {
+        &self.0
+    }
 }
 
 impl Gw {
@@ -35,19 +39,14 @@ impl Gw {
 
     /// A gateway whose environment names one identity provider (id `env`).
     pub async fn with_idp(tls: bool, env_idp: Option<conduit_store::NewIdp>) -> Gw {
-        let (dir, store) = team_support::temp_store("conduit-web").await;
+        let (dir, store) = team_support::temp_store().await;
         let setup = Setup {
             env_idp,
             tls,
             port: PORT,
             ..Setup::default()
         };
-        let gw = team_support::gateway(dir, store, setup).await;
-        Gw {
-            app: gw.app,
-            team: gw.team,
-            dir: gw.dir,
-        }
+        Gw(team_support::gateway(dir, store, setup).await)
     }
 
     /// A user with [`PASSWORD`]; its id.
@@ -60,13 +59,27 @@ impl Gw {
         let rows = self.team.store.list_audit(500, None).await.unwrap();
         rows.into_iter().map(|e| e.action).collect()
     }
+
+    /// A pending device code for `code` (8 letters, stored by its digest); its id.
+    pub async fn device_code(&self, code: &str) -> String {
+        let (device, user) = (sha256_hex(&format!("dev-{code}")), sha256_hex(code));
+        let d = self
+            .team
+            .store
+            .create_device_code(&device, &user, now() + 600, 5);
+        d.await.unwrap().id
+    }
 }
 
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub text: String,
+/// A random command-line verifier and its challenge.
+pub fn pair() -> (String, String) {
+    let v = hex::encode(rand::random::<[u8; 32]>());
+    let c = sha256_hex(&v);
+    (v, c)
 }
+
+/// What the browser got back (`team_support`'s answer), read the way a browser reads a page.
+pub use crate::team_support::Answer as Reply;
 
 impl Reply {
     /// Every `Set-Cookie` value.
@@ -93,10 +106,6 @@ impl Reply {
 
     pub fn header(&self, name: &str) -> &str {
         self.headers.get(name).map_or("", |v| v.to_str().unwrap())
-    }
-
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.text).unwrap_or(serde_json::Value::Null)
     }
 }
 
@@ -156,13 +165,7 @@ impl Browser {
         let mut req = req.body(Body::from(body)).unwrap();
         req.extensions_mut()
             .insert(ConnectInfo(SocketAddr::from((self.ip, 40000))));
-        let a = team_support::send(&gw.app, req).await;
-        let (status, headers, text) = (a.status, a.headers, a.text);
-        let reply = Reply {
-            status,
-            headers,
-            text,
-        };
+        let reply = team_support::send(&gw.app, req).await;
         for c in reply.set_cookies() {
             let pair = c.split(';').next().unwrap();
             let (k, v) = pair.split_once('=').unwrap();
@@ -186,5 +189,31 @@ impl Browser {
             ("csrf", &csrf),
         ];
         self.post(gw, "/portal/login", &form).await
+    }
+
+    /// `GET /auth/cli/poll` for `challenge` with `verifier` (as the command line polls): 200,
+    /// not cached.
+    pub async fn poll(&mut self, gw: &Gw, challenge: &str, verifier: &str) -> Reply {
+        let path = format!("/auth/cli/poll?challenge={challenge}");
+        let headers = [("x-conduit-cli-verifier", verifier)];
+        let r = self.send(gw, "GET", &path, &headers, Vec::new()).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.header("cache-control"), "no-store");
+        r
+    }
+
+    /// Connect the command line from its confirm `page` (its session and CSRF token posted to
+    /// `/auth/cli/complete`).
+    pub async fn complete_cli(&mut self, gw: &Gw, page: &Reply) -> Reply {
+        let (session, csrf) = (page.field("session"), page.field("csrf"));
+        let form = [("session", session.as_str()), ("csrf", csrf.as_str())];
+        self.post(gw, "/auth/cli/complete", &form).await
+    }
+
+    /// Type `user_code` at `/device` (the form's CSRF token from a fresh `GET /device`).
+    pub async fn enter_code(&mut self, gw: &Gw, user_code: &str) -> Reply {
+        let csrf = self.get(gw, "/device").await.field("csrf");
+        let form = [("user_code", user_code), ("csrf", csrf.as_str())];
+        self.post(gw, "/device", &form).await
     }
 }
