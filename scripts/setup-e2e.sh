@@ -47,6 +47,21 @@ if [[ ! -f /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ]]; then
     fi
 fi
 
+# The `conduit token` stories keep tokens in a real Secret Service: gnome-keyring-daemon on a
+# private D-Bus session bus (dbus-daemon), inspected with secret-tool.
+keyring_pkgs=()
+command -v gnome-keyring-daemon >/dev/null 2>&1 || keyring_pkgs+=(gnome-keyring)
+command -v secret-tool >/dev/null 2>&1 || keyring_pkgs+=(libsecret-tools)
+# (Debian's dbus depends on dbus-daemon and dbus-bin: dbus-send, dbus-run-session.)
+{ command -v dbus-daemon && command -v dbus-send && command -v dbus-run-session; } >/dev/null 2>&1 \
+    || keyring_pkgs+=(dbus)
+if (( ${#keyring_pkgs[@]} )); then
+    echo "setup-e2e: installing ${keyring_pkgs[*]} (apt)" >&2
+    if ! apt-get install -y --no-install-recommends "${keyring_pkgs[@]}" >/dev/null; then
+        apt-get update >/dev/null && apt-get install -y --no-install-recommends "${keyring_pkgs[@]}" >/dev/null
+    fi
+fi
+
 lock=tests/e2e/node/package-lock.json
 node_dir=tests/e2e/node
 if ! stamp_ok "$lock" "$node_dir/node_modules/.e2e-stamp"; then

@@ -464,6 +464,28 @@ def sso(sim, workdir):
     stop_sso(s)
 
 
+@pytest.fixture(scope="session")
+def keyring(workdir):
+    """A real Secret Service for `conduit token`: gnome-keyring-daemon, unlocked, on a private
+    D-Bus session bus (token_harness.Keyring); `keyring.env` reaches it."""
+    from token_harness import Keyring
+
+    k = Keyring(Path(tempfile.mkdtemp(prefix="keyring-", dir=workdir))).start()
+    yield k
+    k.stop()
+
+
+@pytest.fixture(scope="session")
+def token_world(sim, workdir, keyring):
+    """The `conduit token` stories' IdP (a public native client) and team gateway
+    (token_harness.start_token_world); `token_world.dev()` makes a developer's machine."""
+    from token_harness import start_token_world, stop_token_world
+
+    w = start_token_world(sim, workdir, keyring)
+    yield w
+    stop_token_world(w)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_sim(request):
     """Clear the simulator's rules and log before each test; remember where the logs stood."""
