@@ -98,8 +98,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Write ANTHROPIC_BASE_URL and the key into ~/.claude/settings.json (other keys are kept).
+    /// Write ANTHROPIC_BASE_URL and the key into ~/.claude/settings.json (other keys are kept);
+    /// with --gateway, a team gateway and `conduit token` as Claude Code's apiKeyHelper.
     ConfigureClaude {
+        /// A team gateway's base URL: Claude Code gets its tokens from `conduit token`.
+        #[arg(long, value_name = "URL")]
+        gateway: Option<String>,
+        /// The token profile [default: $CONDUIT_TOKEN_PROFILE, else `default`].
+        #[arg(long, value_name = "NAME", requires = "gateway")]
+        profile: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -232,7 +239,12 @@ fn run(command: Command) -> cli::Outcome {
         Command::Status { json } => cli::status::run(&paths, json),
         Command::Logs { follow, lines } => cli::logs::run(&paths, lines, follow),
         Command::ApiKey { raw, yes, json } => cli::api_key::run(&paths, raw, json, yes),
-        Command::ConfigureClaude { json } => cli::claude_settings::run(&paths, json),
+        Command::ConfigureClaude {
+            gateway: Some(url),
+            profile,
+            json,
+        } => cli::claude_gateway::run(&paths, &url, profile.as_deref(), json),
+        Command::ConfigureClaude { json, .. } => cli::claude_settings::run(&paths, json),
         Command::EnableAutostart {
             kind,
             print,

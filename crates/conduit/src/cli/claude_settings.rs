@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 
 use super::output::{self, line, warn};
 use super::probe::Probe;
-use super::{api_key, daemon, env, Outcome, Paths};
+use super::{api_key, claude_gateway, daemon, env, Outcome, Paths};
 
 pub const BASE_URL: &str = "ANTHROPIC_BASE_URL";
 /// What conduit writes the key as.
@@ -36,7 +36,7 @@ const COMPACT_WINDOW_RANGE: (u32, u32) = (100_000, 1_000_000);
 const CLAUDE_CODE_DEFAULT_MODEL: &str = "claude-opus-5-5";
 
 /// Variables that route Claude Code to another provider, bypassing the gateway.
-const ROUTING_VARS: &[&str] = &[
+pub(super) const ROUTING_VARS: &[&str] = &[
     "CLAUDE_CODE_USE_BEDROCK",
     "CLAUDE_CODE_USE_VERTEX",
     "CLAUDE_CODE_USE_FOUNDRY",
@@ -91,6 +91,8 @@ pub struct Applied {
     pub window: Window,
     /// A conduit-written `ANTHROPIC_API_KEY` was removed.
     pub removed_api_key: bool,
+    /// `configure-claude --gateway`'s `apiKeyHelper` (and its TTL) was removed.
+    pub removed_helper: bool,
 }
 
 /// The default model's context window, for [`COMPACT_WINDOW`].
@@ -109,6 +111,7 @@ impl Applied {
             "conflicts": self.conflicts.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "auto_compact_window": self.window.tokens, "default_model": self.window.model,
             "window_source": self.window.source, "removed_api_key": self.removed_api_key,
+            "removed_api_key_helper": self.removed_helper,
         })
     }
 
@@ -124,6 +127,13 @@ impl Applied {
                 line(format!(
                     "  removed conduit's earlier {API_KEY}: with it, a first `claude` asks \
                      whether to use the key and defaults to No"
+                ));
+            }
+            if self.removed_helper {
+                line(format!(
+                    "  removed {} and {} that `conduit configure-claude --gateway` wrote",
+                    claude_gateway::API_KEY_HELPER,
+                    claude_gateway::HELPER_TTL
                 ));
             }
         } else {
@@ -173,22 +183,34 @@ fn write(path: &Path, settings: &Map<String, Value>) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Write the settings, first backing up the file once (`existed`: there was one to back up);
+/// returns the backup made now, if any.
+pub(super) fn save(
+    path: &Path,
+    existed: bool,
+    settings: &Map<String, Value>,
+) -> anyhow::Result<Option<PathBuf>> {
+    let bak = backup_path(path);
+    let mut made = None;
+    if existed && !bak.exists() {
+        let original = std::fs::read(path)?;
+        conduit_core::fsutil::write_private_atomic(&bak, &original)
+            .with_context(|| format!("cannot write the backup {}", bak.display()))?;
+        made = Some(bak);
+    }
+    write(path, settings)?;
+    Ok(made)
+}
+
 /// Point Claude Code at `url` with `key`. Idempotent: nothing is written when nothing changes.
 pub fn apply(paths: &Paths, url: &str, key: &str) -> anyhow::Result<Applied> {
     let path = settings_path(paths)?;
     let existing = read(&path)?;
     let mut settings = existing.clone().unwrap_or_default();
     let window = default_window(url, key, &settings);
-    let env_block = settings
-        .entry("env")
-        .or_insert_with(|| Value::Object(Map::new()));
-    let Value::Object(env_map) = env_block else {
-        bail!(
-            "`env` in {} is not a JSON object; conduit will not overwrite it. Fix it and run \
-             `conduit configure-claude` again",
-            path.display()
-        );
-    };
+    // Team gateway mode's helper would only fetch tokens for a gateway no longer used.
+    let removed_helper = claude_gateway::take_helper(&mut settings);
+    let env_map = env_object(&mut settings, &path)?;
     let tokens = window.tokens.to_string();
     let wanted = [
         (BASE_URL, url),
@@ -200,6 +222,7 @@ pub fn apply(paths: &Paths, url: &str, key: &str) -> anyhow::Result<Applied> {
         .and_then(Value::as_str)
         .is_some_and(|k| is_conduit_key(k, Some(key)));
     let changed = removed_api_key
+        || removed_helper
         || wanted
             .iter()
             .any(|(k, v)| env_map.get(*k).and_then(Value::as_str) != Some(v));
@@ -211,14 +234,7 @@ pub fn apply(paths: &Paths, url: &str, key: &str) -> anyhow::Result<Applied> {
         for (k, v) in wanted {
             env_map.insert(k.to_string(), Value::String(v.to_string()));
         }
-        let bak = backup_path(&path);
-        if existing.is_some() && !bak.exists() {
-            let original = std::fs::read(&path)?;
-            conduit_core::fsutil::write_private_atomic(&bak, &original)
-                .with_context(|| format!("cannot write the backup {}", bak.display()))?;
-            backup = Some(bak);
-        }
-        write(&path, &settings)?;
+        backup = save(&path, existing.is_some(), &settings)?;
     }
     Ok(Applied {
         conflicts: conflicts(&settings, &format!("{} (env)", paths.show(&path)), url, key),
@@ -227,7 +243,26 @@ pub fn apply(paths: &Paths, url: &str, key: &str) -> anyhow::Result<Applied> {
         backup,
         window,
         removed_api_key,
+        removed_helper,
     })
+}
+
+/// The settings' `env` object, made when absent; anything else there is refused.
+pub(super) fn env_object<'a>(
+    settings: &'a mut Map<String, Value>,
+    path: &Path,
+) -> anyhow::Result<&'a mut Map<String, Value>> {
+    let env_block = settings
+        .entry("env")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(env_map) = env_block else {
+        bail!(
+            "`env` in {} is not a JSON object; conduit will not overwrite it. Fix it and run \
+             `conduit configure-claude` again",
+            path.display()
+        );
+    };
+    Ok(env_map)
 }
 
 /// A key conduit made (`sk-conduit-…`) or the gateway's current key.
@@ -284,7 +319,7 @@ pub fn default_window(url: &str, key: &str, settings: &Map<String, Value>) -> Wi
     }
 }
 
-fn truthy(v: &str) -> bool {
+pub(super) fn truthy(v: &str) -> bool {
     !matches!(
         v.trim().to_ascii_lowercase().as_str(),
         "" | "0" | "false" | "no" | "off"
@@ -339,16 +374,24 @@ pub fn conflicts(
         }
     }
     found.extend(settings_conflicts(settings, place, None));
-    for managed in MANAGED_SETTINGS {
-        if let Ok(Some(m)) = read(Path::new(managed)) {
-            found.extend(settings_conflicts(
-                &m,
-                &format!("{managed} (env)"),
-                Some(url),
-            ));
-        }
-    }
+    found.extend(managed_conflicts(url));
     found
+}
+
+/// The managed settings files that exist, each with its path: they win over the user's.
+pub(super) fn managed_settings() -> Vec<(&'static str, Map<String, Value>)> {
+    MANAGED_SETTINGS
+        .iter()
+        .filter_map(|p| Some((*p, read(Path::new(p)).ok()??)))
+        .collect()
+}
+
+/// What managed settings set that sends Claude Code elsewhere than `url` or with another key.
+pub(super) fn managed_conflicts(url: &str) -> Vec<Conflict> {
+    managed_settings()
+        .iter()
+        .flat_map(|(p, m)| settings_conflicts(m, &format!("{p} (env)"), Some(url)))
+        .collect()
 }
 
 fn settings_conflicts(
@@ -412,16 +455,42 @@ fn settings_conflicts(
     found
 }
 
-/// Remove what conduit wrote (its key, and the loopback base URL next to it), keeping every
-/// other key. A settings file conduit created and that holds nothing else is deleted.
+/// Remove what conduit wrote, keeping every other key: its key and the loopback base URL next
+/// to it, or `configure-claude --gateway`'s helper, its TTL and the gateway URL written with
+/// them. A settings file conduit created and that holds nothing else is deleted.
 pub fn unconfigure(paths: &Paths, key: Option<&str>) -> anyhow::Result<bool> {
     let path = settings_path(paths)?;
     let Some(mut settings) = read(&path)? else {
         return Ok(false);
     };
-    let Some(Value::Object(env_map)) = settings.get_mut("env") else {
-        return Ok(false);
+    let helper = claude_gateway::take_helper(&mut settings);
+    let personal = match settings.get_mut("env") {
+        Some(Value::Object(env_map)) => {
+            if helper {
+                env_map.remove(BASE_URL);
+            }
+            let personal = take_personal(env_map, key);
+            if env_map.is_empty() {
+                settings.remove("env");
+            }
+            personal
+        }
+        _ => false,
     };
+    if !helper && !personal {
+        return Ok(false);
+    }
+    if settings.is_empty() && !backup_path(&path).exists() {
+        std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+    } else {
+        write(&path, &settings)?;
+    }
+    Ok(true)
+}
+
+/// Remove the personal gateway's key (when it is conduit's), the window written with it and a
+/// loopback base URL. Returns whether the key was there.
+fn take_personal(env_map: &mut Map<String, Value>, key: Option<&str>) -> bool {
     let ours: Vec<&str> = [AUTH_TOKEN, API_KEY]
         .into_iter()
         .filter(|var| {
@@ -432,7 +501,7 @@ pub fn unconfigure(paths: &Paths, key: Option<&str>) -> anyhow::Result<bool> {
         })
         .collect();
     if ours.is_empty() {
-        return Ok(false);
+        return false;
     }
     for var in ours {
         env_map.remove(var);
@@ -446,15 +515,7 @@ pub fn unconfigure(paths: &Paths, key: Option<&str>) -> anyhow::Result<bool> {
     {
         env_map.remove(BASE_URL);
     }
-    if env_map.is_empty() {
-        settings.remove("env");
-    }
-    if settings.is_empty() && !backup_path(&path).exists() {
-        std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
-    } else {
-        write(&path, &settings)?;
-    }
-    Ok(true)
+    true
 }
 
 /// Put the backup made before conduit's first write back in place. Returns whether there was one.

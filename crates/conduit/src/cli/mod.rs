@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod api_key;
 pub mod autostart;
+pub mod claude_gateway;
 pub mod claude_settings;
 pub mod daemon;
 pub mod doctor;
