@@ -15,6 +15,7 @@ pub mod probe;
 pub mod procs;
 pub mod status;
 pub mod team;
+pub mod token;
 pub mod uninstall;
 pub mod update;
 
