@@ -36,13 +36,12 @@ from statistics import median
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
-import pytest
 
 from claude_gateway import oauth_error, refresh, verify_access_token
-from team_harness import MODEL, secrets_in, wait_until
-from token_harness import JWT_RE, Browser, Dev, TokenWorld, faketime_env, one_line, rotations
+from team_harness import wait_until
+from token_harness import (ANSWER, JWT_RE, Browser, answered, assert_nothing_leaked,
+                           faketime_env, logged_in, one_line, rotations, secrets_of)
 
-ANSWER = "Answered through conduit token."
 TIMINGS = Path(os.environ.get("CONDUIT_TOKEN_TIMINGS_OUT", "/tmp/conduit-token-e2e-timings.json"))
 LOOPBACK = re.compile(r"^http://127\.0\.0\.1:\d+/callback$")
 
@@ -62,50 +61,6 @@ def record_timing(name: str, values_ms: list[float]) -> None:
         data = {}
     data[name] = summary
     TIMINGS.write_text(json.dumps(data, indent=2) + "\n")
-
-
-def answered(gw, token: str) -> int:
-    """Status of a `/v1/messages` through the gateway to the simulator with `token`."""
-    return gw.post_messages(token, body={"model": MODEL, "max_tokens": 32,
-                                         "messages": [{"role": "user", "content": "token hello"}]}
-                            ).status_code
-
-
-def logged_in(world: TokenWorld, dev: Dev, profile: str, gw=None) -> str:
-    """`conduit token login --gateway` in a terminal, the browser signs in; then the helper's
-    token (checked: one line, a JWT)."""
-    gw = gw or world.gw
-    before = len(dev.browser.opened())
-    done = dev.login(gw.url, profile)
-    assert done.code == 0, f"login failed: {done}\nbrowser: {dev.browser.log(before + 1)}"
-    got = dev.browser.result(before + 1)
-    assert got["ok"], f"the browser did not reach the callback: {got}\n{dev.browser.log(before + 1)}"
-    token = dev.token("token", "--profile", profile).token
-    assert JWT_RE.fullmatch(token), token
-    return token
-
-
-def secrets_of(world: TokenWorld, dev: Dev, profile: str, token: str | None = None) -> dict:
-    """The secrets of a sign-in: the stored pair, `token`, and the authorization codes and states
-    the browser carried back."""
-    out: dict[str, str] = {}
-    stored = world.keyring.secret(profile) or {}
-    out["access token"] = stored.get("access_token") or ""
-    out["refresh token"] = stored.get("refresh_token") or ""
-    if token:
-        out["printed token"] = token
-    for n in range(1, len(dev.browser.opened()) + 1):
-        path = dev.browser.dir / f"result-{n}.json"
-        if path.exists():
-            params = json.loads(path.read_text()).get("callback_params") or {}
-            out[f"code {n}"] = params.get("code", "")
-    return out
-
-
-def assert_nothing_leaked(gws, secrets: dict) -> None:
-    paths = [p for gw in gws for p in gw.files()]
-    assert any(s for s in secrets.values()), "no secrets to look for"
-    assert secrets_in(paths, secrets) == [], "secrets in the gateway's logs or store"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -40,13 +40,15 @@ import pytest
 
 from conftest import CONDUIT_BIN, START_TIMEOUT, Tmux, _require
 from idp_harness import CHROMIUM, LOOPBACK_CALLBACK, NODE_DIR, Idp
-from team_harness import TeamGateway, start_team_gateway
+from team_harness import MODEL, TeamGateway, secrets_in, start_team_gateway
 
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 # `conduit token login`'s loopback redirect (docs/design-token.md §2: /callback on a free port);
 # the IdP's client is "native", so one URI without a port matches every port.
 TOKEN_CALLBACK = "http://127.0.0.1/callback"
 JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# What the simulator answers in these stories (a rule matching "token hello").
+ANSWER = "Answered through conduit token."
 KEYRING_PASSWORD = "e2e-keyring-" + uuid.uuid4().hex[:8]
 
 
@@ -301,14 +303,18 @@ class Dev:
         controlling terminal), stderr goes to a file. The pane's lines above the `exit=` line
         the wrapper prints are what the command wrote on stdout."""
         _require(CONDUIT_BIN)
+        return self.pane([str(CONDUIT_BIN), *args], env=env, timeout=timeout)
+
+    def pane(self, argv: list[str], env: dict[str, str] | None = None, timeout: float = 120,
+             cwd: Path | None = None) -> TtyRun:
+        """`argv` in a tmux pane of its own (as `tty` runs conduit), to its end."""
         _need("tmux")
         tag = uuid.uuid4().hex[:8]
         err = self.root / f"tty-{tag}.stderr"
         script = ('s=$(date +%s%N); "$@" 2>"$E2E_ERR"; rc=$?; e=$(date +%s%N); '
                   'echo "exit=$rc ms=$(( (e - s) / 1000 ))"')
         full = {**(env or self.env()), "TERM": "xterm-256color", "E2E_ERR": str(err)}
-        pane = Tmux(self.home, full, ["sh", "-c", script, "sh", str(CONDUIT_BIN), *args],
-                    join=True)
+        pane = Tmux(cwd or self.home, full, ["sh", "-c", script, "sh", *argv], join=True)
         self._panes.append(pane)
         try:
             screen = pane.wait_for("exit=", timeout)
@@ -416,3 +422,52 @@ def rotations(gw: TeamGateway, since: int = 0) -> list[str]:
 def one_line(text: str) -> bool:
     """Exactly one non-empty line (a trailing newline allowed)."""
     return len(text.strip("\n").splitlines()) == 1 and text.strip() != ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Story steps
+
+
+def answered(gw, token: str) -> int:
+    """Status of a `/v1/messages` through the gateway to the simulator with `token`."""
+    return gw.post_messages(token, body={"model": MODEL, "max_tokens": 32,
+                                         "messages": [{"role": "user", "content": "token hello"}]}
+                            ).status_code
+
+
+def logged_in(world: TokenWorld, dev: Dev, profile: str, gw=None) -> str:
+    """`conduit token login --gateway` in a terminal, the browser signs in; then the helper's
+    token (checked: one line, a JWT)."""
+    gw = gw or world.gw
+    before = len(dev.browser.opened())
+    done = dev.login(gw.url, profile)
+    assert done.code == 0, f"login failed: {done}\nbrowser: {dev.browser.log(before + 1)}"
+    got = dev.browser.result(before + 1)
+    assert got["ok"], f"the browser did not reach the callback: {got}\n{dev.browser.log(before + 1)}"
+    token = dev.token("token", "--profile", profile).token
+    assert JWT_RE.fullmatch(token), token
+    return token
+
+
+def secrets_of(world: TokenWorld, dev: Dev, profile: str, token: str | None = None) -> dict:
+    """The secrets of a sign-in: the stored pair, `token`, and the authorization codes the
+    browser carried back to the loopback callback."""
+    out: dict[str, str] = {}
+    stored = world.keyring.secret(profile) or {}
+    out["access token"] = stored.get("access_token") or ""
+    out["refresh token"] = stored.get("refresh_token") or ""
+    if token:
+        out["printed token"] = token
+    for n in range(1, len(dev.browser.opened()) + 1):
+        path = dev.browser.dir / f"result-{n}.json"
+        if path.exists():
+            params = json.loads(path.read_text()).get("callback_params") or {}
+            out[f"code {n}"] = params.get("code", "")
+    return out
+
+
+def assert_nothing_leaked(gws, secrets: dict) -> None:
+    """None of `secrets` in what the gateways wrote (logs, store)."""
+    paths = [p for gw in gws for p in gw.files()]
+    assert any(s for s in secrets.values()), "no secrets to look for"
+    assert secrets_in(paths, secrets) == [], "secrets in the gateway's logs or store"

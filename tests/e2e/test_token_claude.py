@@ -1,0 +1,182 @@
+"""The real Claude Code (2.1.328) on a team gateway through `conduit token` as its apiKeyHelper:
+the settings come from `conduit configure-claude --gateway URL --profile P` (a temp HOME), the
+person signed in once with `conduit token login` (headless Chromium at the IdP and the gateway's
+consent page), tokens in the real Secret Service (conftest's `keyring`).
+
+- `claude -p` → apiKeyHelper → `conduit token` → team gateway → simulator → the answer. With
+  ACCESS_TOKEN_TTL_SECONDS=60 (the minimum), once the access token is within the helper's margin
+  (min(300 s, lifetime/10) = 6 s) the next `claude -p` gets a fresh token silently: one refresh
+  rotation at the gateway, no browser. `claude -p` runs in a tmux pane, so the helper has a
+  terminal and would open the browser if it could not refresh.
+- A 401 from the gateway makes Claude Code run the helper again. Observed in 2.1.328's code:
+  it reads `exp` of a JWT the helper printed and runs the helper again shortly before it (so an
+  expired token never reaches the gateway), and on a 401 from the gateway with an apiKeyHelper
+  it clears the helper's cached answer and retries even though the gateway says
+  `x-should-retry: false`. So the 401 must come from a token that is revoked, not expired: an
+  interactive `claude` (tmux) answers a first prompt; the person signs in again with
+  `conduit token login` (which revokes the previous sign-in at the gateway and stores a new
+  one); the second prompt goes out with the cached, now revoked token → 401 → Claude Code runs
+  the helper, which prints the new token → the retry is answered on screen.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from claude_gateway import verify_access_token
+from team_harness import wait_until
+from test_claude_code import CLAUDE
+from conftest import Tmux
+from token_harness import (Dev, TokenWorld, assert_nothing_leaked, logged_in, rotations,
+                           secrets_of, start_token_world, stop_token_world)
+
+REFUSALS = ("API Error", "Invalid API key", "apiKeyHelper failed", "Not logged in",
+            "Select login method", "Detected a custom API key", "Please run /login")
+# Keep Claude Code off the internet (as test_claude_code.run_claude does).
+QUIET = {"DISABLE_TELEMETRY": "1", "DISABLE_AUTOUPDATER": "1", "DISABLE_ERROR_REPORTING": "1",
+         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+
+
+@pytest.fixture(scope="module")
+def short_world(sim, workdir, keyring):
+    """An IdP and a team gateway whose access tokens live 60 s."""
+    w = start_token_world(sim, workdir, keyring, ACCESS_TOKEN_TTL_SECONDS="60")
+    yield w
+    stop_token_world(w)
+
+
+def configure(dev: Dev, gw_url: str, profile: str) -> dict:
+    """`conduit configure-claude --gateway URL --profile P` on the dev's HOME; the settings."""
+    done = dev.token("configure-claude", "--gateway", gw_url, "--profile", profile)
+    assert done.code == 0, str(done)
+    settings = json.loads((dev.home / ".claude" / "settings.json").read_text())
+    helper = settings.get("apiKeyHelper", "")
+    assert helper.endswith(f"token --profile {profile}") and "conduit" in helper, settings
+    assert settings["env"]["ANTHROPIC_BASE_URL"] == gw_url, settings
+    for bypass in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
+        assert bypass not in settings["env"], settings
+    # Past Claude Code's first-run screens (theme), as a person who used it before.
+    (dev.home / ".claude.json").write_text(json.dumps({"hasCompletedOnboarding": True,
+                                                       "theme": "dark"}))
+    return settings
+
+
+def claude_env(dev: Dev) -> dict[str, str]:
+    """Claude Code's environment: the dev's (HOME, CONDUIT_HOME, the keyring's bus, BROWSER),
+    no ANTHROPIC_*: everything else comes from the settings."""
+    return dev.env(**QUIET)
+
+
+def ask(dev: Dev, project: Path, prompt: str):
+    if not CLAUDE.exists():
+        pytest.fail(f"{CLAUDE} missing: run scripts/setup-e2e.sh")
+    return dev.pane([str(CLAUDE), "-p", prompt], env=claude_env(dev), timeout=120, cwd=project)
+
+
+def messages_calls(sim) -> list[dict]:
+    return [c for c in sim.log() if c.get("path", "").startswith("/anthropic/v1/messages")]
+
+
+def test_claude_code_through_the_helper_refreshes_silently_after_expiry(sim, short_world):
+    world, gw = short_world, short_world.gw
+    dev = world.dev()
+    profile = f"cc-{uuid.uuid4().hex[:6]}"
+    project = dev.root / "project"
+    project.mkdir()
+    sim.rule({"text": "First answer, via the helper."}, match={"contains": "first question"})
+    sim.rule({"text": "Second answer, after a refresh."}, match={"contains": "second question"})
+
+    first_token = logged_in(world, dev, profile)
+    settings = configure(dev, gw.url, profile)
+    # The helper's TTL from the profile: lifetime 60 s − min(300, 60/12) s.
+    assert settings["env"]["CLAUDE_CODE_API_KEY_HELPER_TTL_MS"] == "55000", settings["env"]
+
+    mark = gw.proc.size()
+    first = ask(dev, project, "Here is the first question")
+    assert first.code == 0 and "First answer, via the helper." in first.stdout, str(first)
+    assert rotations(gw, mark) == [], "a fresh token was refreshed"
+    # The upstream saw the gateway's own key, never the person's token.
+    assert all(first_token not in json.dumps(c) for c in messages_calls(sim))
+
+    # Until the access token is within the helper's 6 s margin (it lives 60 s).
+    expires_at = dev.profile(profile)["expires_at"]
+    time.sleep(max(0.0, expires_at - 6 - time.time() + 1))
+    mark = gw.proc.size()
+    second = ask(dev, project, "Here is the second question")
+    assert second.code == 0 and "Second answer, after a refresh." in second.stdout, str(second)
+
+    wait_until(lambda: rotations(gw, mark), timeout=5, what="a refresh rotation")
+    assert len(rotations(gw, mark)) == 1, rotations(gw, mark)
+    assert len(dev.browser.opened()) == 1, "the helper opened a browser instead of refreshing"
+    new_token = world.keyring.secret(profile)["access_token"]
+    assert new_token != first_token
+    _, old_claims = verify_access_token(gw.url, first_token)
+    _, new_claims = verify_access_token(gw.url, new_token)
+    assert new_claims["fid"] == old_claims["fid"] and new_claims["exp"] > old_claims["exp"]
+    assert_nothing_leaked([gw], {**secrets_of(world, dev, profile, new_token),
+                                 "first token": first_token})
+
+
+def test_a_401_from_the_gateway_makes_claude_code_run_the_helper_again(sim, token_world):
+    world: TokenWorld = token_world
+    gw = world.gw
+    dev = world.dev()
+    profile = f"cc-{uuid.uuid4().hex[:6]}"
+    project = dev.root / "project"
+    project.mkdir()
+    first_answer, second_answer = "Interactive answer one.", "Interactive answer two."
+    sim.rule({"text": first_answer}, match={"contains": "interactive one"})
+    sim.rule({"text": second_answer}, match={"contains": "interactive two"})
+
+    t1 = logged_in(world, dev, profile)
+    _, c1 = verify_access_token(gw.url, t1)
+    configure(dev, gw.url, profile)
+    if not CLAUDE.exists():
+        pytest.fail(f"{CLAUDE} missing: run scripts/setup-e2e.sh")
+    tmux = Tmux(project, {**claude_env(dev), "TERM": "xterm-256color"}, [str(CLAUDE)], join=True)
+    try:
+        asked = False
+
+        def react(screen: str) -> None:
+            nonlocal asked
+            if asked:
+                return
+            if "Yes, I trust this folder" in screen:
+                tmux.keys("Down", "Enter")
+            elif "shift+tab to cycle" in screen or "? for shortcuts" in screen:
+                tmux.type("Here is interactive one")
+                tmux.keys("Enter")
+                asked = True
+            elif "Press Enter to continue" in screen:
+                tmux.keys("Enter")
+
+        tmux.drive(first_answer, REFUSALS, react, 90)
+        assert gw.access_line(f"tok:{c1['fid']}"), "the first prompt did not use the sign-in"
+
+        # The person signs in again: the old sign-in is revoked at the gateway, a new one stored.
+        again = dev.login(None, profile)
+        assert again.code == 0, f"{again}\nbrowser: {dev.browser.log(2)}"
+        t2 = world.keyring.secret(profile)["access_token"]
+        _, c2 = verify_access_token(gw.url, t2)
+        assert c2["fid"] != c1["fid"]
+        wait_until(lambda: gw.post_messages(t1, body={}).status_code == 401, timeout=5,
+                   what="the first sign-in's token refused")
+
+        mark = gw.proc.size()
+        tmux.type("Here is interactive two")
+        tmux.keys("Enter")
+        tmux.drive(second_answer, REFUSALS, lambda s: None, 60)
+    finally:
+        tmux.kill()
+
+    log = gw.proc.output(mark)
+    refused = [ln for ln in log.splitlines() if "/v1/messages" in ln and " 401" in ln]
+    assert refused, f"no 401 at the gateway for the revoked token:\n{log[-3000:]}"
+    assert gw.access_line(f"tok:{c2['fid']}"), "the retry did not use the new sign-in"
+    assert len(dev.browser.opened()) == 2, "only the two logins opened a browser"
+    assert_nothing_leaked([gw], {**secrets_of(world, dev, profile, t2), "first token": t1})
