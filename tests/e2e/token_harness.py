@@ -383,9 +383,15 @@ class TokenWorld:
     def gateway(self, **env: str) -> TeamGateway:
         """Another team gateway trusting the same IdP."""
         gw = start_team_gateway(self.sim, self.workdir, "sqlite", None,
-                                {**self.idp.gateway_env(), "DEBUG_MODE": "all", **env})
+                                gateway_env(self.idp, env))
         self.extra.append(gw)
         return gw
+
+
+def gateway_env(idp: Idp, extra: dict[str, str]) -> dict[str, str]:
+    """A team gateway trusting `idp` through `OIDC_*`, tokens with `aud` = the client id (the
+    IdP's ID tokens, what direct-IdP mode prints), at DEBUG_MODE=all."""
+    return {**idp.gateway_env(OIDC_AUDIENCE=idp.client_id), "DEBUG_MODE": "all", **extra}
 
 
 def start_token_world(sim, workdir: Path, keyring: Keyring, **gw_env: str) -> TokenWorld:
@@ -393,13 +399,13 @@ def start_token_world(sim, workdir: Path, keyring: Keyring, **gw_env: str) -> To
     client = f"conduit-cli-{tag}"
     # A public native client (no secret, PKCE): the gateway's own sign-in uses it, and so does
     # `conduit token login --issuer … --client-id …` (direct-IdP mode); the IdP's ID tokens have
-    # `aud` = the client id, which is what the gateway is told to expect.
-    idp = Idp(workdir, f"tokenidp-{tag}", audience=client, client_id=client,
+    # `aud` = the client id, which is what the gateway is told to expect (the IdP's resource
+    # audience, for its access tokens, must be an absolute URI).
+    idp = Idp(workdir, f"tokenidp-{tag}", audience=f"api://{client}", client_id=client,
               domain="token.example", client_secret=None,
               redirect_uris=(LOOPBACK_CALLBACK, TOKEN_CALLBACK)).start()
     try:
-        gw = start_team_gateway(sim, workdir, "sqlite", None,
-                                {**idp.gateway_env(), "DEBUG_MODE": "all", **gw_env})
+        gw = start_team_gateway(sim, workdir, "sqlite", None, gateway_env(idp, gw_env))
     except BaseException:
         idp.stop()
         raise
