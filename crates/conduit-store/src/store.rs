@@ -2,6 +2,7 @@
 //! readiness check. Opening is in `open`; the calls live in one submodule per concern.
 
 mod audit;
+mod authorize;
 mod cli;
 mod credentials;
 mod device;

@@ -7,8 +7,8 @@ mod cases;
 mod support;
 
 use cases::{
-    credentials::*, feed::*, sso_device::*, sso_flows::*, sso_idps::*, sso_misc::*, sso_refresh::*,
-    users::*,
+    credentials::*, feed::*, sso_authorize::*, sso_device::*, sso_flows::*, sso_idps::*,
+    sso_misc::*, sso_refresh::*, users::*,
 };
 use conduit_store::Engine;
 use support::{run_all, Case, CaseFuture};
@@ -48,6 +48,9 @@ static CASES: &[Case] = &[
     case!(flow_taken_once_and_expired_refused),
     case!(cli_session_bound_completed_taken_once),
     case!(cli_session_expired_refused),
+    case!(authorize_request_bound_and_apart_from_the_cli_poll),
+    case!(authorization_code_redeemed_once_and_spent_by_mistakes),
+    case!(authorization_code_race_issues_once),
     case!(device_code_lifecycle),
     case!(device_code_denied_and_expired),
     case!(device_poll_race_issues_once),

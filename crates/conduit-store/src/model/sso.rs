@@ -181,17 +181,55 @@ text_enum! {
     }
 }
 
-/// A command-line sign-in (`/auth/cli/*`), made by the server and bound to one browser.
+/// A command-line sign-in (`/auth/cli/*`, or `/oauth/authorize` when `authorize` is set), made
+/// by the server and bound to one browser.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CliSession {
     pub id: String,
-    /// SHA-256 hex of the command line's verifier.
+    /// SHA-256 hex of the command line's verifier (for `/oauth/authorize`, the S256
+    /// `code_challenge`'s 32 bytes in hex).
     pub challenge: String,
     pub binding_digest: String,
     pub user_id: Option<String>,
     pub status: CliStatus,
     pub created_at: i64,
+    /// The sign-in's end; once an authorization code is issued, the code's.
     pub expires_at: i64,
+    /// What an `/oauth/authorize` request asked for; `None` for `/auth/cli/*`.
+    pub authorize: Option<AuthorizeRequest>,
+}
+
+/// The parts of an `/oauth/authorize` request its answer needs (RFC 6749 §4.1.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizeRequest {
+    /// The loopback URI the code (or the error) is sent to, exactly as the client gave it.
+    pub redirect_uri: String,
+    /// The client's `state`, echoed in the answer.
+    pub state: Option<String>,
+}
+
+/// An authorization code presented at the token endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeExchange<'a> {
+    /// SHA-256 hex of the code.
+    pub code_digest: &'a str,
+    /// SHA-256 hex of the presented `code_verifier` (compared with the stored challenge).
+    pub verifier_digest: &'a str,
+    /// The presented `redirect_uri` (compared with the authorize request's).
+    pub redirect_uri: &'a str,
+}
+
+/// What presenting an authorization code does. Every answer but `Invalid` spends the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeRedemption {
+    /// Consumed now, with the first refresh token of a new family stored.
+    Issued { user_id: String, family_id: String },
+    /// The verifier does not hash to the challenge: the code is spent, no tokens.
+    WrongVerifier,
+    /// Another `redirect_uri` than the authorize request's: the code is spent, no tokens.
+    WrongRedirectUri,
+    /// Unknown, expired, used already, or its user deactivated since.
+    Invalid,
 }
 
 /// What `/auth/cli/poll` finds.

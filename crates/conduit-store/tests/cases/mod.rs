@@ -2,6 +2,7 @@
 
 pub mod credentials;
 pub mod feed;
+pub mod sso_authorize;
 pub mod sso_device;
 pub mod sso_flows;
 pub mod sso_idps;

@@ -81,9 +81,21 @@ pub async fn cli_session_bound_completed_taken_once(db: &Db) {
         !s.complete_cli_session(&cli.id, &browser, t).await.unwrap(),
         "not verified"
     );
-    assert!(s.verify_cli_session(&cli.id, &u.id, t).await.unwrap());
+    let verified = s.verify_cli_session(&cli.id, &u.id, t).await.unwrap();
+    let verified = verified.expect("verified");
+    assert_eq!(
+        (
+            verified.status,
+            verified.user_id.as_deref(),
+            verified.authorize
+        ),
+        (CliStatus::Verified, Some(u.id.as_str()), None)
+    );
     assert!(
-        !s.verify_cli_session(&cli.id, &u.id, t).await.unwrap(),
+        s.verify_cli_session(&cli.id, &u.id, t)
+            .await
+            .unwrap()
+            .is_none(),
         "once"
     );
     assert_eq!(
@@ -135,13 +147,15 @@ pub async fn cli_session_expired_refused(db: &Db) {
             .await
             .unwrap();
         if steps >= 1 {
-            assert!(s.verify_cli_session(&cli.id, &u.id, t).await.unwrap());
+            let verified = s.verify_cli_session(&cli.id, &u.id, t).await.unwrap();
+            assert!(verified.is_some());
         }
         if steps >= 2 {
             assert!(s.complete_cli_session(&cli.id, &browser, t).await.unwrap());
         }
         let end = t + 5;
-        assert!(!s.verify_cli_session(&cli.id, &u.id, end).await.unwrap());
+        let late = s.verify_cli_session(&cli.id, &u.id, end).await.unwrap();
+        assert!(late.is_none());
         assert!(!s
             .complete_cli_session(&cli.id, &browser, end)
             .await
