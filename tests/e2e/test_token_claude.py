@@ -31,7 +31,7 @@ import pytest
 from claude_gateway import verify_access_token
 from team_harness import wait_until
 from test_claude_code import CLAUDE
-from conftest import Tmux
+from conftest import CONDUIT_BIN, Tmux
 from token_harness import (Dev, TokenWorld, assert_nothing_leaked, logged_in, rotations,
                            secrets_of, start_token_world, stop_token_world)
 
@@ -51,15 +51,30 @@ def short_world(sim, workdir, keyring):
 
 
 def configure(dev: Dev, gw_url: str, profile: str) -> dict:
-    """`conduit configure-claude --gateway URL --profile P` on the dev's HOME; the settings."""
-    done = dev.token("configure-claude", "--gateway", gw_url, "--profile", profile)
+    """`conduit configure-claude --gateway URL --profile P` on the dev's HOME, over settings a
+    person had (a key and Bedrock, which would bypass the helper or the gateway, and a setting
+    of their own), with a token in the shell; the settings it wrote."""
+    settings_path = dev.home / ".claude" / "settings.json"
+    settings_path.parent.mkdir(exist_ok=True)
+    before = {"includeCoAuthoredBy": False,
+              "env": {"ANTHROPIC_API_KEY": "sk-ant-old-key", "CLAUDE_CODE_USE_BEDROCK": "1",
+                      "E2E_KEEP_ME": "yes"}}
+    settings_path.write_text(json.dumps(before))
+    done = dev.token("configure-claude", "--gateway", gw_url, "--profile", profile,
+                     env=dev.env(ANTHROPIC_AUTH_TOKEN="sk-in-the-shell"))
     assert done.code == 0, str(done)
-    settings = json.loads((dev.home / ".claude" / "settings.json").read_text())
+    # The token in the environment wins over the helper: a warning names it.
+    assert "ANTHROPIC_AUTH_TOKEN" in done.stderr, str(done)
+    settings = json.loads(settings_path.read_text())
     helper = settings.get("apiKeyHelper", "")
-    assert helper.endswith(f"token --profile {profile}") and "conduit" in helper, settings
-    assert settings["env"]["ANTHROPIC_BASE_URL"] == gw_url, settings
-    for bypass in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
-        assert bypass not in settings["env"], settings
+    # conduit is not on PATH here: the helper is this binary's absolute path.
+    assert helper == f"{CONDUIT_BIN} token --profile {profile}", settings
+    env = settings["env"]
+    assert env["ANTHROPIC_BASE_URL"] == gw_url, settings
+    assert not {"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_USE_BEDROCK"} & set(env)
+    assert env["E2E_KEEP_ME"] == "yes" and settings["includeCoAuthoredBy"] is False, settings
+    backup = settings_path.with_name("settings.json.conduit.bak")
+    assert json.loads(backup.read_text()) == before, "the one-time backup"
     # Past Claude Code's first-run screens (theme), as a person who used it before.
     (dev.home / ".claude.json").write_text(json.dumps({"hasCompletedOnboarding": True,
                                                        "theme": "dark"}))
