@@ -39,7 +39,7 @@ import jwt
 
 from claude_gateway import oauth_error, refresh, verify_access_token
 from team_harness import wait_until
-from token_harness import (ANSWER, JWT_RE, Browser, answered, assert_nothing_leaked,
+from token_harness import (ANSWER, JWT_RE, Browser, BusWatch, answered, assert_nothing_leaked,
                            faketime_env, logged_in, one_line, rotations, secrets_of)
 
 TIMINGS = Path(os.environ.get("CONDUIT_TOKEN_TIMINGS_OUT", "/tmp/conduit-token-e2e-timings.json"))
@@ -169,6 +169,19 @@ def test_the_tokens_live_in_the_secret_service_and_in_no_file(token_world):
                                capture_output=True, text=True, timeout=30)
         assert found.returncode == 1 and found.stdout == "", f"found in: {found.stdout}"
     assert list((world.keyring.home / ".local" / "share" / "keyrings").glob("*.keyring"))
+
+    # A cache hit is one connection to the Secret Service, in a plain session (no DH: the secret
+    # crosses only the user's own bus socket).
+    watch = BusWatch(world.keyring)
+    try:
+        assert dev.token("token", "--profile", profile).token == token
+        time.sleep(0.2)
+        calls = watch.calls()
+    finally:
+        watch.stop()
+    assert len({c[0] for c in calls}) == 1, calls
+    sessions = [c[3] for c in calls if c[2] == "OpenSession"]
+    assert sessions == ['string "plain"'], calls
 
     status = dev.token("token", "status", "--profile", profile)
     assert status.code == 0, status

@@ -5,6 +5,8 @@
   --components=secrets` (the Secret Service; password on stdin, keyrings encrypted under its own
   temp HOME). `env` is what a child needs to reach it; `entry(profile)` / `secret(profile)` /
   `clear(profile)` go through `secret-tool`. conftest's session fixture `keyring` starts one.
+  `BusWatch(keyring)`: `dbus-monitor` on that bus, the calls to the Secret Service and who made
+  them (each `conduit token` run is a D-Bus connection of its own).
 - `Browser`: a `$BROWSER` for `conduit token login`: a shell wrapper that records every URL it is
   given (`opened()`) and drives headless Chromium in the background (node/token_browser.mjs: the
   IdP chooser, the IdP's login and consent, "Connect" or "Cancel" on the gateway's consent page,
@@ -150,6 +152,52 @@ class Keyring:
             except ProcessLookupError:
                 pass
             self.dbus_pid = None
+
+
+class BusWatch:
+    """`dbus-monitor` on the keyring's bus, recording the method calls to the Secret Service
+    (`org.freedesktop.secrets`): each `conduit token` run is a connection of its own, so the
+    distinct senders count the runs that touched the keychain (tests call no secret-tool while
+    one watches)."""
+
+    CALL = re.compile(r"^method call time=\S+ sender=(\S+) -> destination=\S+ serial=\d+ "
+                      r"path=\S+; interface=(\S+); member=(\S+)$")
+
+    def __init__(self, keyring: Keyring):
+        _need("dbus-monitor")
+        self.log = keyring.root / f"dbus-monitor-{uuid.uuid4().hex[:8]}.log"
+        self.proc = subprocess.Popen(
+            ["dbus-monitor", "--address", keyring.bus,
+             "type='method_call',destination='org.freedesktop.secrets'"],
+            stdout=open(self.log, "wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        # Listening once it has printed its own NameAcquired.
+        deadline = time.monotonic() + 10
+        while "NameAcquired" not in self.text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"dbus-monitor did not start:\n{self.text()}")
+            time.sleep(0.05)
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def calls(self) -> list[tuple[str, str, str, str]]:
+        """(sender, interface, member, the first argument line) of each call so far."""
+        out = []
+        lines = self.text().splitlines()
+        for i, line in enumerate(lines):
+            m = self.CALL.match(line)
+            if m:
+                arg = lines[i + 1].strip() if i + 1 < len(lines) else ""
+                out.append((m.group(1), m.group(2), m.group(3), arg))
+        return out
+
+    def senders(self) -> set[str]:
+        return {c[0] for c in self.calls()}
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
 
 
 # ---------------------------------------------------------------------------------------------
