@@ -52,8 +52,8 @@ fi
 keyring_pkgs=()
 command -v gnome-keyring-daemon >/dev/null 2>&1 || keyring_pkgs+=(gnome-keyring)
 command -v secret-tool >/dev/null 2>&1 || keyring_pkgs+=(libsecret-tools)
-# (Debian's dbus depends on dbus-daemon and dbus-bin: dbus-send, dbus-run-session.)
-{ command -v dbus-daemon && command -v dbus-send && command -v dbus-run-session; } >/dev/null 2>&1 \
+# (Debian's dbus depends on dbus-daemon and dbus-bin: dbus-send, dbus-monitor, dbus-run-session.)
+{ command -v dbus-daemon && command -v dbus-send && command -v dbus-monitor && command -v dbus-run-session; } >/dev/null 2>&1 \
     || keyring_pkgs+=(dbus)
 if (( ${#keyring_pkgs[@]} )); then
     echo "setup-e2e: installing ${keyring_pkgs[*]} (apt)" >&2
