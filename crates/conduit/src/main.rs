@@ -61,6 +61,9 @@ enum Command {
     /// The team gateway's admin commands: login, keys, users, teams; init, reset-admin and cert
     /// on the server host.
     Team(cli::team::TeamArgs),
+    /// Print a team gateway token: Claude Code's apiKeyHelper and Codex's token command. Kept
+    /// in the OS keychain, refreshed, or signed in through the browser when a person is there.
+    Token(cli::token::TokenArgs),
     /// Start the gateway in the background and point Claude Code at it.
     Start(StartArgs),
     /// Stop the background gateway (SIGTERM, then SIGKILL after the grace period).
@@ -212,6 +215,10 @@ fn main() -> ExitCode {
 }
 
 fn run(command: Command) -> cli::Outcome {
+    // First: a cached token is printed before anything else is set up.
+    if let Command::Token(args) = command {
+        return cli::token::run(&Paths::from_env()?, args);
+    }
     if let Command::Serve {
         host,
         port,
@@ -230,7 +237,7 @@ fn run(command: Command) -> cli::Outcome {
     }
     let paths = Paths::from_env()?;
     match command {
-        Command::Serve { .. } | Command::Completions { .. } => cli::ok(),
+        Command::Serve { .. } | Command::Completions { .. } | Command::Token(_) => cli::ok(),
         Command::Start(a) => daemon::start(&paths, &a.into()),
         Command::Stop { timeout, json } => {
             daemon::stop(&paths, timeout.map(Duration::from_secs), json)
