@@ -54,7 +54,7 @@ impl StoreKind {
             Self::Keychain => "the macOS Keychain",
             Self::CredentialManager => "the Windows Credential Manager",
             Self::KernelKeyring => "the kernel keyring (forgotten at reboot)",
-            Self::File => "a 0600 file, not encrypted (no keychain answered)",
+            Self::File => "a 0600 file (not encrypted)",
         }
     }
 }

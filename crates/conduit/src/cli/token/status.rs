@@ -47,7 +47,7 @@ pub fn run(paths: &Paths, name: &str, json: bool) -> Outcome {
     let user = flow::who(&me).or_else(|| profile.user.clone());
     let file_warning = (profile.store == StoreKind::File).then(|| {
         format!(
-            "the tokens are in a plain file, {} (0600, not encrypted): no keychain took them",
+            "the tokens are in a plain file, {} (0600, not encrypted), not in a keychain",
             paths.show(&files.secret())
         )
     });
