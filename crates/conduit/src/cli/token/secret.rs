@@ -142,7 +142,12 @@ pub fn read(kind: StoreKind, files: &Files) -> anyhow::Result<Option<Secrets>> {
         _ => match keychain::get(kind, &files.name) {
             Ok(Some(b)) => b,
             Ok(None) => return Ok(None),
-            Err(e) => bail!("cannot read the tokens from {}: {e}", kind.describe()),
+            Err(e) => bail!(
+                "cannot read the tokens from {}: {e}; is it running and unlocked? `conduit token \
+                 login{}` stores them again (in the first store that works)",
+                kind.describe(),
+                profile::profile_flag(&files.name)
+            ),
         },
     };
     // The blob's text is never shown: it may be a token.
@@ -253,9 +258,14 @@ mod keychain {
     }
 
     pub fn set(kind: StoreKind, profile: &str, secret: &[u8]) -> Result<(), String> {
-        entry(kind, profile)?
-            .set_secret(secret)
-            .map_err(|e| message(&e))
+        match entry(kind, profile)?.set_secret(secret) {
+            Ok(()) => Ok(()),
+            // keyring reads the kernel's EACCES as "no entry".
+            Err(keyring::Error::NoEntry) if kind == StoreKind::KernelKeyring => {
+                Err("the kernel refused access (no session keyring of this login's own?)".into())
+            }
+            Err(e) => Err(message(&e)),
+        }
     }
 
     pub fn delete(kind: StoreKind, profile: &str) -> Result<bool, String> {
