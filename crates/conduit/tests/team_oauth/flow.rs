@@ -15,7 +15,7 @@ const ALPHABET: &str = "BCDFGHJKLMNPQRSTVWXZ";
 type Form<'a> = &'a [(&'a str, &'a str)];
 
 #[tokio::test]
-async fn metadata_lists_the_device_flow_on_the_gateways_own_origin_uncached() {
+async fn metadata_lists_both_flows_on_the_gateways_own_origin_uncached() {
     let env = env().await;
     let a = env
         .get("/.well-known/oauth-authorization-server", &[])
@@ -32,14 +32,17 @@ async fn metadata_lists_the_device_flow_on_the_gateways_own_origin_uncached() {
         ("token_endpoint", "/oauth/token"),
         ("revocation_endpoint", "/oauth/revoke"),
         ("jwks_uri", "/oauth/jwks.json"),
+        ("authorization_endpoint", "/oauth/authorize"),
     ] {
         assert_eq!(m[field], format!("{BASE}{path}"), "{field}");
     }
     assert_eq!(
         m["grant_types_supported"],
-        json!([DEVICE_GRANT, "refresh_token"])
+        json!([DEVICE_GRANT, "authorization_code", "refresh_token"])
     );
-    assert!(m.get("authorization_endpoint").is_none());
+    assert_eq!(m["response_types_supported"], json!(["code"]));
+    assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(m["token_endpoint_auth_methods_supported"], json!(["none"]));
 
     // The key set publishes the key that signs the access tokens.
     let jwks = env.get("/oauth/jwks.json", &[]).await;
@@ -204,7 +207,7 @@ async fn token_endpoint_refuses_bad_grants() {
         ),
         (
             &[("grant_type", "authorization_code"), ("code", "x")],
-            (400, "unsupported_grant_type"),
+            (400, "invalid_request"),
         ),
         (&[], (400, "invalid_request")),
     ];

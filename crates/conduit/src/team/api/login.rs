@@ -1,6 +1,6 @@
 //! `/auth/login`, `/auth/logout`, `/auth/me`: password sign-in to a session token (`cst_…`),
 //! throttled per address and username, with one answer for every failure so that it never
-//! tells whether a user exists.
+//! tells whether a user exists; who a credential is.
 
 use std::sync::Arc;
 
@@ -54,20 +54,34 @@ pub async fn logout(team: TeamState, caller: Caller) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"logged_out": true})))
 }
 
-/// `GET /auth/me`: who the credential presented (a session or a virtual key) belongs to.
-pub async fn me(Identity { principal: p }: Identity) -> Json<Value> {
+/// `GET /auth/me`: who the credential presented (a session, a virtual key, a gateway access
+/// token or an IdP token) belongs to, with the person's `email` and `name` (the subject of a
+/// local user, the IdP's `sub` for a person from an identity provider; both `null` for a key
+/// without an owner).
+pub async fn me(team: TeamState, Identity { principal: p }: Identity) -> ApiResult<Json<Value>> {
     let kind = match p.kind {
         PrincipalKind::Session => "session",
         PrincipalKind::Key => "virtual_key",
         PrincipalKind::GatewayToken => "gateway_token",
         PrincipalKind::IdpToken => "oidc",
     };
-    Json(json!({
+    let user = match p.user_id.as_deref() {
+        Some(id) => team.store.user(id).await?,
+        None => None,
+    };
+    let name = user.as_ref().map(|u| {
+        u.external_subject
+            .clone()
+            .unwrap_or_else(|| u.subject.clone())
+    });
+    Ok(Json(json!({
         "type": kind,
         "user_id": p.user_id,
         "subject": p.subject,
+        "email": user.and_then(|u| u.email),
+        "name": name,
         "role": p.role.as_str(),
         "team_id": p.team_id,
         "credential_id": p.credential_id,
-    }))
+    })))
 }

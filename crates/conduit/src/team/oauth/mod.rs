@@ -1,14 +1,19 @@
 //! The gateway's own authorization server: Claude Code's gateway sign-in (RFC 8628 device
-//! flow, refresh with rotation, RFC 7009 revocation), the managed-settings push and the OTLP
-//! sinks. Where things live:
+//! flow), `conduit token login`'s authorization code + PKCE (RFC 6749 §4.1, 7636, 8252), refresh
+//! with rotation, RFC 7009 revocation, the managed-settings push and the OTLP sinks. Where
+//! things live:
 //! - `signer.rs`, `keys.rs`: the EdDSA access tokens and the shared signing keys;
 //! - `metadata.rs`: the RFC 8414 document and the JWKS;
-//! - `device.rs`, `token.rs`, `revoke.rs`: the device flow's endpoints;
+//! - `device.rs`, `token.rs`, `revoke.rs`: the device flow's endpoints, the code grant and
+//!   refresh (`token.rs`);
+//! - `authorize.rs`: the authorization request's checks and answer URLs (its pages are
+//!   `team/web/authorize.rs`);
 //! - `managed.rs`, `admin.rs`: `/managed/settings` and its admin API;
 //! - `otlp.rs`: the telemetry sinks; `wire.rs`: OAuth errors (per-address limits are
 //!   `team/iplimit.rs`).
 
 mod admin;
+pub mod authorize;
 pub mod device;
 pub mod keys;
 pub mod managed;
@@ -39,6 +44,9 @@ pub struct AccessClaims {
     pub family_id: String,
     pub expires_at: i64,
 }
+
+/// The built-in public client of `conduit token login` (no secret).
+pub const CLI_CLIENT_ID: &str = "conduit-cli";
 
 /// Form bodies of the OAuth endpoints are small.
 const MAX_FORM_BYTES: usize = 64 * 1024;

@@ -1,18 +1,24 @@
 //! `POST /oauth/token`: the device-code grant (polled until the person decides; the code is
-//! consumed atomically with the first refresh token) and the refresh-token grant (rotated on
-//! every use; a spent token is refused alone, so a second terminal that lost the race does not
-//! end the sign-in). No `client_id`: the gateway has one built-in client.
+//! consumed atomically with the first refresh token), the authorization-code grant of
+//! `conduit token login` (the code consumed atomically with the first refresh token, spent by a
+//! wrong verifier too) and the refresh-token grant (rotated on every use; a spent token is
+//! refused alone, so a second terminal that lost the race does not end the sign-in). No client
+//! authentication: the gateway's clients are public (`client_id` is optional, and only
+//! `conduit-cli` is known).
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use conduit_store::{DevicePoll, RefreshOutcome};
+use std::collections::HashMap;
+
+use conduit_store::{CodeExchange, CodeRedemption, DevicePoll, RefreshOutcome};
 use serde_json::json;
 
 use super::keys::secs;
 use super::metadata::DEVICE_CODE_GRANT;
 use super::signer::SCOPE;
 use super::wire::{field, no_store, OAuthError};
+use super::CLI_CLIENT_ID;
 use crate::state::TeamState;
 use crate::team::wire::{digest, form, now, random_token};
 
@@ -27,11 +33,13 @@ async fn grant(team: &TeamState, body: &[u8]) -> Result<Response, OAuthError> {
     let form = form(body);
     match field(&form, "grant_type")? {
         DEVICE_CODE_GRANT => device_code(team, field(&form, "device_code")?).await,
+        "authorization_code" => authorization_code(team, &form).await,
         "refresh_token" => refresh(team, field(&form, "refresh_token")?).await,
         other => Err(OAuthError::bad(
             "unsupported_grant_type",
             format!(
-                "grant_type `{}` is not supported: use {DEVICE_CODE_GRANT} or refresh_token",
+                "grant_type `{}` is not supported: use authorization_code, {DEVICE_CODE_GRANT} \
+                 or refresh_token",
                 other.chars().take(100).collect::<String>()
             ),
         )),
@@ -58,6 +66,54 @@ async fn device_code(team: &TeamState, device_code: &str) -> Result<Response, OA
     }
 }
 
+async fn authorization_code(
+    team: &TeamState,
+    form: &HashMap<String, String>,
+) -> Result<Response, OAuthError> {
+    let client_id = form.get("client_id").map(|c| c.trim());
+    if client_id.is_some_and(|c| !c.is_empty() && c != CLI_CLIENT_ID) {
+        return Err(OAuthError {
+            status: StatusCode::UNAUTHORIZED,
+            ..OAuthError::bad(
+                "invalid_client",
+                format!("unknown client_id: this gateway's only client is {CLI_CLIENT_ID}"),
+            )
+        });
+    }
+    let (code, redirect_uri) = (field(form, "code")?, field(form, "redirect_uri")?);
+    let verifier = field(form, "code_verifier")?;
+    let refresh_token = random_token();
+    let now = now();
+    let ends_at = now.saturating_add(secs(team.settings.refresh_ttl));
+    let (code_digest, verifier_digest) = (digest(code), digest(verifier));
+    let exchange = CodeExchange {
+        code_digest: &code_digest,
+        verifier_digest: &verifier_digest,
+        redirect_uri,
+    };
+    let redeemed = team
+        .store
+        .redeem_authorization_code(exchange, &digest(&refresh_token), ends_at, now)
+        .await?;
+    let refused = |why: &str| Err(OAuthError::bad("invalid_grant", why));
+    match redeemed {
+        CodeRedemption::Issued { user_id, family_id } => {
+            tracing::info!(user_id = %user_id, family_id = %family_id, "authorization code redeemed");
+            issued(team, &user_id, &family_id, refresh_token)
+        }
+        CodeRedemption::WrongVerifier => refused(
+            "code_verifier does not match the code_challenge; the code is spent: sign in again",
+        ),
+        CodeRedemption::WrongRedirectUri => refused(
+            "redirect_uri differs from the authorization request's; the code is spent: sign in \
+             again",
+        ),
+        CodeRedemption::Invalid => {
+            refused("authorization code unknown, expired or already used: sign in again")
+        }
+    }
+}
+
 async fn refresh(team: &TeamState, old: &str) -> Result<Response, OAuthError> {
     let new = random_token();
     let outcome = team
@@ -65,7 +121,10 @@ async fn refresh(team: &TeamState, old: &str) -> Result<Response, OAuthError> {
         .rotate_refresh(&digest(old), &digest(&new), now())
         .await?;
     match outcome {
-        RefreshOutcome::Rotated { user_id, family_id } => issued(team, &user_id, &family_id, new),
+        RefreshOutcome::Rotated { user_id, family_id } => {
+            tracing::info!(family_id = %family_id, "refresh token rotated");
+            issued(team, &user_id, &family_id, new)
+        }
         RefreshOutcome::Replayed => Err(OAuthError::bad(
             "invalid_grant",
             "refresh token already used; use the newer one",

@@ -3,6 +3,7 @@
 //! session, binds it to this browser, signs the person in (portal session, else an IdP), and a
 //! confirm page POSTs `/auth/cli/complete` from the same browser. The script polls
 //! `/auth/cli/poll` with V; the session token is minted at the one read that finds it complete.
+//! `/oauth/authorize` (`authorize.rs`) goes through the same sign-in ([`Who`], [`verified`]).
 
 use axum::body::Bytes;
 use axum::extract::Query;
@@ -15,9 +16,10 @@ use serde_json::{json, Value};
 
 use super::cookie::same;
 use super::html::{escape, hidden, redirect, Page};
-use super::{flow, Ctx};
-use crate::team::signin;
+use super::{authorize, flow, Ctx};
+use crate::team::oidc::IdpInfo;
 use crate::team::wire::{digest, form, now};
+use crate::team::{signin, Principal};
 
 /// How long a pending command-line sign-in lives.
 const PENDING_SECS: i64 = 300;
@@ -43,11 +45,7 @@ pub async fn login(mut ctx: Ctx, Query(q): Query<LoginQuery>) -> Result<Response
             "This sign-in link is malformed. Run the command again.",
         ));
     }
-    let principal = ctx.browser.session(&ctx.team)?;
-    let idps = ctx.team.oidc.list();
-    if principal.is_none() && idps.is_empty() {
-        return Err(Page::sign_in_first("reload this page"));
-    }
+    let who = Who::find(&ctx)?;
     ctx.admit_start()?;
     let (binding, bind) = ctx.browser.bind();
     let created = ctx
@@ -66,29 +64,61 @@ pub async fn login(mut ctx: Ctx, Query(q): Query<LoginQuery>) -> Result<Response
         }
         Err(e) => return Err(e.into()),
     };
-    if let Some(p) = principal {
-        let user_id = p.user_id.unwrap_or_default();
-        return verified(&ctx, &cli.id, &user_id, bind).await;
+    who.sign_in(&ctx, &cli.id, &binding, bind).await
+}
+
+/// How the person in this browser can sign in: as the portal session's user, else at one of
+/// the identity providers.
+pub struct Who {
+    principal: Option<Principal>,
+    idps: Vec<IdpInfo>,
+}
+
+impl Who {
+    /// The page "sign in to the portal first" when neither is possible (before anything is
+    /// stored).
+    pub fn find(ctx: &Ctx) -> Result<Who, Page> {
+        let principal = ctx.browser.session(&ctx.team)?;
+        let idps = ctx.team.oidc.list();
+        if principal.is_none() && idps.is_empty() {
+            return Err(Page::sign_in_first("reload this page"));
+        }
+        Ok(Who { principal, idps })
     }
-    if let [idp] = idps.as_slice() {
-        let url = start(&ctx, &cli.id, &idp.id, &binding).await?;
-        return Ok(redirect(StatusCode::FOUND, &url, &[bind]));
+
+    /// Sign in for the stored CLI session `cli_id` (bound to `binding`): the confirm page at
+    /// once with a portal session, else the one IdP, else the chooser.
+    pub async fn sign_in(
+        self,
+        ctx: &Ctx,
+        cli_id: &str,
+        binding: &str,
+        bind: String,
+    ) -> Result<Response, Page> {
+        if let Some(p) = self.principal {
+            let user_id = p.user_id.unwrap_or_default();
+            return verified(ctx, cli_id, &user_id, bind).await;
+        }
+        if let [idp] = self.idps.as_slice() {
+            let url = start(ctx, cli_id, &idp.id, binding).await?;
+            return Ok(redirect(StatusCode::FOUND, &url, &[bind]));
+        }
+        let mut body = String::from("<p>Sign in to connect your command line:</p>\n");
+        for idp in &self.idps {
+            let q: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("session", cli_id)
+                .append_pair("idp", &idp.id)
+                .finish();
+            body.push_str(&format!(
+                "<p><a href=\"/auth/cli/sso?{}\">Sign in with {}</a></p>\n",
+                escape(&q),
+                escape(&idp.name)
+            ));
+        }
+        Ok(Page::new(StatusCode::OK, "Choose how to sign in", body)
+            .cookie(bind)
+            .into_response())
     }
-    let mut body = String::from("<p>Sign in to connect your command line:</p>\n");
-    for idp in &idps {
-        let q: String = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("session", &cli.id)
-            .append_pair("idp", &idp.id)
-            .finish();
-        body.push_str(&format!(
-            "<p><a href=\"/auth/cli/sso?{}\">Sign in with {}</a></p>\n",
-            escape(&q),
-            escape(&idp.name)
-        ));
-    }
-    Ok(Page::new(StatusCode::OK, "Choose how to sign in", body)
-        .cookie(bind)
-        .into_response())
 }
 
 async fn start(ctx: &Ctx, cli_id: &str, idp_id: &str, binding: &str) -> Result<String, Page> {
@@ -121,7 +151,7 @@ pub async fn sso(mut ctx: Ctx, Query(q): Query<SsoQuery>) -> Result<Response, Pa
 }
 
 /// The session if it exists, is live and was started in this browser; else the page to show.
-fn mine<'a>(ctx: &Ctx, cli: Option<&'a CliSession>) -> Result<&'a CliSession, Box<Page>> {
+pub fn mine<'a>(ctx: &Ctx, cli: Option<&'a CliSession>) -> Result<&'a CliSession, Box<Page>> {
     let Some(cli) = cli.filter(|c| c.expires_at > now()) else {
         return Err(Box::new(expired()));
     };
@@ -136,7 +166,7 @@ fn mine<'a>(ctx: &Ctx, cli: Option<&'a CliSession>) -> Result<&'a CliSession, Bo
     Ok(cli)
 }
 
-fn expired() -> Page {
+pub fn expired() -> Page {
     Page::notice(
         StatusCode::BAD_REQUEST,
         "Sign-in expired",
@@ -144,15 +174,21 @@ fn expired() -> Page {
     )
 }
 
-/// Record who signed in for CLI session `id`, then the confirm page.
+/// Record who signed in for CLI session `id`, then the confirm page (for an `/oauth/authorize`
+/// request, its consent page).
 pub async fn verified(ctx: &Ctx, id: &str, user_id: &str, bind: String) -> Result<Response, Page> {
-    if !ctx
+    let verified = ctx
         .team
         .store
         .verify_cli_session(id, user_id, now())
-        .await?
-    {
+        .await?;
+    let Some(cli) = verified else {
         return Err(expired());
+    };
+    if let Some(request) = &cli.authorize {
+        return Ok(authorize::consent(ctx, id, request)
+            .cookie(bind)
+            .into_response());
     }
     let body = format!(
         "<p>Connect the command line that opened this page to your account?</p>\n\

@@ -1,14 +1,18 @@
 //! Browser pages of team mode, server-rendered (no script): the portal's sign-in
 //! (`/portal*`), the one identity-provider callback (`/oauth/callback`, also
 //! `/auth/cli/callback`), Claude Code's code entry (`/device*`), the command-line sign-in
-//! (`/auth/cli/*`) and the setup scripts (`/auth/setup*`). Where things live:
+//! (`/auth/cli/*`), `conduit token login`'s authorization request and consent
+//! (`/oauth/authorize*`) and the setup scripts (`/auth/setup*`). Where things live:
 //! - `cookie.rs`: the binding and session cookies, CSRF tokens;
 //! - `html.rs`: escaping, the page layout and its headers;
 //! - `flow.rs`: the authorization-code flow at an IdP (start, finish); `exchange.rs`: the
 //!   code exchange at its token endpoint;
-//! - `callback.rs`, `portal.rs`, `device.rs`, `cli.rs`, `setup.rs`: the handlers;
+//! - `callback.rs`, `portal.rs`, `device.rs`, `cli.rs`, `authorize.rs`, `setup.rs`: the
+//!   handlers (`authorize.rs` reuses `cli.rs`'s sign-in; the request's checks are
+//!   `oauth/authorize.rs`);
 //! - sessions are minted by `team/signin.rs`, per-address windows are `team/iplimit.rs`.
 
+mod authorize;
 mod callback;
 mod cli;
 pub mod cookie;
@@ -47,7 +51,8 @@ pub struct Web {
     start_limit: IpLimit,
 }
 
-/// `/portal*`, `/oauth/callback`, `/auth/cli/*`, `/auth/setup*`, `/device*`.
+/// `/portal*`, `/oauth/callback`, `/oauth/authorize*`, `/auth/cli/*`, `/auth/setup*`,
+/// `/device*`.
 pub fn routes() -> Router<AppState> {
     routes_with(Arc::new(LoginThrottle::default()))
 }
@@ -73,6 +78,8 @@ pub fn routes_with(throttle: Arc<LoginThrottle>) -> Router<AppState> {
         .route("/auth/cli/sso", get(cli::sso))
         .route("/auth/cli/complete", post(cli::complete))
         .route("/auth/cli/poll", get(cli::poll))
+        .route("/oauth/authorize", get(authorize::authorize))
+        .route("/oauth/authorize/decide", post(authorize::decide))
         .route("/auth/setup", get(setup::installer))
         .route("/auth/setup/token-script", get(setup::token_script))
         .layer(Extension(web))
