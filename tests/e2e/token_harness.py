@@ -215,9 +215,13 @@ class Browser:
         self.login = login
         self.path = dir / "browser.sh"
         q = shlex.quote
-        drive = (f"E2E_LOGIN={q(login)} E2E_IDP_NAME={q(idp_name)} E2E_CONSENT={q(consent)} "
+        # A session of its own, as a real browser is not part of the terminal that opened it
+        # (the pane or pty closing would otherwise hang it up mid-page), and the real clock
+        # even when conduit runs under libfaketime.
+        drive = ("setsid env -u LD_PRELOAD -u FAKETIME -u DONT_FAKE_MONOTONIC "
+                 f"E2E_LOGIN={q(login)} E2E_IDP_NAME={q(idp_name)} E2E_CONSENT={q(consent)} "
                  f"E2E_RESULT=\"$d/result-$n.json\" CHROMIUM={q(CHROMIUM)} "
-                 f"nohup node {q(str(NODE_DIR / 'token_browser.mjs'))} \"$1\" "
+                 f"node {q(str(NODE_DIR / 'token_browser.mjs'))} \"$1\" "
                  f"> \"$d/browser-$n.log\" 2>&1 < /dev/null &\n"
                  "echo $! >> \"$d/pids\"\n")
         self.path.write_text(

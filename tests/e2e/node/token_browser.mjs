@@ -63,7 +63,15 @@ try {
       const name = consent === "cancel" ? "Cancel" : "Connect";
       step(`consent: ${name}`);
       result.steps.push(`consent-${consent}`);
-      await clickAway(page, page.getByRole("button", { name, exact: true }));
+      try {
+        await clickAway(page, page.getByRole("button", { name, exact: true }));
+      } catch (e) {
+        // Recorded for the test: the redirect to the loopback callback did not load.
+        result.navigation_error = e.message.split("\n")[0];
+        step(`after ${name}: ${result.navigation_error}; at ${page.url()}`);
+        await page.waitForTimeout(1000);
+        if (!atCallback(page)) throw e;
+      }
     } else if (here.pathname.startsWith("/interaction/") && await page.locator('button[type="submit"]').count()) {
       step(`idp consent at ${here.origin}`);
       result.steps.push("idp-consent");
