@@ -18,15 +18,19 @@ import pytest
 from claude_gateway import verify_access_token
 from test_codex import CODEX, CONFIG
 from conftest import CONDUIT_BIN
+from team_harness import MODEL
 from token_harness import assert_nothing_leaked, logged_in, secrets_of
 
 ANSWER = "Codex got this through conduit token."
 
 
 def codex_config(base_url: str, profile: str) -> str:
-    """test_codex's provider, its key from the token command instead of `env_key`."""
+    """test_codex's provider, its key from the token command instead of `env_key`, a model the
+    team gateway serves."""
     config = CONFIG.format(base_url=base_url).replace('env_key = "CONDUIT_KEY"\n', "")
-    assert "env_key" not in config
+    # The team gateway's one upstream is Anthropic's API face: a model it serves.
+    config = config.replace('model = "gpt-5-codex"', f'model = "{MODEL}"')
+    assert "env_key" not in config and MODEL in config
     return config + (f'\n[model_providers.conduit.auth]\ncommand = "{CONDUIT_BIN}"\n'
                      f'args = ["token", "--profile", "{profile}"]\n')
 
