@@ -17,7 +17,8 @@ Chromium as the person's browser, tmux for a real terminal) and a real keychain
 - A cancelled browser sign-in leaves a failure marker: the next call opens no browser (until the
   cool-down has passed, which a faked clock shows).
 - Two gateways, two profiles; logout revokes and forgets; direct-IdP mode (`--issuer
-  --client-id`) prints the IdP's ID token, which the gateway's OIDC tier accepts.
+  --client-id`) prints the IdP's ID token, which the gateway's OIDC tier accepts, and refreshes
+  it at the IdP past its end.
 Every gateway runs at DEBUG_MODE=all, and no token, refresh token or authorization code appears
 in what it wrote.
 """
@@ -410,5 +411,18 @@ def test_direct_idp_mode_prints_an_id_token_the_gateways_oidc_tier_accepts(sim, 
     prof = dev.profile(profile)
     assert prof["mode"] == "idp" and prof["issuer"] == idp.issuer, prof
     assert prof["client_id"] == idp.client_id and prof["store"] == "secret-service", prof
-    assert world.keyring.secret(profile)["access_token"] == token
-    assert_nothing_leaked([gw], secrets_of(world, dev, profile, token))
+    first = world.keyring.secret(profile)
+    assert first["access_token"] == token and first["refresh_token"], "offline_access: a refresh"
+    secrets = secrets_of(world, dev, profile, token)
+
+    # Past the ID token's end (the helper's clock only): refreshed at the IdP, silently.
+    offset = int(prof["expires_at"] - time.time()) + 10
+    fresh = dev.token("token", "--profile", profile, env=dev.env(**faketime_env(offset))).token
+    assert fresh != token and len(dev.browser.opened()) == 1
+    renewed = jwt.decode(fresh, options={"verify_signature": False})
+    assert (renewed["iss"], renewed["aud"], renewed["sub"]) == \
+        (claims["iss"], claims["aud"], claims["sub"]), renewed
+    assert answered(gw, fresh) == 200
+    secrets.update({"fresh ID token": fresh,
+                    "fresh refresh token": world.keyring.secret(profile)["refresh_token"] or ""})
+    assert_nothing_leaked([gw], secrets)
