@@ -14,30 +14,8 @@ use serde_json::{json, Map, Value};
 
 use super::claude_settings::{self as settings, Conflict, API_KEY, AUTH_TOKEN, BASE_URL};
 use super::output::{self, line, note, warn};
+use super::token::{self, profile::profile_flag, DEFAULT_PROFILE};
 use super::{env, Outcome, Paths};
-
-// TEMPORARY: stands in for `crate::cli::token` until it lands (same signatures).
-mod token {
-    use super::Paths;
-    pub fn profile_lifetime(paths: &Paths, profile: &str) -> anyhow::Result<Option<u64>> {
-        let p = paths.home.join("tokens").join(format!("{profile}.json"));
-        let Ok(text) = std::fs::read_to_string(p) else {
-            return Ok(None);
-        };
-        let v: serde_json::Value = serde_json::from_str(&text)?;
-        Ok(v["lifetime_secs"].as_u64())
-    }
-    pub fn validate_profile_name(name: &str) -> anyhow::Result<()> {
-        let ok = (1..=64).contains(&name.len())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-        if !ok {
-            anyhow::bail!("bad profile name {name:?}");
-        }
-        Ok(())
-    }
-}
 
 /// The top-level setting naming the command Claude Code runs for a key.
 pub const API_KEY_HELPER: &str = "apiKeyHelper";
@@ -136,11 +114,10 @@ impl Applied {
 }
 
 fn login_command(gateway: &str, profile: &str) -> String {
-    let mut cmd = format!("conduit token login --gateway {gateway}");
-    if profile != "default" {
-        cmd.push_str(&format!(" --profile {profile}"));
-    }
-    cmd
+    format!(
+        "conduit token login --gateway {gateway}{}",
+        profile_flag(profile)
+    )
 }
 
 /// The gateway's base URL as Claude Code should get it: http(s) with a host, plain http only
@@ -298,7 +275,7 @@ pub fn take_helper(settings: &mut Map<String, Value>) -> bool {
 /// nothing is written when nothing changes.
 pub fn apply(paths: &Paths, url: &str, profile: &str) -> anyhow::Result<Applied> {
     let helper = helper_command(profile)?;
-    let lifetime_secs = token::profile_lifetime(paths, profile)?.filter(|l| *l > 0);
+    let lifetime_secs = token::profile_lifetime(paths, profile)?;
     let ttl_ms = helper_ttl_ms(lifetime_secs.unwrap_or(DEFAULT_LIFETIME_SECS));
     let path = settings::settings_path(paths)?;
     let existing = settings::read(&path)?;
@@ -392,7 +369,7 @@ pub fn run(paths: &Paths, gateway: &str, profile: Option<&str>, json: bool) -> O
     let profile = profile
         .map(str::to_string)
         .or_else(|| env("CONDUIT_TOKEN_PROFILE"))
-        .unwrap_or_else(|| "default".into());
+        .unwrap_or_else(|| DEFAULT_PROFILE.into());
     token::validate_profile_name(&profile)?;
     let applied = apply(paths, &url, &profile)?;
     if json {
