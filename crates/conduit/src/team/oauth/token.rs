@@ -99,6 +99,12 @@ async fn authorization_code(
     match redeemed {
         CodeRedemption::Issued { user_id, family_id } => {
             tracing::info!(user_id = %user_id, family_id = %family_id, "authorization code redeemed");
+            // An account this very sign-in made (the IdP callback provisioned it a moment ago)
+            // is not in this instance's cache until the next sync, and its token would be
+            // refused until then: pull it in before answering.
+            if !matches!(team.cache.user(&user_id), Ok(Some(_))) {
+                crate::team::api::sync(team).await;
+            }
             issued(team, &user_id, &family_id, refresh_token)
         }
         CodeRedemption::WrongVerifier => refused(
