@@ -100,9 +100,19 @@ async fn code_for(gw: &Gw, b: &mut Browser, challenge: &str) -> String {
     q["code"].clone()
 }
 
-/// `POST /oauth/token` from the command line (no cookies).
+/// `POST /oauth/token` from the command line (no cookies, and, unlike the test browser, no
+/// cache sync first: what the gateway knows is what its own writes and sync task told it).
 async fn token(gw: &Gw, form: &[(&str, &str)]) -> Reply {
-    Browser::new(HOME).post(gw, "/oauth/token", form).await
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let mut request = Request::post("/oauth/token")
+        .header("host", "127.0.0.1:8766")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    crate::support::peer(&mut request, HOME.into());
+    team_support::send(&gw.app, request).await
 }
 
 /// The code exchange with these fields changed.
@@ -401,6 +411,31 @@ async fn mistakes_at_the_token_endpoint_are_invalid_grant_and_spend_the_code() {
         .as_str()
         .unwrap()
         .contains("expired"));
+
+    // A person new to this instance's cache (as one the IdP sign-in provisioned a moment
+    // ago): the tokens work at once, not after the next sync.
+    let newcomer = team_support::user(s, "newcomer", Role::Member, None).await;
+    let (verifier, challenge) = pkce();
+    let challenge_hex = hex::encode(URL_SAFE_NO_PAD.decode(&challenge).unwrap());
+    let request = AuthorizeRequest {
+        redirect_uri: R.into(),
+        state: None,
+    };
+    let cli = s
+        .create_authorize_session(&challenge_hex, &binding, t + 300, request)
+        .await
+        .unwrap();
+    s.verify_cli_session(&cli.id, &newcomer, t).await.unwrap();
+    let code_digest = sha256_hex("fresh-code");
+    let made = s
+        .approve_authorization(&cli.id, &binding, &code_digest, t + 120, t, &actor)
+        .await;
+    assert!(made.unwrap());
+    let a = exchange(&gw, "fresh-code", &verifier, &[]).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let access = a.json["access_token"].as_str().unwrap();
+    let me = bearer(&gw, "GET", "/auth/me", access, "").await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text);
 
     // The grant names the one it does not know.
     let g = token(&gw, &[("grant_type", "implicit")]).await;
