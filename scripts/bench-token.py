@@ -137,15 +137,20 @@ def bench_file(conduit: str, runs: int, root: Path) -> dict:
     samples = measure([
         ("conduit token (file store)", helper, env, 0),
         ("cat of a small file", ["cat", str(small)], env, 0),
+        ("conduit --version (the binary's own start)", [conduit, "--version"], env, 0),
     ], runs)
     fail_env = base_env(root, "file")
     ci_env = dict(fail_env, CI="true")
     nobody = [conduit, "token", "--profile", "nobody"]
     _, r = run_once(nobody, fail_env)
     failure_line = r.stderr.decode(errors="replace").strip()
+    # A profile whose tokens were deleted (a refused refresh does that): the store is read.
+    write_profile(home, "emptied", "file")
+    emptied = [conduit, "token", "--profile", "emptied"]
     samples.update(measure([
-        ("no token, no TTY (setsid, stdin /dev/null)", nobody, fail_env, 1),
-        ("no token, CI=true", nobody, ci_env, 1),
+        ("no profile, no TTY (setsid, stdin /dev/null)", nobody, fail_env, 1),
+        ("no profile, CI=true", nobody, ci_env, 1),
+        ("profile without tokens, no TTY", emptied, fail_env, 1),
     ], runs))
     return {"samples": samples, "failure_stderr": failure_line,
             "failure_stdout_empty": r.stdout == b""}
@@ -189,11 +194,11 @@ def bench_secret_service_inside(conduit: str, runs: int, root: Path) -> dict:
         account = f"token:{profile}"
         token = fake_access_token()
         # keyring-rs 3.6 SsCredential::new_with_target(None, service, user): these attributes
-        # and this label, in the default collection.
+        # and this label, in the default collection; conduit adds `account` (secret.rs).
         seeded = subprocess.run(
             ["secret-tool", "store", f"--label={account}@{SERVICE}:default (keyring v3.6.3)",
              "service", SERVICE, "username", account, "target", "default",
-             "application", "rust-keyring"],
+             "application", "rust-keyring", "account", account],
             env=daemon_env, input=secret_blob(token), capture_output=True, text=True)
         if seeded.returncode != 0:
             sys.exit(f"secret-tool store failed: {seeded.stderr}")
