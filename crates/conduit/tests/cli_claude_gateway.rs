@@ -427,17 +427,12 @@ fn the_helper_names_this_binary() {
     std::fs::hard_link(BIN, &linked)
         .or_else(|_| std::fs::copy(BIN, &linked).map(drop))
         .unwrap();
-    // The same environment as `odd.cmd`, but running the linked copy.
-    let template = odd.cmd(&[]);
-    let mut cmd = std::process::Command::new(&linked);
-    cmd.args(["configure-claude", "--gateway", GW]);
-    for (k, v) in template.get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
-    let r = Run::from(cmd.output().unwrap());
+    let r = Run::from(
+        in_env(&odd, &linked)
+            .args(["configure-claude", "--gateway", GW])
+            .output()
+            .unwrap(),
+    );
     assert_eq!(r.code, 0, "{r}");
     let helper = odd.settings()["apiKeyHelper"].as_str().unwrap().to_string();
     assert_eq!(
@@ -447,15 +442,59 @@ fn the_helper_names_this_binary() {
             linked.display().to_string().replace('\'', r"'\''")
         )
     );
-    let version = std::process::Command::new("/bin/sh")
-        .arg("-c")
-        .arg(helper.replace(" token --profile default", " --version"))
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&version.stdout).starts_with("conduit "),
-        "{version:?}"
+
+    // Run as Claude Code runs it (`/bin/sh -c`), it prints the profile's token.
+    write_profile(&odd, "default", 3600);
+    let token = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhbGljZSJ9.c2ln";
+    write_secret(&odd, "default", token);
+    let sh = Run::from(
+        in_env(&odd, Path::new("/bin/sh"))
+            .arg("-c")
+            .arg(&helper)
+            .env("CONDUIT_TOKEN_STORE", "file")
+            .env("CI", "true")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap(),
     );
+    assert_eq!(
+        (sh.code, sh.stdout.as_str()),
+        (0, format!("{token}\n").as_str()),
+        "{sh}"
+    );
+}
+
+/// `program` with the environment `env.cmd` gives conduit.
+fn in_env(env: &CliEnv, program: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(program);
+    for (k, v) in env.cmd(&[]).get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd
+}
+
+/// The secret of a profile with `store: "file"` (docs/design-token.md §2).
+fn write_secret(env: &CliEnv, profile: &str, access_token: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = env
+        .conduit_home
+        .join("tokens")
+        .join(format!("{profile}.secret.json"));
+    let expires_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    std::fs::write(
+        &path,
+        json!({"access_token": access_token, "refresh_token": "r-1", "expires_at": expires_at})
+            .to_string(),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 fn write_script(path: &Path, text: &str) {
