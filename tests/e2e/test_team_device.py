@@ -149,7 +149,9 @@ def test_discovery_names_the_device_flow_on_the_gateways_own_origin(story):
     assert meta["token_endpoint"] == base + "/oauth/token"
     assert meta["revocation_endpoint"] == base + "/oauth/revoke"
     assert set(meta["grant_types_supported"]) >= {DEVICE_GRANT, "refresh_token"}
-    assert "authorization_endpoint" not in meta
+    # conduit token login's code + PKCE; Claude Code still takes the device flow with it.
+    assert meta["authorization_endpoint"] == base + "/oauth/authorize"
+    assert meta["code_challenge_methods_supported"] == ["S256"]
     for name, value in meta.items():
         if name.endswith(("_endpoint", "_uri")):
             assert value.startswith(base + "/"), f"{name} is not on the gateway's origin: {value}"

@@ -113,7 +113,7 @@ pub fn resolve(mode: SecretStoreMode) -> (SecretBackend, Option<String>) {
 }
 
 fn probe() -> Result<(), StoreError> {
-    let entry = keyring::Entry::new(SERVICE, "probe").map_err(StoreError::Probe)?;
+    let entry = entry("probe").map_err(StoreError::Probe)?;
     entry.set_password("probe").map_err(StoreError::Probe)?;
     let back = entry.get_password().map_err(StoreError::Probe)?;
     let _ = entry.delete_credential();
@@ -136,11 +136,10 @@ pub fn put(
         SecretBackend::File => Ok(secret.to_string()),
         SecretBackend::Keychain => {
             let user = format!("{owner}/{name}");
-            let entry =
-                keyring::Entry::new(SERVICE, &user).map_err(|source| StoreError::Entry {
-                    user: user.clone(),
-                    source,
-                })?;
+            let entry = entry(&user).map_err(|source| StoreError::Entry {
+                user: user.clone(),
+                source,
+            })?;
             entry
                 .set_password(secret)
                 .map_err(|source| StoreError::Store {
@@ -157,7 +156,7 @@ pub fn put(
 pub fn update(stored: &str, secret: &str) -> Result<String, StoreError> {
     match stored.strip_prefix(KEYCHAIN_PREFIX) {
         Some(user) => {
-            let entry = keyring::Entry::new(SERVICE, user).map_err(|source| StoreError::Entry {
+            let entry = entry(user).map_err(|source| StoreError::Entry {
                 user: user.to_string(),
                 source,
             })?;
@@ -176,7 +175,7 @@ pub fn update(stored: &str, secret: &str) -> Result<String, StoreError> {
 /// The secret a file value stands for: itself, or the keychain entry it names.
 pub fn reveal(stored: &str) -> Result<String, StoreError> {
     match stored.strip_prefix(KEYCHAIN_PREFIX) {
-        Some(user) => keyring::Entry::new(SERVICE, user)
+        Some(user) => entry(user)
             .and_then(|e| e.get_password())
             .map_err(|source| StoreError::Read {
                 user: user.to_string(),
@@ -189,9 +188,24 @@ pub fn reveal(stored: &str) -> Result<String, StoreError> {
 /// Removes keychain entries a file value names (when an account is removed). Best effort.
 pub fn forget(stored: &str) {
     if let Some(user) = stored.strip_prefix(KEYCHAIN_PREFIX) {
-        if let Ok(e) = keyring::Entry::new(SERVICE, user) {
+        if let Ok(e) = entry(user) {
             let _ = e.delete_credential();
         }
+    }
+}
+
+/// The keychain entry for `user`. On Linux always the kernel keyutils store, named explicitly:
+/// the binary also enables keyring's Secret Service backend (for `conduit token`), which would
+/// otherwise become `Entry::new`'s default there.
+fn entry(user: &str) -> keyring::Result<keyring::Entry> {
+    #[cfg(target_os = "linux")]
+    {
+        let cred = keyring::keyutils::KeyutilsCredential::new_with_target(None, SERVICE, user)?;
+        Ok(keyring::Entry::new_with_credential(Box::new(cred)))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        keyring::Entry::new(SERVICE, user)
     }
 }
 
