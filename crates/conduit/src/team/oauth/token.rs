@@ -61,7 +61,7 @@ async fn device_code(team: &TeamState, device_code: &str) -> Result<Response, OA
         DevicePoll::Expired => Err(OAuthError::bare("expired_token")),
         DevicePoll::Issued { user_id, family_id } => {
             tracing::info!(user_id = %user_id, family_id = %family_id, "device sign-in issued");
-            issued(team, &user_id, &family_id, refresh_token)
+            issued(team, &user_id, &family_id, refresh_token).await
         }
     }
 }
@@ -99,13 +99,7 @@ async fn authorization_code(
     match redeemed {
         CodeRedemption::Issued { user_id, family_id } => {
             tracing::info!(user_id = %user_id, family_id = %family_id, "authorization code redeemed");
-            // An account this very sign-in made (the IdP callback provisioned it a moment ago)
-            // is not in this instance's cache until the next sync, and its token would be
-            // refused until then: pull it in before answering.
-            if !matches!(team.cache.user(&user_id), Ok(Some(_))) {
-                crate::team::api::sync(team).await;
-            }
-            issued(team, &user_id, &family_id, refresh_token)
+            issued(team, &user_id, &family_id, refresh_token).await
         }
         CodeRedemption::WrongVerifier => refused(
             "code_verifier does not match the code_challenge; the code is spent: sign in again",
@@ -129,7 +123,7 @@ async fn refresh(team: &TeamState, old: &str) -> Result<Response, OAuthError> {
     match outcome {
         RefreshOutcome::Rotated { user_id, family_id } => {
             tracing::info!(family_id = %family_id, "refresh token rotated");
-            issued(team, &user_id, &family_id, new)
+            issued(team, &user_id, &family_id, new).await
         }
         RefreshOutcome::Replayed => Err(OAuthError::bad(
             "invalid_grant",
@@ -149,12 +143,18 @@ async fn refresh(team: &TeamState, old: &str) -> Result<Response, OAuthError> {
 }
 
 /// The token answer, with a new access token for the pair.
-fn issued(
+async fn issued(
     team: &TeamState,
     user_id: &str,
     family_id: &str,
     refresh_token: String,
 ) -> Result<Response, OAuthError> {
+    // An account a sign-in made a moment ago (the IdP callback provisioned it, here or at
+    // another instance) is not in this instance's cache until the next sync, and its token
+    // would be refused until then: pull it in before answering. Known users cost one lookup.
+    if !matches!(team.cache.user(user_id), Ok(Some(_))) {
+        crate::team::api::sync(team).await;
+    }
     let (access_token, exp) = team.signer.sign(user_id, family_id)?;
     Ok(no_store(
         StatusCode::OK,
