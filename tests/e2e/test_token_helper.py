@@ -173,8 +173,10 @@ def test_the_tokens_live_in_the_secret_service_and_in_no_file(token_world):
     # Nothing on disk has either token: the developer's HOME (CONDUIT_HOME is inside it), the
     # keyring daemon's HOME (its keyring file is encrypted), the browser's files.
     for secret in (token, stored["refresh_token"]):
-        found = subprocess.run(["grep", "-rlF", secret, str(dev.root), str(world.keyring.root)],
-                               capture_output=True, text=True, timeout=30)
+        # -e: a token may begin with "-" (base64url), which grep would take for an option.
+        found = subprocess.run(
+            ["grep", "-rlF", "-e", secret, str(dev.root), str(world.keyring.root)],
+            capture_output=True, text=True, timeout=30)
         assert found.returncode == 1 and found.stdout == "", f"found in: {found.stdout}"
     assert list((world.keyring.home / ".local" / "share" / "keyrings").glob("*.keyring"))
 
