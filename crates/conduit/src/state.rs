@@ -99,6 +99,8 @@ pub struct TeamState {
     pub oidc: Arc<crate::team::oidc::Registry>,
     /// The gateway's own token signer (Claude Code's gateway sign-in).
     pub signer: Arc<crate::team::oauth::Signer>,
+    /// Spend: the ledger, prices, budgets.
+    pub spend: Arc<crate::team::spend::Spend>,
     pub settings: TeamSettings,
 }
 

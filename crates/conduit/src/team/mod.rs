@@ -28,6 +28,7 @@ pub mod password;
 pub mod ready;
 pub mod serve;
 pub mod signin;
+pub mod spend;
 pub mod sync;
 pub mod web;
 pub mod wire;

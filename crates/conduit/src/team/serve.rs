@@ -143,6 +143,7 @@ pub async fn team_state(store: Store, team_config: &TeamConfig) -> anyhow::Resul
         cache,
         oidc,
         signer: Arc::new(signer),
+        spend: Arc::new(super::spend::Spend::default()),
         settings: TeamSettings {
             session_ttl: team_config.session_ttl,
             tls: false,

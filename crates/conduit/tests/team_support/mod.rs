@@ -183,6 +183,7 @@ async fn with_cooldown(
         limiter: Arc::new(Limiter::for_store(store)),
         oidc: registry,
         signer: Arc::new(signer),
+        spend: Arc::new(conduit::team::spend::Spend::default()),
         settings: TeamSettings {
             session_ttl: config.session_ttl,
             tls: false,
