@@ -3,6 +3,7 @@
 //! config file (upstreams and routes) is [`file`].
 
 pub mod file;
+pub mod spend;
 pub mod sso;
 pub mod team;
 

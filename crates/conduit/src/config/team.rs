@@ -17,6 +17,8 @@ pub struct TeamConfig {
     pub public_url: Option<String>,
     /// `OIDC_*` and the gateway's token lifetimes.
     pub sso: super::sso::SsoConfig,
+    /// `SPEND_*`: budget time zone, ledger batching, threshold notices.
+    pub spend: super::spend::SpendConfig,
 }
 
 impl std::fmt::Debug for TeamConfig {
@@ -28,6 +30,7 @@ impl std::fmt::Debug for TeamConfig {
             .field("public_hosts", &self.public_hosts)
             .field("public_url", &self.public_url)
             .field("sso", &self.sso)
+            .field("spend", &self.spend)
             .finish()
     }
 }
@@ -58,6 +61,7 @@ pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<TeamConfig, Stri
         public_hosts,
         public_url,
         sso: super::sso::from_env(env)?,
+        spend: super::spend::from_env(env)?,
     })
 }
 
