@@ -34,6 +34,7 @@ pub fn error_status(kind: &ErrorKind) -> (u16, &'static str) {
         ErrorKind::UpstreamProtocol | ErrorKind::IncompleteTurn => (502, "api_error"),
         ErrorKind::Internal => (500, "api_error"),
         ErrorKind::Unavailable => (503, "api_error"),
+        ErrorKind::BudgetExceeded => (429, "billing_error"),
     }
 }
 

@@ -41,6 +41,9 @@ pub enum ErrorKind {
     /// A service the gateway itself depends on (the team store) cannot be reached: refused
     /// rather than served unchecked (503, retryable).
     Unavailable,
+    /// A spend limit (budget) of the caller is reached: 429 `billing_error`, not retryable
+    /// before the period resets.
+    BudgetExceeded,
 }
 
 /// Whose fault the error is; decides logging level and whether failover makes sense.
@@ -133,6 +136,7 @@ impl Error {
             ErrorKind::UpstreamProtocol | ErrorKind::IncompleteTurn => (Fault::Upstream, true),
             ErrorKind::Internal => (Fault::Internal, false),
             ErrorKind::Unavailable => (Fault::Internal, true),
+            ErrorKind::BudgetExceeded => (Fault::Client, false),
         };
         Self {
             kind,

@@ -53,6 +53,7 @@ pub fn error_parts(kind: &ErrorKind) -> (u16, &'static str, Option<&'static str>
         }
         ErrorKind::Internal => (500, "server_error", None),
         ErrorKind::Unavailable => (503, "server_error", Some("service_unavailable")),
+        ErrorKind::BudgetExceeded => (429, "billing_error", Some("insufficient_quota")),
     }
 }
 
