@@ -99,6 +99,10 @@ pub struct Usage {
     pub output_tokens: u32,
     pub cache_read_input_tokens: u32,
     pub cache_creation_input_tokens: u32,
+    /// The cache writes split by TTL, exactly as the upstream reported `usage.cache_creation`;
+    /// `None` when it reported no split.
+    #[serde(default)]
+    pub cache_creation: Option<CacheCreation>,
     /// Upstream credits this response cost (Kiro's `meteringEvent`s, summed), if reported.
     #[serde(default)]
     pub credits: Option<f64>,
@@ -113,5 +117,56 @@ impl Usage {
         self.input_tokens
             .saturating_add(self.cache_read_input_tokens)
             .saturating_add(self.cache_creation_input_tokens)
+    }
+
+    /// Cache writes as `(5-minute, 1-hour)` tokens: the upstream's TTL split when it reported
+    /// one, else every write at the 5-minute TTL.
+    pub fn cache_writes(&self) -> (u32, u32) {
+        match self.cache_creation {
+            Some(c) => (c.ephemeral_5m_input_tokens, c.ephemeral_1h_input_tokens),
+            None => (self.cache_creation_input_tokens, 0),
+        }
+    }
+}
+
+/// Prompt-cache writes split by TTL (Anthropic's `usage.cache_creation`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheCreation {
+    pub ephemeral_5m_input_tokens: u32,
+    pub ephemeral_1h_input_tokens: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_writes_take_the_split_else_all_at_5m() {
+        let split = CacheCreation {
+            ephemeral_5m_input_tokens: 7,
+            ephemeral_1h_input_tokens: 13,
+        };
+        let cases = [
+            (None, 20, (20, 0)),
+            (Some(split), 20, (7, 13)),
+            (Some(CacheCreation::default()), 0, (0, 0)),
+        ];
+        for (cache_creation, total, want) in cases {
+            let u = Usage {
+                cache_creation_input_tokens: total,
+                cache_creation,
+                ..Usage::default()
+            };
+            assert_eq!(u.cache_writes(), want, "{cache_creation:?}");
+        }
+    }
+
+    #[test]
+    fn cache_creation_is_optional_on_the_wire() {
+        let u: Usage = serde_json::from_str(
+            r#"{"input_tokens":1,"output_tokens":2,"cache_read_input_tokens":3,"cache_creation_input_tokens":4}"#,
+        )
+        .unwrap();
+        assert_eq!(u.cache_creation, None);
     }
 }

@@ -14,7 +14,7 @@ pub mod upstream;
 pub mod wire_util;
 
 pub use error::{Error, ErrorKind, FailoverCause, Fault, RawError};
-pub use event::{BlockDelta, BlockStart, Event, EventStream, StopReason, Usage};
+pub use event::{BlockDelta, BlockStart, CacheCreation, Event, EventStream, StopReason, Usage};
 pub use request::{
     Block, Effort, Image, Message, Request, RequestMeta, Role, Thinking, Tool, ToolChoice,
     ToolResultContent,
