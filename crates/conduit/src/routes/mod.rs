@@ -9,6 +9,7 @@ mod hello;
 pub mod host;
 pub mod local_only;
 mod login;
+mod metrics;
 pub(crate) mod models;
 pub(crate) mod openai;
 pub(crate) mod turn;
@@ -88,6 +89,7 @@ fn team_router(state: AppState, team: crate::state::TeamState) -> Router {
 fn finish(app: Router<AppState>, state: AppState) -> Router {
     // GET routes answer HEAD too (axum drops the body).
     app.route("/api/hello", get(hello::hello))
+        .route("/metrics", get(metrics::metrics))
         .fallback(anthropic::not_found)
         // Outermost, so a foreign Host or a browser Origin is refused before anything else.
         .layer(axum::middleware::from_fn(host::require_host))
