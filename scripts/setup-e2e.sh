@@ -47,6 +47,29 @@ if [[ ! -f /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ]]; then
     fi
 fi
 
+# The metrics test checks /metrics with promtool, from Debian's prometheus package. Only the
+# tool is wanted: a policy-rc.d (Docker images ship one) keeps the package from starting the
+# server, and on a systemd host it is not left enabled either.
+if ! command -v promtool >/dev/null 2>&1; then
+    echo "setup-e2e: installing prometheus for promtool (apt; the service is not started)" >&2
+    policy=/usr/sbin/policy-rc.d
+    own_policy=""
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    if ! apt-get install -y --no-install-recommends prometheus >/dev/null; then
+        apt-get update >/dev/null && apt-get install -y --no-install-recommends prometheus >/dev/null
+    fi
+    if [[ -n $own_policy ]]; then
+        rm -f "$policy"
+        trap - EXIT
+    fi
+    if [[ -d /run/systemd/system ]]; then
+        systemctl disable --now prometheus >/dev/null 2>&1 || true
+    fi
+fi
+
 # The `conduit token` stories keep tokens in a real Secret Service: gnome-keyring-daemon on a
 # private D-Bus session bus (dbus-daemon), inspected with secret-tool.
 keyring_pkgs=()
