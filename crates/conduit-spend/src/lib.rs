@@ -9,9 +9,21 @@
 //! **nano-dollars** (`i64`), so a token count times a rate divided by 1000 is exact for every rate
 //! that is a multiple of $0.001/MTok.
 
+pub mod budget;
+pub mod cost;
+mod list;
+pub mod model;
 pub mod period;
+pub mod price;
+pub mod pricer;
+pub mod rates;
 
+pub use budget::{evaluate, Caller, Limit, Scope, Verdict};
+pub use cost::{cost_nanos, usd, Counters};
 pub use period::{parse_tz, Period};
+pub use price::{PriceEntry, PriceTable};
+pub use pricer::{Override, Priced, Pricer, KIRO_CREDIT_MICROS};
+pub use rates::{Band, Rates};
 
 /// The `jiff` this crate is built with, so callers can hold a [`jiff::tz::TimeZone`] without
 /// naming the dependency themselves.
