@@ -10,6 +10,7 @@ mod feed;
 mod flows;
 mod identity;
 mod idps;
+mod limits;
 mod open;
 mod prune;
 mod rates;
@@ -32,6 +33,7 @@ use crate::StoreError;
 
 pub use audit::AUDIT_PAGE_MAX;
 pub use feed::ChangeListener;
+pub use limits::{LimitTx, RateLimit, RateScope};
 
 /// The schema, embedded in the binary.
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
