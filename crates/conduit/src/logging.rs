@@ -179,18 +179,27 @@ pub struct RequestRecord {
     method: &'static str,
     path: &'static str,
     model: String,
-    /// The upstream that answered (its configured name).
+    /// The upstream that answered (its configured name) and its own id of the model.
     upstream: Option<String>,
+    upstream_model: Option<String>,
     /// Claude Code's `x-claude-code-agent-id`: which (sub)agent sent the request.
     agent: Option<String>,
     /// Team mode: the credential's id and its user's subject (never the secret).
     key_id: Option<String>,
     user: Option<String>,
     started: Instant,
+    /// When the request started, Unix milliseconds (the ledger's time).
+    started_ms: i64,
     first_byte: Option<Duration>,
     status: u16,
     usage: Option<Usage>,
     error: Option<String>,
+    /// An upstream's error's kind (snake_case), for the upstream-errors metric.
+    error_kind: Option<&'static str>,
+    /// Team mode: meters the request into the spend ledger when it ends.
+    meter: Option<crate::team::spend::meter::Meter>,
+    /// Held while a stream is open (the open-streams gauge).
+    open_stream: Option<crate::metrics::StreamGauge>,
     debug: DebugMode,
     body: Option<String>,
     done: bool,
@@ -203,14 +212,22 @@ impl RequestRecord {
             path,
             model: String::new(),
             upstream: None,
+            upstream_model: None,
             agent: None,
             key_id: None,
             user: None,
             started: Instant::now(),
+            started_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+                .unwrap_or(0),
             first_byte: None,
             status: 0,
             usage: None,
             error: None,
+            error_kind: None,
+            meter: None,
+            open_stream: None,
             debug,
             body: None,
             done: false,
@@ -223,6 +240,24 @@ impl RequestRecord {
 
     pub fn set_upstream(&mut self, upstream: &str) {
         self.upstream = Some(upstream.to_owned());
+    }
+
+    /// The upstream that answered and its own id of the model.
+    pub fn set_route(&mut self, upstream: &str, upstream_model: &str) {
+        self.upstream = Some(upstream.to_owned());
+        self.upstream_model = Some(upstream_model.to_owned());
+    }
+
+    /// Team mode: the guard's meter, which writes the ledger row when the request ends.
+    pub fn set_meter(&mut self, meter: Option<&crate::team::spend::meter::Meter>) {
+        self.meter = meter.cloned();
+    }
+
+    /// A stream is open from now until the record ends.
+    pub fn streaming(&mut self) {
+        if self.open_stream.is_none() {
+            self.open_stream = Some(crate::metrics::stream_opened());
+        }
     }
 
     /// The (sub)agent a request came from, for attribution; kept only if it looks like an id
@@ -277,6 +312,9 @@ impl RequestRecord {
     pub fn fail(&mut self, status: u16, error: &Error) {
         self.status = status;
         self.error = Some(error.message.clone());
+        if error.fault == conduit_core::Fault::Upstream {
+            self.error_kind = Some(crate::metrics::error_kind(&error.kind));
+        }
     }
 
     /// Log the line now.
@@ -293,6 +331,7 @@ impl RequestRecord {
         let total_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         let first_ms = self.first_byte.map(|d| d.as_secs_f64() * 1000.0);
         let usage = self.usage.unwrap_or_default();
+        self.observe(status);
         // "reported": the upstream's own token counts; "estimated": the gateway's; "-": the
         // response never ended (an error, or the client left).
         let counted = match self.usage {
@@ -326,6 +365,53 @@ impl RequestRecord {
             body = body.unwrap_or(""),
             "request"
         );
+    }
+}
+
+impl RequestRecord {
+    /// Metrics for every request, and the ledger row in team mode.
+    fn observe(&mut self, status: u16) {
+        let upstream = self.upstream.as_deref().unwrap_or("-");
+        let total = self.started.elapsed();
+        crate::metrics::request(
+            self.path,
+            upstream,
+            &self.model,
+            status,
+            total,
+            self.first_byte,
+        );
+        if let Some(usage) = &self.usage {
+            let (w5, w1h) = usage.cache_writes();
+            crate::metrics::tokens(
+                upstream,
+                &self.model,
+                &[
+                    ("input", u64::from(usage.input_tokens)),
+                    ("cache_write_5m", u64::from(w5)),
+                    ("cache_write_1h", u64::from(w1h)),
+                    ("cache_read", u64::from(usage.cache_read_input_tokens)),
+                    ("output", u64::from(usage.output_tokens)),
+                ],
+            );
+        }
+        if let Some(kind) = self.error_kind {
+            crate::metrics::upstream_error(upstream, kind);
+        }
+        if let Some(meter) = self.meter.take() {
+            meter.finish(&crate::team::spend::record::Finished {
+                at_ms: self.started_ms,
+                path: self.path,
+                model: &self.model,
+                upstream: self.upstream.as_deref(),
+                upstream_model: self.upstream_model.as_deref(),
+                status,
+                latency: total,
+                ttft: self.first_byte,
+                usage: self.usage,
+            });
+        }
+        self.open_stream = None;
     }
 }
 

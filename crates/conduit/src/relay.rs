@@ -176,8 +176,9 @@ pub fn sse_body<D: SseDialect>(
     stream: EventStream,
     dialect: D,
     ping: Duration,
-    record: RequestRecord,
+    mut record: RequestRecord,
 ) -> Body {
+    record.streaming();
     let relay = Relay {
         dialect,
         record,

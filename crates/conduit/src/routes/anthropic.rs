@@ -15,6 +15,7 @@ use super::turn::{self, Turn};
 use crate::logging::RequestRecord;
 use crate::passthrough;
 use crate::state::{RelaySettings, Upstreams};
+use crate::team::spend::meter::Meter;
 use crate::team::Principal;
 
 struct Messages;
@@ -36,11 +37,13 @@ pub async fn messages(
     State(upstreams): State<Upstreams>,
     State(relay): State<RelaySettings>,
     caller: Option<Extension<Principal>>,
+    meter: Option<Extension<Meter>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let mut record = RequestRecord::start("POST", "/v1/messages", relay.debug_mode);
     record.set_caller(caller.as_deref());
+    record.set_meter(meter.as_deref());
     record.keep_body(&body);
     record.set_agent(
         headers
@@ -59,7 +62,7 @@ pub async fn messages(
         Ok(r) => r,
         Err(e) => return turn::failed(record, &e, error_response(&e)),
     };
-    record.set_upstream(&routed.upstream);
+    record.set_route(&routed.upstream, &routed.model.upstream);
     match routed.value {
         Lane::Canonical(stream) => turn::deliver(stream, streaming, relay, record, Messages).await,
         Lane::Messages(MessagesReply::Stream(stream)) => {
@@ -79,11 +82,13 @@ pub async fn count_tokens(
     State(upstreams): State<Upstreams>,
     State(relay): State<RelaySettings>,
     caller: Option<Extension<Principal>>,
+    meter: Option<Extension<Meter>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let mut record = RequestRecord::start("POST", "/v1/messages/count_tokens", relay.debug_mode);
     record.set_caller(caller.as_deref());
+    record.set_meter(meter.as_deref());
     record.keep_body(&body);
     let decoded = conduit_anthropic::decode_count_tokens(&body)
         .and_then(|request| Ok((raw_messages(&body, &headers, false)?, request)));

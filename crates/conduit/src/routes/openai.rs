@@ -14,6 +14,7 @@ use conduit_openai::responses::{self, Context, ResponseStore, ResponsesSseEncode
 use super::turn::{self, Turn};
 use crate::logging::RequestRecord;
 use crate::state::{OpenAiState, RelaySettings, Upstreams};
+use crate::team::spend::meter::Meter;
 use crate::team::Principal;
 
 struct Chat {
@@ -55,10 +56,12 @@ pub async fn chat_completions(
     State(upstreams): State<Upstreams>,
     State(relay): State<RelaySettings>,
     caller: Option<Extension<Principal>>,
+    meter: Option<Extension<Meter>>,
     body: Bytes,
 ) -> Response {
     let mut record = RequestRecord::start("POST", "/v1/chat/completions", relay.debug_mode);
     record.set_caller(caller.as_deref());
+    record.set_meter(meter.as_deref());
     record.keep_body(&body);
     match conduit_openai::chat::decode_request(&body) {
         Ok(request) => {
@@ -74,10 +77,12 @@ pub async fn responses(
     State(relay): State<RelaySettings>,
     State(openai): State<OpenAiState>,
     caller: Option<Extension<Principal>>,
+    meter: Option<Extension<Meter>>,
     body: Bytes,
 ) -> Response {
     let mut record = RequestRecord::start("POST", "/v1/responses", relay.debug_mode);
     record.set_caller(caller.as_deref());
+    record.set_meter(meter.as_deref());
     record.keep_body(&body);
     match responses::decode_request(&body, &openai.store) {
         Ok((request, context)) => {

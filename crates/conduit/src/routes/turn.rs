@@ -34,7 +34,7 @@ pub async fn run<T: Turn>(
     let streaming = request.stream;
     match upstreams.0.send(request).await {
         Ok(routed) => {
-            record.set_upstream(&routed.upstream);
+            record.set_route(&routed.upstream, &routed.model.upstream);
             deliver(routed.value, streaming, relay, record, turn).await
         }
         Err(e) => failed(record, &e, turn.error(&e)),

@@ -2,8 +2,11 @@
 //! `Authorization: Bearer`; either valid is enough) through the bearer tiers (`auth.rs`: key,
 //! JWT, session), admit the
 //! request under its key's RPM, strip the gateway's credentials so nothing upstream sees them,
-//! and hand the [`Principal`] to the handler (request extensions) for the access log. Refusals
-//! are errors in the caller's dialect; every 401 says `x-should-retry: false`.
+//! and hand the [`Principal`] to the handler (request extensions) for the access log. Before the
+//! rate limits, the caller's budgets are checked in memory (never for `count_tokens`); the
+//! request then carries a [`Meter`] that writes its ledger row when it ends, and the response
+//! the remaining-budget headers. Refusals are errors in the caller's dialect; every 401 and
+//! every budget refusal (429 `billing_error`) says `x-should-retry: false`.
 
 use axum::extract::{Request, State};
 use axum::http::HeaderValue;
@@ -11,6 +14,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use conduit_core::{Error, ErrorKind};
 
+use super::spend::headers;
+use super::spend::meter::Meter;
 use super::Principal;
 use crate::routes::guard::{presented_keys, unread_body};
 use crate::routes::models::Dialect;
@@ -34,15 +39,37 @@ pub async fn require_credential(
         Ok(p) => p,
         Err(e) => return unread_body(version, refuse(dialect, &e)),
     };
-    if let Err(e) = team.limiter.admit(&principal).await {
-        return unread_body(version, refuse(dialect, &e));
-    }
+    // Budgets (in memory): never for count_tokens, which spends nothing.
+    let headroom = if req.uri().path().ends_with("/count_tokens") {
+        None
+    } else {
+        match team.spend.check(&principal) {
+            Ok(h) => h,
+            Err(e) => return unread_body(version, refuse(dialect, &e)),
+        }
+    };
+    let admission = match team.limiter.admit(&principal).await {
+        Ok(a) => a,
+        Err(e) => {
+            crate::metrics::refused(match e.kind {
+                ErrorKind::RateLimited => "rate_limit",
+                _ => "limits_unavailable",
+            });
+            return unread_body(version, refuse(dialect, &e));
+        }
+    };
     let headers = req.headers_mut();
     for name in CREDENTIAL_HEADERS {
         headers.remove(name);
     }
+    let meter = Meter::new(team.spend.clone(), principal.clone(), admission);
+    req.extensions_mut().insert(meter);
     req.extensions_mut().insert(principal);
-    next.run(req).await
+    let mut response = next.run(req).await;
+    if let Some(headroom) = headroom {
+        headers::apply(response.headers_mut(), &headroom);
+    }
+    response
 }
 
 /// The principal of the first valid credential presented (also `/managed/settings`'s check).
@@ -84,7 +111,11 @@ pub fn refuse(dialect: Dialect, error: &Error) -> Response {
         Dialect::Anthropic => anthropic::error_response(error),
         Dialect::OpenAi => openai::error_response(error),
     };
-    if error.kind == ErrorKind::Authentication {
+    // A wrong credential or a spent budget: the same request will not succeed by retrying.
+    if matches!(
+        error.kind,
+        ErrorKind::Authentication | ErrorKind::BudgetExceeded
+    ) {
         response
             .headers_mut()
             .insert("x-should-retry", HeaderValue::from_static("false"));
