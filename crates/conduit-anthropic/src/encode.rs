@@ -74,6 +74,7 @@ fn wire_usage(u: &Usage) -> wire::Usage {
         input_tokens: u.input_tokens,
         cache_creation_input_tokens: u.cache_creation_input_tokens,
         cache_read_input_tokens: u.cache_read_input_tokens,
+        cache_creation: u.cache_creation,
         output_tokens: u.output_tokens,
     }
 }
@@ -185,6 +186,7 @@ impl SseEncoder {
                         input_tokens: *input_tokens,
                         cache_creation_input_tokens: 0,
                         cache_read_input_tokens: 0,
+                        cache_creation: None,
                         output_tokens: 1,
                     },
                 };

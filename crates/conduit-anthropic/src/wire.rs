@@ -273,6 +273,9 @@ pub struct Usage {
     pub input_tokens: u32,
     pub cache_creation_input_tokens: u32,
     pub cache_read_input_tokens: u32,
+    /// The cache writes split by TTL, written only when the upstream reported the split.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_creation: Option<conduit_core::CacheCreation>,
     pub output_tokens: u32,
 }
 

@@ -338,3 +338,64 @@ fn models_list() {
         json!({"data": [], "has_more": false, "first_id": null, "last_id": null})
     );
 }
+
+/// The TTL split is written in Anthropic's shape wherever usage is, and only when reported.
+#[test]
+fn usage_carries_the_cache_write_split_when_reported() {
+    let split = conduit_core::CacheCreation {
+        ephemeral_5m_input_tokens: 300,
+        ephemeral_1h_input_tokens: 1200,
+    };
+    let usage = Usage {
+        input_tokens: 12,
+        output_tokens: 42,
+        cache_read_input_tokens: 4000,
+        cache_creation_input_tokens: 1500,
+        cache_creation: Some(split),
+        ..Usage::default()
+    };
+    let cases = [
+        (
+            Some(split),
+            json!({"input_tokens": 12, "cache_creation_input_tokens": 1500,
+                   "cache_read_input_tokens": 4000,
+                   "cache_creation": {"ephemeral_5m_input_tokens": 300, "ephemeral_1h_input_tokens": 1200},
+                   "output_tokens": 42}),
+        ),
+        (
+            None,
+            json!({"input_tokens": 12, "cache_creation_input_tokens": 1500,
+                   "cache_read_input_tokens": 4000, "output_tokens": 42}),
+        ),
+    ];
+    for (cache_creation, want) in cases {
+        let usage = Usage {
+            cache_creation,
+            ..usage
+        };
+        let response = Response {
+            usage,
+            ..sample_response()
+        };
+        let body: Value = serde_json::from_slice(&response_body(&response)).unwrap();
+        assert_eq!(body["usage"], want, "non-streamed, {cache_creation:?}");
+
+        let mut enc = SseEncoder::new();
+        let _ = enc.encode(&Event::MessageStart {
+            id: "msg_1".into(),
+            model: "m".into(),
+            input_tokens: 12,
+        });
+        let sse = enc.encode(&Event::MessageEnd {
+            stop_reason: StopReason::EndTurn,
+            usage,
+        });
+        let sse = std::str::from_utf8(&sse).unwrap();
+        let data = sse
+            .split_terminator("\n\n")
+            .find_map(|f| f.strip_prefix("event: message_delta\ndata: "))
+            .unwrap();
+        let delta: Value = serde_json::from_str(data).unwrap();
+        assert_eq!(delta["usage"], want, "message_delta, {cache_creation:?}");
+    }
+}

@@ -3,9 +3,11 @@
 //! holds one Anthropic event JSON. Each event is handed on as the upstream wrote it, except:
 //! `amazon-bedrock-invocationMetrics` is removed, absent cache fields of `message_start` usage
 //! are filled with 0 and those of `message_delta` usage with `message_start`'s values (clients
-//! take the last value per field, so a 0 there would erase a cache write), and
-//! `message_start.message.model` becomes the client's model name. In-band exceptions (`:message-type=exception`) end the stream with a
-//! typed error. Bedrock sends no pings; the gateway's relay writes its own keepalives.
+//! take the last value per field, so a 0 there would erase a cache write; the TTL split
+//! `usage.cache_creation` is carried through as Bedrock wrote it, and repeated from
+//! `message_start` where `message_delta` has none), and `message_start.message.model` becomes
+//! the client's model name. In-band exceptions (`:message-type=exception`) end the stream with
+//! a typed error. Bedrock sends no pings; the gateway's relay writes its own keepalives.
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -24,16 +26,19 @@ pub struct StreamDecoder {
     client_model: String,
     upstream: String,
     credential: &'static str,
-    /// `message_start`'s cache fields (creation, read), repeated where `message_delta` has none.
+    /// `message_start`'s cache fields (creation, read, TTL split), repeated where
+    /// `message_delta` has none.
     cache: CacheUsage,
     done: bool,
 }
 
 /// The cache fields of a stream's `message_start` usage.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CacheUsage {
     pub creation: u64,
     pub read: u64,
+    /// `usage.cache_creation` (the TTL split) exactly as written, if it was.
+    pub split: Option<Value>,
 }
 
 impl StreamDecoder {
@@ -162,13 +167,17 @@ pub fn rewrite(data: &[u8], client_model: &str, cache: &mut CacheUsage) -> Resul
                     *cache = CacheUsage {
                         creation: field("cache_creation_input_tokens"),
                         read: field("cache_read_input_tokens"),
+                        split: usage
+                            .get("cache_creation")
+                            .filter(|v| v.is_object())
+                            .cloned(),
                     };
                 }
             }
         }
         "message_delta" => {
             if let Some(Value::Object(usage)) = event.get_mut("usage") {
-                changed |= fill_cache_fields(usage, *cache);
+                changed |= fill_cache_fields(usage, cache);
             }
         }
         _ => {}
@@ -190,13 +199,14 @@ pub fn rewrite_message(message: &mut Map<String, Value>, client_model: &str) -> 
         changed = true;
     }
     if let Some(Value::Object(usage)) = message.get_mut("usage") {
-        changed |= fill_cache_fields(usage, CacheUsage::default());
+        changed |= fill_cache_fields(usage, &CacheUsage::default());
     }
     changed
 }
 
-/// Absent cache fields of `usage` get the values in `with`.
-fn fill_cache_fields(usage: &mut Map<String, Value>, with: CacheUsage) -> bool {
+/// Absent cache fields of `usage` get the values in `with`; a `cache_creation` split `usage`
+/// has is never touched.
+fn fill_cache_fields(usage: &mut Map<String, Value>, with: &CacheUsage) -> bool {
     let mut changed = false;
     for (key, value) in [
         ("cache_creation_input_tokens", with.creation),
@@ -204,6 +214,12 @@ fn fill_cache_fields(usage: &mut Map<String, Value>, with: CacheUsage) -> bool {
     ] {
         if !usage.get(key).is_some_and(Value::is_u64) {
             usage.insert(key.into(), value.into());
+            changed = true;
+        }
+    }
+    if let Some(split) = &with.split {
+        if !usage.get("cache_creation").is_some_and(Value::is_object) {
+            usage.insert("cache_creation".into(), split.clone());
             changed = true;
         }
     }

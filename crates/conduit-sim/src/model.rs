@@ -457,8 +457,9 @@ pub struct LogEntry {
     #[serde(default)]
     pub service: Option<String>,
     /// Bedrock and Anthropic calls: exactly the usage the sim reported (`input_tokens`,
-    /// `cache_creation_input_tokens`, `cache_read_input_tokens`, `output_tokens`); null when the
-    /// call was not answered with a message.
+    /// `cache_creation_input_tokens`, `cache_read_input_tokens`, `cache_creation` (the writes
+    /// by TTL: `ephemeral_5m_input_tokens`, `ephemeral_1h_input_tokens`), `output_tokens`); null
+    /// when the call was not answered with a message.
     #[serde(default)]
     pub usage: Option<Value>,
 }

@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
+use conduit_anthropic::upstream::WireUsage;
 use conduit_core::{Error, ErrorKind, RawEvent, RawEventStream, Usage};
 use futures::StreamExt;
 use serde_json::Value;
@@ -42,8 +43,9 @@ pub fn error_event(out: &mut BytesMut, error: &Error) {
     }
 }
 
-/// Usage as the upstream reported it: the last value of each field across `message_start`'s
-/// `message.usage` and `message_delta`'s `usage` (never summed).
+/// Usage as the upstream reported it: the last value of each field (input, cache read, cache
+/// creation and its TTL split, output) across `message_start`'s `message.usage` and
+/// `message_delta`'s cumulative `usage` (never summed).
 #[derive(Default)]
 struct UsageTracker {
     usage: Usage,
@@ -64,26 +66,8 @@ impl UsageTracker {
     }
 
     fn apply(&mut self, usage: &Value) {
-        let field = |k: &str| {
-            usage
-                .get(k)
-                .and_then(Value::as_u64)
-                .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
-        };
-        let u = &mut self.usage;
-        for (key, slot) in [
-            ("input_tokens", &mut u.input_tokens),
-            ("output_tokens", &mut u.output_tokens),
-            ("cache_read_input_tokens", &mut u.cache_read_input_tokens),
-            (
-                "cache_creation_input_tokens",
-                &mut u.cache_creation_input_tokens,
-            ),
-        ] {
-            if let Some(n) = field(key) {
-                *slot = n;
-                self.seen = true;
-            }
+        if let Some(wire) = WireUsage::from_value(usage) {
+            self.seen |= wire.apply(&mut self.usage);
         }
     }
 }
@@ -192,28 +176,143 @@ pub fn json(body: Bytes, mut record: RequestRecord) -> Response {
 mod tests {
     use super::*;
 
+    fn split(m5: u32, h1: u32) -> Option<conduit_core::CacheCreation> {
+        Some(conduit_core::CacheCreation {
+            ephemeral_5m_input_tokens: m5,
+            ephemeral_1h_input_tokens: h1,
+        })
+    }
+
+    /// Name, `(event, data)` in order, the usage tracked (`None`: none seen).
+    type Case = (
+        &'static str,
+        Vec<(&'static str, &'static str)>,
+        Option<Usage>,
+    );
+
+    const START: &str = r#"{"type":"message_start","message":{"usage":{"input_tokens":7,"cache_creation_input_tokens":1500,"cache_read_input_tokens":1200,"cache_creation":{"ephemeral_5m_input_tokens":300,"ephemeral_1h_input_tokens":1200},"output_tokens":1}}}"#;
+
+    /// Each field takes its last reported value across the events; nothing is summed.
     #[test]
     fn usage_is_the_last_value_of_each_field() {
-        let mut u = UsageTracker::default();
-        u.absorb(
-            "message_start",
-            br#"{"type":"message_start","message":{"usage":{"input_tokens":7,"cache_creation_input_tokens":0,"cache_read_input_tokens":1200,"output_tokens":1}}}"#,
-        );
-        u.absorb("content_block_delta", br#"{"usage":{"output_tokens":99}}"#);
-        u.absorb(
-            "message_delta",
-            br#"{"type":"message_delta","usage":{"output_tokens":42}}"#,
-        );
-        assert!(u.seen);
-        assert_eq!(
+        let full = Usage {
+            input_tokens: 7,
+            output_tokens: 1,
+            cache_read_input_tokens: 1200,
+            cache_creation_input_tokens: 1500,
+            cache_creation: split(300, 1200),
+            ..Usage::default()
+        };
+        let cases: Vec<Case> = vec![
             (
-                u.usage.input_tokens,
-                u.usage.output_tokens,
-                u.usage.cache_read_input_tokens,
-                u.usage.cache_creation_input_tokens
+                "message_delta carries only output_tokens",
+                vec![
+                    ("message_start", START),
+                    ("content_block_delta", r#"{"usage":{"output_tokens":99}}"#),
+                    (
+                        "message_delta",
+                        r#"{"type":"message_delta","usage":{"output_tokens":42}}"#,
+                    ),
+                ],
+                Some(Usage {
+                    output_tokens: 42,
+                    ..full
+                }),
             ),
-            (7, 42, 1200, 0)
-        );
+            (
+                "message_delta repeats every field (cumulative)",
+                vec![
+                    ("message_start", START),
+                    (
+                        "message_delta",
+                        r#"{"type":"message_delta","usage":{"input_tokens":7,"cache_creation_input_tokens":1500,"cache_read_input_tokens":1200,"cache_creation":{"ephemeral_5m_input_tokens":300,"ephemeral_1h_input_tokens":1200},"output_tokens":42}}"#,
+                    ),
+                ],
+                Some(Usage {
+                    output_tokens: 42,
+                    ..full
+                }),
+            ),
+            (
+                "message_delta updates input, cache and split fields",
+                vec![
+                    ("message_start", START),
+                    (
+                        "message_delta",
+                        r#"{"type":"message_delta","usage":{"input_tokens":9,"cache_creation_input_tokens":1600,"cache_read_input_tokens":1100,"cache_creation":{"ephemeral_5m_input_tokens":400},"output_tokens":42}}"#,
+                    ),
+                ],
+                Some(Usage {
+                    input_tokens: 9,
+                    output_tokens: 42,
+                    cache_read_input_tokens: 1100,
+                    cache_creation_input_tokens: 1600,
+                    cache_creation: split(400, 1200),
+                    ..Usage::default()
+                }),
+            ),
+            (
+                "two message_deltas: the later wins",
+                vec![
+                    ("message_start", START),
+                    ("message_delta", r#"{"usage":{"output_tokens":20}}"#),
+                    (
+                        "message_delta",
+                        r#"{"usage":{"output_tokens":42,"input_tokens":8}}"#,
+                    ),
+                ],
+                Some(Usage {
+                    input_tokens: 8,
+                    output_tokens: 42,
+                    ..full
+                }),
+            ),
+            (
+                "no split reported (Bedrock-style usage without cache_creation)",
+                vec![
+                    (
+                        "message_start",
+                        r#"{"message":{"usage":{"input_tokens":7,"cache_creation_input_tokens":20,"cache_read_input_tokens":0,"output_tokens":1}}}"#,
+                    ),
+                    ("message_delta", r#"{"usage":{"output_tokens":5}}"#),
+                ],
+                Some(Usage {
+                    input_tokens: 7,
+                    output_tokens: 5,
+                    cache_creation_input_tokens: 20,
+                    ..Usage::default()
+                }),
+            ),
+            (
+                "no usage at all",
+                vec![
+                    ("message_start", r#"{"message":{}}"#),
+                    ("message_delta", r#"{"delta":{"stop_reason":"end_turn"}}"#),
+                    ("message_delta", "not json"),
+                ],
+                None,
+            ),
+        ];
+        for (name, events, want) in cases {
+            let mut u = UsageTracker::default();
+            for (event, data) in events {
+                u.absorb(event, data.as_bytes());
+            }
+            assert_eq!(u.seen.then_some(u.usage), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_json_body_usage_keeps_the_split() {
+        let body: Value = serde_json::from_str(
+            r#"{"type":"message","usage":{"input_tokens":3,"cache_creation_input_tokens":20,"cache_read_input_tokens":30,"cache_creation":{"ephemeral_5m_input_tokens":8,"ephemeral_1h_input_tokens":12},"output_tokens":9}}"#,
+        )
+        .unwrap();
+        let mut u = UsageTracker::default();
+        u.apply(&body["usage"]);
+        assert!(u.seen);
+        assert_eq!(u.usage.cache_writes(), (8, 12));
+        assert_eq!(u.usage.total_input_tokens(), 53);
     }
 
     #[test]

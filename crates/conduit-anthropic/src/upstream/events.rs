@@ -2,7 +2,8 @@
 //!
 //! Block indices are renumbered: blocks the canonical stream has no form for (server tool use,
 //! web search results) are skipped, and the rest count up from 0. Usage takes the last value
-//! per field across `message_start` and `message_delta` (never summed); the canonical
+//! per field across `message_start` and `message_delta` (never summed), the cache-write TTL
+//! split included ([`super::usage`]); the canonical
 //! `MessageEnd` is emitted at `message_stop`.
 
 use std::collections::HashMap;
@@ -12,6 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::errors::error_from_event;
+use super::usage::WireUsage;
 
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -55,14 +57,6 @@ struct WireMessage {
 struct WireMessageDelta {
     #[serde(default)]
     stop_reason: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-struct WireUsage {
-    input_tokens: Option<u32>,
-    output_tokens: Option<u32>,
-    cache_read_input_tokens: Option<u32>,
-    cache_creation_input_tokens: Option<u32>,
 }
 
 /// Turns one upstream's Messages events into canonical events, one SSE event per
@@ -238,18 +232,7 @@ impl EventDecoder {
     }
 
     fn take_usage(&mut self, u: WireUsage) {
-        if let Some(n) = u.input_tokens {
-            self.usage.input_tokens = n;
-        }
-        if let Some(n) = u.output_tokens {
-            self.usage.output_tokens = n;
-        }
-        if let Some(n) = u.cache_read_input_tokens {
-            self.usage.cache_read_input_tokens = n;
-        }
-        if let Some(n) = u.cache_creation_input_tokens {
-            self.usage.cache_creation_input_tokens = n;
-        }
+        u.apply(&mut self.usage);
     }
 }
 

@@ -167,6 +167,153 @@ fn a_stream_with_thinking_tools_and_cache_usage() {
     );
 }
 
+fn split(m5: u32, h1: u32) -> Option<conduit_core::CacheCreation> {
+    Some(conduit_core::CacheCreation {
+        ephemeral_5m_input_tokens: m5,
+        ephemeral_1h_input_tokens: h1,
+    })
+}
+
+/// `message_delta` usage is cumulative: each field takes its last reported value (the TTL
+/// split field by field), nothing is summed, and a field no event reports stays as it was.
+#[test]
+fn stream_usage_is_the_last_value_of_each_field() {
+    let start = json!({"input_tokens": 10, "cache_creation_input_tokens": 1500,
+        "cache_read_input_tokens": 4000, "output_tokens": 1,
+        "cache_creation": {"ephemeral_5m_input_tokens": 300, "ephemeral_1h_input_tokens": 1200}});
+    let full = Usage {
+        input_tokens: 10,
+        output_tokens: 1,
+        cache_read_input_tokens: 4000,
+        cache_creation_input_tokens: 1500,
+        cache_creation: split(300, 1200),
+        ..Usage::default()
+    };
+    let cases: Vec<(&str, Value, Option<Value>, Usage)> = vec![
+        (
+            "delta carries only output_tokens",
+            start.clone(),
+            Some(json!({"output_tokens": 42})),
+            Usage {
+                output_tokens: 42,
+                ..full
+            },
+        ),
+        (
+            "delta repeats every field (cumulative, as Anthropic sends it today)",
+            start.clone(),
+            Some(
+                start
+                    .clone()
+                    .as_object()
+                    .cloned()
+                    .map(|mut o| {
+                        o.insert("output_tokens".into(), json!(42));
+                        Value::Object(o)
+                    })
+                    .unwrap(),
+            ),
+            Usage {
+                output_tokens: 42,
+                ..full
+            },
+        ),
+        (
+            "delta updates input, cache and split fields",
+            start.clone(),
+            Some(json!({"input_tokens": 12, "cache_read_input_tokens": 4100,
+                "cache_creation_input_tokens": 1600, "output_tokens": 42,
+                "cache_creation": {"ephemeral_1h_input_tokens": 1300}})),
+            Usage {
+                input_tokens: 12,
+                output_tokens: 42,
+                cache_read_input_tokens: 4100,
+                cache_creation_input_tokens: 1600,
+                cache_creation: split(300, 1300),
+                ..Usage::default()
+            },
+        ),
+        (
+            "split reported only in message_delta",
+            json!({"input_tokens": 10, "cache_creation_input_tokens": 1500, "output_tokens": 1}),
+            Some(
+                json!({"output_tokens": 5, "cache_creation_input_tokens": 1500,
+                "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 1500}}),
+            ),
+            Usage {
+                input_tokens: 10,
+                output_tokens: 5,
+                cache_creation_input_tokens: 1500,
+                cache_creation: split(0, 1500),
+                ..Usage::default()
+            },
+        ),
+        (
+            "no split anywhere, null usage in the delta",
+            json!({"input_tokens": 3, "cache_creation_input_tokens": 7, "cache_creation": null}),
+            Some(Value::Null),
+            Usage {
+                input_tokens: 3,
+                cache_creation_input_tokens: 7,
+                ..Usage::default()
+            },
+        ),
+    ];
+    for (name, start_usage, delta_usage, want) in cases {
+        let mut delta = json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}});
+        if let Some(u) = delta_usage {
+            delta["usage"] = u;
+        }
+        let out = decode(&[
+            json!({"type": "message_start", "message": {"usage": start_usage}}),
+            delta,
+            json!({"type": "message_stop"}),
+        ]);
+        let end = out.last().unwrap().as_ref().unwrap();
+        assert_eq!(
+            end,
+            &Event::MessageEnd {
+                stop_reason: StopReason::EndTurn,
+                usage: want
+            },
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn non_streamed_body_usage() {
+    let cases = [
+        (
+            json!({"type": "message", "usage": {"input_tokens": 5, "cache_creation_input_tokens": 20,
+                "cache_read_input_tokens": 30, "output_tokens": 9,
+                "cache_creation": {"ephemeral_5m_input_tokens": 8, "ephemeral_1h_input_tokens": 12}}}),
+            Some(Usage {
+                input_tokens: 5,
+                output_tokens: 9,
+                cache_read_input_tokens: 30,
+                cache_creation_input_tokens: 20,
+                cache_creation: split(8, 12),
+                ..Usage::default()
+            }),
+        ),
+        (
+            json!({"type": "message", "usage": {"input_tokens": 5, "output_tokens": 9}}),
+            Some(Usage {
+                input_tokens: 5,
+                output_tokens: 9,
+                ..Usage::default()
+            }),
+        ),
+        (json!({"type": "message"}), None),
+        (json!({"type": "message", "usage": {}}), None),
+        (json!({"type": "message", "usage": "x"}), None),
+    ];
+    for (body, want) in cases {
+        assert_eq!(body_usage(&body), want, "{body}");
+    }
+}
+
 #[test]
 fn stream_errors() {
     let cut =

@@ -96,6 +96,51 @@ fn chunks_become_client_events() {
     );
 }
 
+/// The TTL split reaches the client as Bedrock wrote it; a `message_delta` without one repeats
+/// `message_start`'s, and one with its own keeps it.
+#[test]
+fn the_cache_write_split_is_carried_through() {
+    let split = json!({"ephemeral_5m_input_tokens": 300, "ephemeral_1h_input_tokens": 1200});
+    let start = json!({"type": "message_start", "message": {"model": "m", "usage": {
+        "input_tokens": 5, "output_tokens": 1, "cache_creation_input_tokens": 1500,
+        "cache_read_input_tokens": 9, "cache_creation": split.clone()}}});
+    let own = json!({"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 1500});
+    let cases = [
+        (json!({"output_tokens": 3}), split.clone()),
+        (
+            json!({"output_tokens": 3, "input_tokens": 5, "cache_creation_input_tokens": 1500,
+                   "cache_read_input_tokens": 9, "cache_creation": own.clone()}),
+            own.clone(),
+        ),
+    ];
+    for (delta_usage, want) in cases {
+        let mut cache = CacheUsage::default();
+        let s = rewrite(&serde_json::to_vec(&start).unwrap(), "m", &mut cache).unwrap();
+        let s: Value = serde_json::from_slice(&s.data).unwrap();
+        assert_eq!(s["message"]["usage"]["cache_creation"], split);
+        let delta = json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                           "usage": delta_usage});
+        let d = rewrite(&serde_json::to_vec(&delta).unwrap(), "m", &mut cache).unwrap();
+        let d: Value = serde_json::from_slice(&d.data).unwrap();
+        assert_eq!(d["usage"]["cache_creation"], want, "{delta_usage}");
+        assert_eq!(d["usage"]["cache_creation_input_tokens"], 1500);
+    }
+    // Without a split upstream, none is invented.
+    let mut cache = CacheUsage::default();
+    let bytes = body();
+    for ev in decode_in(&[&bytes]) {
+        let ev: Value = serde_json::from_slice(&ev.unwrap().data).unwrap();
+        assert!(ev["usage"].get("cache_creation").is_none());
+        assert!(ev["message"]["usage"].get("cache_creation").is_none());
+    }
+    let _ = rewrite(
+        br#"{"type":"message_start","message":{"usage":{}}}"#,
+        "m",
+        &mut cache,
+    );
+    assert_eq!(cache.split, None);
+}
+
 #[test]
 fn in_band_exception_ends_the_stream_typed() {
     let mut bytes = chunk(&json!({"type": "message_start", "message": {"usage": {}}}));

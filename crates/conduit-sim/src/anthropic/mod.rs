@@ -192,6 +192,7 @@ fn checks(
     if !count && body.get("max_tokens").is_none_or(Value::is_null) {
         return Err(invalid("max_tokens: Field required"));
     }
+    cache::check_ttls(&body).map_err(invalid)?;
     shared
         .with(|s| crate::messages::view::check_signatures(&body, &s.mac_key, &s.issued_redacted))
         .map_err(invalid)?;

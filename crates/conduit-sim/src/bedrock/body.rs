@@ -170,6 +170,7 @@ pub(crate) fn check_body(
     {
         return Err(validation("invalid beta flag"));
     }
+    crate::messages::cache::check_ttls(&body).map_err(validation)?;
     crate::messages::view::check_signatures(&body, key, issued_redacted).map_err(validation)?;
     Ok(body)
 }

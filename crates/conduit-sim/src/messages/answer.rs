@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::body::Body;
 use bytes::Bytes;
 use futures::stream;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::cache::{self, InputUsage};
 use super::reply::{self, Item, Reply, ReplyInput};
@@ -77,14 +77,6 @@ pub(crate) fn answer(shared: &Shared, call: &Call<'_>) -> Answer {
     }
 }
 
-/// The usage object of the log (and of the reply).
-pub(crate) fn usage_json(u: InputUsage, output_tokens: u64) -> Value {
-    json!({"input_tokens": u.input_tokens,
-           "cache_creation_input_tokens": u.cache_creation_input_tokens,
-           "cache_read_input_tokens": u.cache_read_input_tokens,
-           "output_tokens": output_tokens})
-}
-
 /// Keep the first `after` events, then end with an exception.
 pub(crate) fn cut_after(
     items: Vec<Item>,
@@ -123,7 +115,7 @@ pub(crate) fn reported_usage(items: &[Item], u: InputUsage, output_tokens: u64) 
     } else {
         1
     };
-    Some(usage_json(u, out))
+    Some(u.json(out))
 }
 
 /// A streamed body playing these actions; each frame is its own chunk.

@@ -70,8 +70,11 @@ pub(crate) fn message(items: &[Item]) -> Result<Value, Broken> {
                     msg["stop_reason"] = d.get("stop_reason").cloned().unwrap_or_default();
                     msg["stop_sequence"] = d.get("stop_sequence").cloned().unwrap_or_default();
                 }
-                if let Some(out) = ev.get("usage").and_then(|u| u.get("output_tokens")) {
-                    msg["usage"]["output_tokens"] = out.clone();
+                // Cumulative usage: each field it carries is the final value.
+                if let Some(Value::Object(usage)) = ev.get("usage") {
+                    for (k, v) in usage {
+                        msg["usage"][k] = v.clone();
+                    }
                 }
             }
             _ => {}

@@ -254,9 +254,7 @@ pub(crate) fn plan(steps: &[Step], input: &ReplyInput, thinking: bool, key: &[u8
     p.event(json!({"type": "message_start", "message": {
         "id": input.message_id, "type": "message", "role": "assistant", "model": input.model,
         "content": [], "stop_reason": null, "stop_sequence": null,
-        "usage": {"input_tokens": u.input_tokens,
-                  "cache_creation_input_tokens": u.cache_creation_input_tokens,
-                  "cache_read_input_tokens": u.cache_read_input_tokens, "output_tokens": 1}}}));
+        "usage": u.json(1)}}));
     let has_reasoning = steps.iter().any(|s| {
         matches!(
             s,
@@ -279,9 +277,10 @@ pub(crate) fn plan(steps: &[Step], input: &ReplyInput, thinking: bool, key: &[u8
     let output_tokens = crate::rules::tokens_of(p.output_chars).max(1);
     p.out.output_tokens = output_tokens;
     let stop_reason = p.stop_reason;
+    // Cumulative, as Anthropic writes it: the input and cache fields again, with the output.
     p.event(json!({"type": "message_delta",
         "delta": {"stop_reason": stop_reason, "stop_sequence": null},
-        "usage": {"output_tokens": output_tokens}}));
+        "usage": u.json(output_tokens)}));
     let mut stop = json!({"type": "message_stop"});
     if input.bedrock_metrics {
         stop["amazon-bedrock-invocationMetrics"] = json!({
