@@ -105,6 +105,13 @@ const ROWS: &[Row] = &[
     },
     row("claude-opus-4-5", rates(5_000, 25_000, 6_250, 10_000, 500), PRICING),
     row("claude-opus-4-6", rates(5_000, 25_000, 6_250, 10_000, 500), PRICING),
+    // 4.7 sits between 4.6 and 4.8, which share one price; no source names 4.7 itself
+    // (unconfirmed), and it is the model Claude Code asks for most.
+    row(
+        "claude-opus-4-7",
+        rates(5_000, 25_000, 6_250, 10_000, 500),
+        "assumed as Opus 4.6/4.8 (unconfirmed; no published 4.7 row)",
+    ),
     // Only 4.8's input and output rates are reported (unconfirmed); the cache rates are taken to
     // be those of 4.5/4.6, whose in/out it shares.
     row(

@@ -184,8 +184,8 @@ fn list_prices() {
             .want(300_000_000, "list:claude-3-haiku"),
             // Unknown models: no cost, never a default (the caller warns).
             case(
-                "opus-4-7-unpriced",
-                "claude-opus-4-7",
+                "opus-4-9-unpriced",
+                "claude-opus-4-9",
                 counters(m, 0, 0, 0, 0),
             ),
             case(
@@ -276,7 +276,7 @@ fn overrides_most_specific_wins() {
             // Another upstream: the any-upstream override.
             case("anthropic-4-5", "claude-sonnet-4-5", m)
                 .want(1_000_000_000, "override:*/claude-sonnet-4"),
-            // An override prices a model the list does not know (prefix normalised: 4.7 → 4-7).
+            // An override beats the list (prefix normalised: 4.7 → 4-7).
             case("opus-4-7", "global.anthropic.claude-opus-4-7", m)
                 .on("bedrock")
                 .want(7_000_000_000, "override:*/claude-opus-4.7"),
