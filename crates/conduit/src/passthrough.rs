@@ -148,7 +148,8 @@ pub async fn until_content(mut stream: RawEventStream) -> Result<RawEventStream,
 
 /// The SSE response for a Messages-lane stream. Dropping the body (client gone) drops the
 /// upstream stream, which cancels the upstream call.
-pub fn sse(stream: RawEventStream, ping: Duration, record: RequestRecord) -> Response {
+pub fn sse(stream: RawEventStream, ping: Duration, mut record: RequestRecord) -> Response {
+    record.streaming();
     let relay = Relay {
         record,
         usage: UsageTracker::default(),
