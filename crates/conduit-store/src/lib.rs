@@ -14,5 +14,5 @@ pub mod testing;
 
 pub use error::StoreError;
 pub use model::*;
-pub use store::{ChangeListener, Engine, Store, AUDIT_PAGE_MAX};
+pub use store::{ChangeListener, Engine, Store, AUDIT_PAGE_MAX, LIMIT_PAGE_MAX};
 pub use store::{LimitTx, RateLimit, RateScope};

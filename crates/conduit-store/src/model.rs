@@ -31,7 +31,9 @@ macro_rules! text_enum {
     };
 }
 
+mod spend;
 mod sso;
+pub use spend::*;
 pub use sso::*;
 
 text_enum! {

@@ -12,12 +12,15 @@ mod identity;
 mod idps;
 mod limits;
 mod open;
+mod prices;
 mod prune;
 mod rates;
 mod refresh;
 mod rows;
 mod settings;
 mod signing;
+mod spend;
+mod spend_limits;
 mod teams;
 mod users;
 
@@ -34,6 +37,7 @@ use crate::StoreError;
 pub use audit::AUDIT_PAGE_MAX;
 pub use feed::ChangeListener;
 pub use limits::{LimitTx, RateLimit, RateScope};
+pub use spend_limits::LIMIT_PAGE_MAX;
 
 /// The schema, embedded in the binary.
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
