@@ -19,6 +19,11 @@ pub struct TeamConfig {
     pub sso: super::sso::SsoConfig,
     /// `SPEND_*`: budget time zone, ledger batching, threshold notices.
     pub spend: super::spend::SpendConfig,
+    /// `REDIS_URL`: count the rate limits in Redis (else in the store).
+    pub redis_url: Option<String>,
+    /// `LIMITS_FAIL_MODE=open`: admit rate-limited callers uncounted when the shared counter is
+    /// unreachable (default `closed`: refuse them with 503).
+    pub limits_fail_open: bool,
 }
 
 impl std::fmt::Debug for TeamConfig {
@@ -31,6 +36,8 @@ impl std::fmt::Debug for TeamConfig {
             .field("public_url", &self.public_url)
             .field("sso", &self.sso)
             .field("spend", &self.spend)
+            .field("redis_url", &self.redis_url.as_ref().map(|_| "<set>"))
+            .field("limits_fail_open", &self.limits_fail_open)
             .finish()
     }
 }
@@ -55,6 +62,17 @@ pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<TeamConfig, Stri
         .map(str::trim)
         .find(|e| !e.is_empty())
         .map(|e| e.trim_end_matches('/').to_string());
+    let redis_url = env("REDIS_URL").filter(|u| !u.trim().is_empty());
+    let limits_fail_open = match env("LIMITS_FAIL_MODE").as_deref().map(str::trim) {
+        None | Some("") | Some("closed") => false,
+        Some("open") => true,
+        Some(other) => {
+            return Err(format!(
+                "LIMITS_FAIL_MODE `{other}` must be `closed` (refuse rate-limited requests while \
+                 the shared counter is unreachable) or `open` (admit them uncounted)"
+            ))
+        }
+    };
     Ok(TeamConfig {
         database_url,
         session_ttl,
@@ -62,6 +80,8 @@ pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<TeamConfig, Stri
         public_url,
         sso: super::sso::from_env(env)?,
         spend: super::spend::from_env(env)?,
+        redis_url,
+        limits_fail_open,
     })
 }
 
@@ -105,9 +125,13 @@ mod tests {
         assert!(c.database_url.is_none());
         assert_eq!(c.session_ttl, Duration::from_secs(86_400));
         assert!(c.public_hosts.is_empty());
+        assert!(c.redis_url.is_none());
+        assert!(!c.limits_fail_open);
         let c = cfg(&[
             ("DATABASE_URL", "postgres://u:secret@db/x"),
             ("SESSION_TTL_HOURS", "8"),
+            ("REDIS_URL", "redis://:hunter2@cache:6379/0"),
+            ("LIMITS_FAIL_MODE", "open"),
             (
                 "CONDUIT_PUBLIC_URL",
                 "https://GW.example.com/, http://gw2.example.com:8443,,",
@@ -117,6 +141,12 @@ mod tests {
         assert_eq!(c.session_ttl, Duration::from_secs(8 * 3600));
         assert_eq!(c.public_hosts, ["gw.example.com", "gw2.example.com:8443"]);
         assert!(!format!("{c:?}").contains("secret"));
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert_eq!(
+            c.redis_url.as_deref(),
+            Some("redis://:hunter2@cache:6379/0")
+        );
+        assert!(c.limits_fail_open);
     }
 
     #[test]
@@ -126,6 +156,7 @@ mod tests {
             ("SESSION_TTL_HOURS", "a day"),
             ("CONDUIT_PUBLIC_URL", "gw.example.com"),
             ("CONDUIT_PUBLIC_URL", "ftp://gw.example.com"),
+            ("LIMITS_FAIL_MODE", "sometimes"),
         ] {
             let e = cfg(&[(k, v)]).err().unwrap();
             assert!(e.contains(k), "{e}");

@@ -109,6 +109,7 @@ pub async fn serve_team(config: GatewayConfig, opts: TeamOptions) -> anyhow::Res
     sync::join(sync_task).await;
     sync::join(idp_task).await;
     sync::join(signer_task).await;
+    team.limiter.shutdown().await;
     store.close().await;
     let _ = std::fs::remove_file(config.run_dir().join("port"));
     let _ = std::fs::remove_file(config.run_dir().join("pid"));
@@ -138,7 +139,15 @@ pub async fn team_state(store: Store, team_config: &TeamConfig) -> anyhow::Resul
         .await
         .map_err(|e| anyhow!("cannot load the token signing keys: {}", e.message))?;
     Ok(TeamState {
-        limiter: Arc::new(Limiter::for_store(&store)),
+        limiter: Arc::new(
+            Limiter::from_config(
+                &store,
+                team_config.redis_url.as_deref(),
+                team_config.limits_fail_open,
+            )
+            .await
+            .map_err(|e| anyhow!("cannot start the rate limiter: {}", e.message))?,
+        ),
         store,
         cache,
         oidc,

@@ -8,6 +8,7 @@ mod error;
 mod idps;
 mod json;
 pub(crate) mod keys;
+mod limits;
 mod login;
 mod me;
 mod teams;
@@ -53,6 +54,11 @@ pub fn router_with(throttle: Arc<LoginThrottle>) -> Router<AppState> {
         .route("/admin/users/{id}/team", put(users::set_team))
         .route("/admin/teams", post(teams::create).get(teams::list))
         .route("/admin/audit", get(audit::list))
+        .route("/admin/limits", get(limits::list))
+        .route(
+            "/admin/limits/{scope_type}/{scope_id}",
+            put(limits::put).delete(limits::delete),
+        )
         .route("/admin/idps", post(idps::create).get(idps::list))
         .route("/admin/idps/{id}", patch(idps::update).delete(idps::delete))
         .layer(Extension(throttle))
