@@ -77,8 +77,15 @@ impl Spend {
                 priced_by: None,
             }
         } else {
-            self.pricer()
-                .price(upstream, priced_model, at_s, &counters, usage.credits, kiro)
+            // The upstream's own id first (what was served), then the client's name for it.
+            let pricer = self.pricer();
+            let by_upstream =
+                pricer.price(upstream, priced_model, at_s, &counters, usage.credits, kiro);
+            if by_upstream.cost_nanos.is_none() && priced_model != f.model {
+                pricer.price(upstream, f.model, at_s, &counters, usage.credits, kiro)
+            } else {
+                by_upstream
+            }
         };
         if priced.cost_nanos.is_none() {
             self.warn_unpriced(upstream, priced_model);
