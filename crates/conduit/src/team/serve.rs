@@ -92,6 +92,23 @@ pub async fn serve_team(config: GatewayConfig, opts: TeamOptions) -> anyhow::Res
         .signer
         .clone()
         .spawn_reload(store.clone(), syncing.clone());
+    let spend = team.spend.clone();
+    let ledger_task = super::spend::ledger::spawn(
+        spend.ledger.clone(),
+        spend.totals.clone(),
+        store.clone(),
+        spend.config.flush_interval,
+        syncing.clone(),
+    );
+    let refresh_task = super::spend::refresh::spawn(spend.clone(), store.clone(), syncing.clone());
+    let notice_task = spend.take_notices().map(|rx| {
+        super::spend::notify::spawn(
+            rx,
+            store.clone(),
+            spend.config.webhook_url.clone(),
+            syncing.clone(),
+        )
+    });
     let shutdown = CancellationToken::new();
     tokio::spawn(server::wait_for_signal(shutdown.clone()));
     let served = match &opts.tls {
@@ -109,6 +126,17 @@ pub async fn serve_team(config: GatewayConfig, opts: TeamOptions) -> anyhow::Res
     sync::join(sync_task).await;
     sync::join(idp_task).await;
     sync::join(signer_task).await;
+    sync::join(refresh_task).await;
+    if let Some(task) = notice_task {
+        sync::join(task).await;
+    }
+    // Every request has ended: the writer writes the rows still waiting, then stops.
+    if tokio::time::timeout(std::time::Duration::from_secs(30), ledger_task)
+        .await
+        .is_err()
+    {
+        tracing::error!("the spend ledger writer did not finish within 30 s");
+    }
     team.limiter.shutdown().await;
     store.close().await;
     let _ = std::fs::remove_file(config.run_dir().join("port"));
@@ -138,6 +166,15 @@ pub async fn team_state(store: Store, team_config: &TeamConfig) -> anyhow::Resul
     let signer = Signer::load(&store, sso.signing_rotate, sso.access_ttl)
         .await
         .map_err(|e| anyhow!("cannot load the token signing keys: {}", e.message))?;
+    let spend =
+        Arc::new(super::spend::Spend::new(team_config.spend.clone()).map_err(|e| anyhow!(e))?);
+    spend
+        .reload(&store)
+        .await
+        .map_err(|e| anyhow!("cannot load the spend limits and prices: {}", e.message))?;
+    if let Err(e) = super::spend::refresh::refresh_totals(&spend, &store).await {
+        tracing::warn!(error = %e.message, "cannot read the spend totals yet");
+    }
     Ok(TeamState {
         limiter: Arc::new(
             Limiter::from_config(
@@ -152,7 +189,7 @@ pub async fn team_state(store: Store, team_config: &TeamConfig) -> anyhow::Resul
         cache,
         oidc,
         signer: Arc::new(signer),
-        spend: Arc::new(super::spend::Spend::default()),
+        spend,
         settings: TeamSettings {
             session_ttl: team_config.session_ttl,
             tls: false,

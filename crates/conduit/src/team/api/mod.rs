@@ -11,6 +11,7 @@ pub(crate) mod keys;
 mod limits;
 mod login;
 mod me;
+mod me_spend;
 mod teams;
 pub mod throttle;
 mod users;
@@ -46,6 +47,7 @@ pub fn router_with(throttle: Arc<LoginThrottle>) -> Router<AppState> {
         .route("/admin/keys/{id}/revoke", post(keys::revoke))
         .route("/me/keys", post(me::create).get(me::list))
         .route("/me/keys/{id}/revoke", post(me::revoke))
+        .route("/me/spend", get(me_spend::spend))
         .route("/admin/users", post(users::create).get(users::list))
         .route(
             "/admin/users/{id}",
