@@ -72,7 +72,7 @@ pub async fn run(quick: bool) -> anyhow::Result<TeamRun> {
     eprintln!("[team] {keys} keys through the API");
     let token = server.login(&client).await?;
     let started = Instant::now();
-    let bench_key = make_keys(&client, &server, &token, keys).await?;
+    let (bench_id, bench_key) = make_keys(&client, &server, &token, keys).await?;
     let create_secs = started.elapsed().as_secs_f64();
     drop(server);
 
@@ -97,6 +97,47 @@ pub async fn run(quick: bool) -> anyhow::Result<TeamRun> {
         let team = team_target(&server.url, &bench_key, body)?;
         latency.push(pairs(&client, name, &personal, &team, n).await?);
     }
+    // The same streamed pairs with everything issue 14 adds on the key's path: RPM, TPM and
+    // concurrency limits on the key (counted in memory on SQLite), a gateway-wide monthly budget
+    // (checked in memory, headers on every answer) and its ledger row priced and queued.
+    let token = server.login(&client).await?;
+    server
+        .send(
+            &client,
+            reqwest::Method::PUT,
+            &format!("/admin/limits/key/{bench_id}"),
+            Some(&token),
+            serde_json::json!({"rpm": 1_000_000, "tpm": 1_000_000_000_000i64, "max_streams": 1_000}),
+        )
+        .await?;
+    server
+        .post(
+            &client,
+            "/v1/organizations/spend_limits",
+            Some(&token),
+            serde_json::json!({"scope": {"type": "gateway"}, "period": "monthly",
+                               "amount": "100000000"}),
+        )
+        .await?;
+    let n = if quick { 30 } else { 1000 };
+    eprintln!("[team] streamed with limits, a budget and the ledger: personal vs team ×{n}");
+    let personal = via_target(
+        Kind::Streamed,
+        &procs,
+        "/v1/messages",
+        workload::claude_code_request(),
+    )?;
+    let team = team_target(&server.url, &bench_key, workload::claude_code_request())?;
+    latency.push(
+        pairs(
+            &client,
+            "streamed + limits, budget, ledger",
+            &personal,
+            &team,
+            n,
+        )
+        .await?,
+    );
     drop(server);
 
     eprintln!("[team] revocation propagation");
@@ -119,14 +160,14 @@ pub async fn run(quick: bool) -> anyhow::Result<TeamRun> {
     })
 }
 
-/// `n` keys, 8 creations at a time; the secret of the first.
+/// `n` keys, 8 creations at a time; the id and secret of the first.
 async fn make_keys(
     client: &reqwest::Client,
     server: &TeamServer,
     token: &str,
     n: usize,
-) -> anyhow::Result<String> {
-    let (_, first) = server.create_key(client, token, "bench-0").await?;
+) -> anyhow::Result<(String, String)> {
+    let first = server.create_key(client, token, "bench-0").await?;
     let mut next = 1;
     while next < n {
         let batch: Vec<_> = (next..n.min(next + 8))

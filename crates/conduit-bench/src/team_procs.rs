@@ -77,14 +77,29 @@ impl TeamServer {
         self.child.id()
     }
 
-    async fn post(
+    pub async fn post(
         &self,
         client: &reqwest::Client,
         path: &str,
         token: Option<&str>,
         body: Value,
     ) -> anyhow::Result<Value> {
-        let mut req = client.post(format!("{}{path}", self.url)).json(&body);
+        self.send(client, reqwest::Method::POST, path, token, body)
+            .await
+    }
+
+    /// `method path` with a JSON body; the JSON answer, or an error naming the status.
+    pub async fn send(
+        &self,
+        client: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> anyhow::Result<Value> {
+        let mut req = client
+            .request(method.clone(), format!("{}{path}", self.url))
+            .json(&body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -92,7 +107,7 @@ impl TeamServer {
         let status = resp.status();
         let text = resp.text().await?;
         if !status.is_success() {
-            bail!("POST {path}: {status} {text}");
+            bail!("{method} {path}: {status} {text}");
         }
         Ok(serde_json::from_str(&text)?)
     }
