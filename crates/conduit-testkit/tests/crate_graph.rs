@@ -52,6 +52,8 @@ const RULES: &[Rule] = &[
     rule("conduit-anthropic-api", MESSAGES_UPSTREAM),
     // The team store: the only crate that speaks SQL; no conduit crate below it.
     rule("conduit-store", &[]),
+    // Money without IO (prices, cost, budget periods and verdicts): no conduit crate below it.
+    rule("conduit-spend", &[]),
     // Test and bench support.
     rule("conduit-testkit", CORE),
     Rule {
