@@ -12,6 +12,10 @@ mod limits;
 mod login;
 mod me;
 mod me_spend;
+mod prices;
+mod spend;
+mod spend_limits;
+mod spend_limits_wire;
 mod teams;
 pub mod throttle;
 mod users;
@@ -61,6 +65,13 @@ pub fn router_with(throttle: Arc<LoginThrottle>) -> Router<AppState> {
             "/admin/limits/{scope_type}/{scope_id}",
             put(limits::put).delete(limits::delete),
         )
+        .route("/admin/spend", get(spend::report))
+        .route("/admin/prices", get(prices::list))
+        .route(
+            "/admin/prices/{upstream}/{model}",
+            get(prices::get_one).put(prices::put).delete(prices::delete),
+        )
+        .merge(spend_limits::routes())
         .route("/admin/idps", post(idps::create).get(idps::list))
         .route("/admin/idps/{id}", patch(idps::update).delete(idps::delete))
         .layer(Extension(throttle))
