@@ -294,7 +294,7 @@ async fn tpm_story(backend: Backend) {
     drop(c); // no tokens: nothing to give back
     let e = env.limiters[2].admit(&env.caller).await.unwrap_err();
     assert_limited(
-        &[e.clone()],
+        std::slice::from_ref(&e),
         "this key's rate limit of 1000 tokens per minute",
     );
     assert_eq!(e.retry_after, Some(59));

@@ -94,8 +94,9 @@ impl Store {
             max_streams,
             updated_at: now_s(),
         };
+        // Written first, checked after (rolled back when the target is missing): on SQLite a
+        // transaction that reads before it writes may not get the write lock.
         let mut tx = self.pool.begin().await?;
-        require_scope(&mut tx, scope_type, scope_id).await?;
         sqlx::query(
             "INSERT INTO rate_limits (scope_type, scope_id, rpm, tpm, max_streams, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope_type, scope_id) DO UPDATE SET \
@@ -110,6 +111,7 @@ impl Store {
         .bind(limit.updated_at)
         .execute(&mut *tx)
         .await?;
+        require_scope(&mut tx, scope_type, scope_id).await?;
         let target = format!("{}:{scope_id}", scope_type.as_str());
         let detail = json!({ "rpm": rpm, "tpm": tpm, "max_streams": max_streams });
         audit::write(&mut tx, actor, "limit.set", Some(&target), &detail).await?;
