@@ -8,6 +8,7 @@ pub mod keys;
 pub mod login;
 pub mod server_host;
 pub mod session;
+pub mod spend;
 pub mod table;
 pub mod teams;
 pub mod users;
@@ -76,6 +77,9 @@ enum Action {
         #[command(subcommand)]
         action: teams::Action,
     },
+    /// Who spent what (admins and auditors): requests, tokens and cost per user, team, key,
+    /// model or day.
+    Spend(spend::SpendArgs),
 }
 
 pub fn run(paths: &Paths, args: TeamArgs) -> Outcome {
@@ -103,6 +107,7 @@ pub fn run(paths: &Paths, args: TeamArgs) -> Outcome {
         Action::Keys { action } => keys::run(paths, action, json),
         Action::Users { action } => users::run(paths, action, json),
         Action::Teams { action } => teams::run(paths, action, json),
+        Action::Spend(args) => spend::run(paths, args, json),
     }
 }
 

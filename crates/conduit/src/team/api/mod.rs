@@ -13,7 +13,7 @@ mod login;
 mod me;
 mod me_spend;
 mod prices;
-mod spend;
+pub mod spend;
 mod spend_limits;
 mod spend_limits_wire;
 mod teams;

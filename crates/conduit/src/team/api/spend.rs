@@ -79,11 +79,11 @@ pub async fn report(
         .spend_report(group_by, from_ms, to_ms, None)
         .await?;
     let (from, to) = (rfc3339_ms(from_ms), rfc3339_ms(to_ms));
+    let data: Vec<Value> = rows.iter().map(row_json).collect();
     if csv {
         let name = format!("spend-by-{}.csv", group_by.as_str());
-        return Ok(csv_response(&rows, &name));
+        return Ok(csv_response(&data, &name));
     }
-    let data: Vec<Value> = rows.iter().map(row_json).collect();
     Ok(Json(json!({
         "group_by": group_by.as_str(),
         "from": from,
@@ -109,28 +109,8 @@ fn row_json(r: &ReportRow) -> Value {
     })
 }
 
-fn csv_response(rows: &[ReportRow], filename: &str) -> Response {
-    let mut out = COLUMNS.join(",");
-    out.push_str("\r\n");
-    for r in rows {
-        let cells = [
-            r.group.clone().unwrap_or_default(),
-            r.id.clone().unwrap_or_default(),
-            r.requests.to_string(),
-            r.input.to_string(),
-            r.cache_write_5m.to_string(),
-            r.cache_write_1h.to_string(),
-            r.cache_read.to_string(),
-            r.output.to_string(),
-            conduit_spend::usd(r.cost_nanos),
-            r.unpriced.to_string(),
-            r.estimated.to_string(),
-        ];
-        let line: Vec<String> = cells.iter().map(|c| csv_field(c)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
-    }
-    let mut response = (StatusCode::OK, out).into_response();
+fn csv_response(data: &[Value], filename: &str) -> Response {
+    let mut response = (StatusCode::OK, csv_text(data)).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -142,9 +122,29 @@ fn csv_response(rows: &[ReportRow], filename: &str) -> Response {
     response
 }
 
+/// Report rows (the JSON `data`) as CSV: a header row of [`COLUMNS`], CRLF line ends, nulls
+/// empty. Also what `conduit team spend --csv` prints.
+pub fn csv_text(data: &[Value]) -> String {
+    let mut out = COLUMNS.join(",");
+    out.push_str("\r\n");
+    for row in data {
+        let cells: Vec<String> = COLUMNS
+            .iter()
+            .map(|c| match &row[*c] {
+                Value::Null => String::new(),
+                Value::String(s) => csv_field(s),
+                other => csv_field(&other.to_string()),
+            })
+            .collect();
+        out.push_str(&cells.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
 /// One CSV field (RFC 4180): quoted, with quotes doubled, when it holds a comma, a quote or a
 /// line break.
-pub fn csv_field(s: &str) -> String {
+fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\r', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
