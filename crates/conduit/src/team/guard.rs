@@ -51,10 +51,10 @@ pub async fn require_credential(
     let admission = match team.limiter.admit(&principal).await {
         Ok(a) => a,
         Err(e) => {
-            crate::metrics::refused(match e.kind {
-                ErrorKind::RateLimited => "rate_limit",
-                _ => "limits_unavailable",
-            });
+            // Rate refusals are counted by the limiter, which knows which limit refused.
+            if e.kind == ErrorKind::Unavailable {
+                crate::metrics::refused("limits_unavailable");
+            }
             return unread_body(version, refuse(dialect, &e));
         }
     };

@@ -2,8 +2,10 @@
 //! team store instead of the one key file, plus the admin API. Where things live:
 //! - `cache.rs`: every credential and user in memory, the hot-path lookup → [`Principal`];
 //! - `sync.rs`: the owned task that keeps the cache current (NOTIFY + 1 s version poll);
-//! - `guard.rs`: the `/v1` guard (authenticate, admit under the key's RPM, strip credentials);
-//! - `limit.rs`: per-key requests per minute, counted across instances;
+//! - `guard.rs`: the `/v1` guard (authenticate, check budgets, admit under the rate limits,
+//!   strip credentials, hand the request a ledger meter);
+//! - `limit/`: RPM, TPM and concurrent streams per key, user and team, counted across instances;
+//! - `spend/`: the ledger, budgets, threshold notices and budget headers;
 //! - `api/`: `/auth/*`, `/admin/*`, `/me/*` handlers (thin) and their wire shapes;
 //! - `auth.rs`: the bearer tiers (key, JWT: the gateway's own or an IdP's, session);
 //! - `oidc/`: identity providers (discovery, JWKS, validation, provisioning);

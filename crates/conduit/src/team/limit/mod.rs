@@ -447,6 +447,11 @@ impl Refusal {
         let whose = check.scope.as_str();
         let rest = (WINDOW - plan.elapsed()).max(1) as u64;
         let limits = check.limits;
+        crate::metrics::refused(match self.limit {
+            Limit::Rpm => "rate_limit",
+            Limit::Tpm => "tokens_per_minute",
+            Limit::Streams => "concurrency",
+        });
         match self.limit {
             Limit::Rpm => Error::limited(
                 format!(
