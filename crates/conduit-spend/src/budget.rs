@@ -196,8 +196,10 @@ pub fn applicable<'a>(limits: &'a [Limit], caller: &Caller) -> Vec<(&'a Limit, S
 }
 
 /// The per-seat limit that decides `user`'s cap for `period` (its amount may be `None`: an
-/// explicit no cap).
-fn per_seat<'a>(
+/// explicit no cap): their own `user` limit, else the most restrictive `rbac_group` limit of
+/// their team (all "no cap": the first), else the `organization` limit. Disabled limits count as
+/// absent. `user` is compared with the id in [`Scope::User`], whatever the caller keys people by.
+pub fn per_seat<'a>(
     limits: &'a [Limit],
     caller: &Caller,
     user: &str,

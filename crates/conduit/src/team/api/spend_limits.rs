@@ -161,6 +161,10 @@ async fn effective(team: TeamState, _: Reader, RawQuery(raw): RawQuery) -> ApiRe
     };
 
     let limits = team.store.all_spend_limits().await?;
+    let budget: Vec<conduit_spend::Limit> = limits
+        .iter()
+        .filter_map(|l| crate::team::spend::limits::budget_limit(l, l.scope_id.clone()))
+        .collect();
     let teams: HashMap<String, Team> = team
         .store
         .list_teams()
@@ -188,7 +192,7 @@ async fn effective(team: TeamState, _: Reader, RawQuery(raw): RawQuery) -> ApiRe
         let group = user.team_id.as_ref().and_then(|t| teams.get(t));
         let rows: Vec<PeriodSource<'_>> = periods
             .iter()
-            .map(|p| (*p, per_seat(&limits, &user, group, *p)))
+            .map(|p| (*p, per_seat(&limits, &budget, &user, group, *p)))
             .filter(|(_, source)| source.is_some() || !asked.is_empty())
             .collect();
         if rows.is_empty() {
@@ -247,35 +251,24 @@ async fn effective(team: TeamState, _: Reader, RawQuery(raw): RawQuery) -> ApiRe
 /// A period of a member's report and the limit that decides it (`None`: none does).
 type PeriodSource<'a> = (SpendPeriod, Option<&'a SpendLimit>);
 
-/// The per-seat limit that decides `user`'s cap for `period`: their own `user` limit; else the
-/// most restrictive `rbac_group` limit naming their team (by id or name; all of them "no cap":
-/// the first); else the `organization` limit. Disabled limits count as absent. The same order
-/// as the budget check (`conduit_spend::budget`).
+/// The per-seat limit that decides `user`'s cap for `period`, by the budget check's own rule
+/// (`conduit_spend::budget::per_seat`, over `budget`: the same limits, people by subject).
 fn per_seat<'a>(
     limits: &'a [SpendLimit],
+    budget: &[conduit_spend::Limit],
     user: &User,
     team: Option<&Team>,
     period: SpendPeriod,
 ) -> Option<&'a SpendLimit> {
-    let live = || limits.iter().filter(|l| l.is_enabled && l.period == period);
-    if let Some(own) =
-        live().find(|l| l.scope_type == SpendScope::User && l.scope_id == user.subject)
-    {
-        return Some(own);
-    }
-    let in_group = |id: &str| team.is_some_and(|t| t.id == id || t.name == id);
-    let groups: Vec<&SpendLimit> = live()
-        .filter(|l| l.scope_type == SpendScope::RbacGroup && in_group(&l.scope_id))
-        .collect();
-    if let Some(first) = groups.first() {
-        let capped = groups
-            .iter()
-            .filter_map(|l| l.amount_cents.map(|a| (a, *l)))
-            .min_by_key(|(a, _)| *a)
-            .map(|(_, l)| l);
-        return Some(capped.unwrap_or(first));
-    }
-    live().find(|l| l.scope_type == SpendScope::Organization)
+    let caller = conduit_spend::Caller {
+        user_id: Some(user.subject.clone()),
+        team_id: team.map(|t| t.id.clone()),
+        team_name: team.map(|t| t.name.clone()),
+        key_id: String::new(),
+    };
+    let period = period.as_str().parse::<Period>().ok()?;
+    let chosen = conduit_spend::budget::per_seat(budget, &caller, &user.subject, period)?;
+    limits.iter().find(|l| l.id == chosen.id)
 }
 
 /// The running-total scope of a person's own spend.

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use conduit_core::Error;
 use conduit_spend::budget::{Caller, Limit, Scope};
 use conduit_spend::Period;
-use conduit_store::{SpendScope, Store};
+use conduit_store::{SpendLimit, SpendScope, Store};
 
 use crate::team::api::store_error;
 use crate::team::Principal;
@@ -66,28 +66,37 @@ pub async fn load(store: &Store) -> Result<LoadedLimits, Error> {
     let team_names: HashMap<String, String> = teams.into_iter().map(|t| (t.id, t.name)).collect();
     let mut list = Vec::with_capacity(rows.len());
     for row in rows {
-        let Ok(period) = row.period.as_str().parse::<Period>() else {
-            continue;
-        };
-        let scope = match row.scope_type {
+        let user = match row.scope_type {
             SpendScope::User => match store.user_by_subject(&row.scope_id).await {
-                Ok(Some(u)) => Scope::User(u.id),
+                Ok(Some(u)) => u.id,
                 // Not (yet) a user here: the limit applies once they exist (next reload).
-                _ => Scope::User(format!("subject:{}", row.scope_id)),
+                _ => format!("subject:{}", row.scope_id),
             },
-            SpendScope::RbacGroup => Scope::RbacGroup(row.scope_id.clone()),
-            SpendScope::Organization => Scope::Organization,
-            SpendScope::Team => Scope::Team(row.scope_id.clone()),
-            SpendScope::Key => Scope::Key(row.scope_id.clone()),
-            SpendScope::Gateway => Scope::Gateway,
+            _ => String::new(),
         };
-        list.push(Limit {
-            id: row.id,
-            scope,
-            period,
-            amount_nanos: row.amount_cents.map(|c| c.saturating_mul(10_000_000)),
-            enabled: row.is_enabled,
-        });
+        list.extend(budget_limit(&row, user));
     }
     Ok(LoadedLimits::new(list, team_names))
+}
+
+/// A stored spend limit as the budget check reads it, a `user` limit naming its person as
+/// `user` (the id the caller's totals are keyed by, or the subject where people are listed by
+/// subject). `None` for a period this build does not know.
+pub fn budget_limit(row: &SpendLimit, user: String) -> Option<Limit> {
+    let period = row.period.as_str().parse::<Period>().ok()?;
+    let scope = match row.scope_type {
+        SpendScope::User => Scope::User(user),
+        SpendScope::RbacGroup => Scope::RbacGroup(row.scope_id.clone()),
+        SpendScope::Organization => Scope::Organization,
+        SpendScope::Team => Scope::Team(row.scope_id.clone()),
+        SpendScope::Key => Scope::Key(row.scope_id.clone()),
+        SpendScope::Gateway => Scope::Gateway,
+    };
+    Some(Limit {
+        id: row.id.clone(),
+        scope,
+        period,
+        amount_nanos: row.amount_cents.map(|c| c.saturating_mul(10_000_000)),
+        enabled: row.is_enabled,
+    })
 }
