@@ -55,10 +55,10 @@ fn client_usage(text: &str, stream: bool) -> Value {
         return v["usage"].clone();
     }
     text.lines()
+        .rev()
         .filter_map(|l| l.strip_prefix("data: "))
         .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-        .filter(|e| e["type"] == "message_delta")
-        .last()
+        .find(|e| e["type"] == "message_delta")
         .unwrap()["usage"]
         .clone()
 }
