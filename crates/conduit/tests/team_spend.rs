@@ -30,7 +30,15 @@ async fn gateway(messages_lane: bool) -> Gateway {
         messages_lane: messages_lane.then_some(7),
         ..Setup::default()
     };
-    team_support::gateway(dir, store, setup).await
+    let gw = team_support::gateway(dir, store, setup).await;
+    // Keep the cache synced as `serve` does: a test slowed down by a loaded machine must not
+    // meet the cache's fail-closed staleness bound (3 s without a sync).
+    let _sync = conduit::team::sync::spawn(
+        gw.store.clone(),
+        gw.team.cache.clone(),
+        tokio_util::sync::CancellationToken::new(),
+    );
+    gw
 }
 
 /// A member (in `team`, if given) and a key of theirs: `(user id, key secret)`.
