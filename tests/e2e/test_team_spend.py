@@ -38,11 +38,9 @@ def ledger_rows(gw, where: str = "1=1") -> int:
 
 
 def member_key(gw) -> tuple[str, dict]:
-    admin = gw.admin()
-    team = gw.create_team(unique("t"), token=admin)
-    user = gw.create_user(unique("m"), token=admin)
-    gw.set_team(user["id"], team["id"], token=admin)
-    key = gw.create_key(unique("k"), token=admin, user_id=user["id"])
+    team = gw.create_team(unique("t"))
+    user = gw.create_user(unique("m"), team_id=team["id"])
+    key = gw.create_key(unique("k"), user_id=user["id"])
     return key["key"], user
 
 
@@ -107,10 +105,10 @@ def test_kill_9_loses_at_most_the_flush_window(team_gateway):
 
 def test_budget_blocks_the_next_request_not_the_stream_in_flight(team_gateway):
     gw = team_gateway()
-    admin = gw.admin()
+    admin = gw.admin
     key, user = member_key(gw)
     # A price that makes one small request cost more than the cap: $1,000 per million tokens.
-    gw.call("PUT", f"/admin/prices/anthropic/{MODEL}", token=admin, json={
+    gw.call("PUT", f"/admin/prices/anthropic/{MODEL}", token=admin, expect=201, json={
         "input": "1000", "output": "1000", "cache_read": "1000", "write_5m": "1000",
         "write_1h": "1000"})
     limit = gw.call("POST", "/v1/organizations/spend_limits", token=admin, json={
