@@ -18,6 +18,9 @@ if [[ "${1:-}" == "--e2e-only" ]]; then e2e_only=1; shift; fi
 # 127.0.0.1:5432, else a throwaway cluster stopped when this script exits. Exports
 # CONDUIT_TEST_PG_URL for cargo and pytest.
 source scripts/postgres.sh
+# A Redis for the rate-limit tests: the one on 127.0.0.1:6379, else a throwaway one. Exports
+# REDIS_URL.
+source scripts/redis.sh
 
 started=$SECONDS
 failed=()
