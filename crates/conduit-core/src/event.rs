@@ -101,7 +101,7 @@ pub struct Usage {
     pub cache_creation_input_tokens: u32,
     /// The cache writes split by TTL, exactly as the upstream reported `usage.cache_creation`;
     /// `None` when it reported no split.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_creation: Option<CacheCreation>,
     /// Upstream credits this response cost (Kiro's `meteringEvent`s, summed), if reported.
     #[serde(default)]
