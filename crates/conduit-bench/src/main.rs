@@ -1,4 +1,4 @@
-//! `cargo run --release -p conduit-bench [-- --scenario streamed|small|openai|memory|team|all] [--quick]`:
+//! `cargo run --release -p conduit-bench [-- --scenario streamed|small|openai|memory|team|spend|all] [--quick]`:
 //! starts `conduit-sim` and `conduit` (release binaries beside this one, built first under
 //! `cargo run`), drives each scenario at the same load directly at the simulator and through
 //! conduit, and reports the latency conduit adds, throughput at saturation, CPU per request,
@@ -11,6 +11,7 @@
 mod load;
 mod procs;
 mod report;
+mod spend;
 mod stats;
 mod streams;
 mod team;
@@ -54,6 +55,8 @@ struct Options {
     soak: Option<u64>,
     extras: bool,
     team: bool,
+    /// `--scenario spend`: in process, no servers.
+    spend: bool,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -63,6 +66,7 @@ fn options() -> anyhow::Result<Options> {
         soak: None,
         extras: true,
         team: false,
+        spend: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -80,11 +84,15 @@ fn options() -> anyhow::Result<Options> {
                         o.team = true;
                         (vec![], false)
                     }
+                    "spend" => {
+                        o.spend = true;
+                        (vec![], false)
+                    }
                     "all" => (o.kinds, true),
                     other => {
                         bail!(
                             "unknown scenario `{other}`: streamed, small, openai, bedrock, \
-                             memory, team or all"
+                             memory, team, spend or all"
                         )
                     }
                 };
@@ -95,8 +103,9 @@ fn options() -> anyhow::Result<Options> {
             }
             "-h" | "--help" => {
                 println!(
-                    "conduit-bench [--scenario streamed|small|openai|bedrock|memory|team|all] [--quick] [--soak SECS]\n\
+                    "conduit-bench [--scenario streamed|small|openai|bedrock|memory|team|spend|all] [--quick] [--soak SECS]\n\
                      memory: only the open streams and cold start\n\
+                     spend: team mode's budget check, rate-limit admission and ledger row per request, in process\n\
                      team: team mode vs personal mode (added latency, RSS with 10,000 keys, \
                      revocation propagation on Postgres)\n\
                      --soak SECS: only drive the streamed scenario through conduit for SECS \
@@ -291,6 +300,20 @@ async fn main() -> anyhow::Result<()> {
     let opts = options()?;
     let began = Instant::now();
     let fd_limit = stats::raise_fd_limit();
+    if opts.spend {
+        let run = spend::run(opts.quick).await?;
+        let md = run.markdown();
+        println!("{md}");
+        let json = serde_json::json!({
+            "n": run.n,
+            "metered_p50_us": run.metered.p50.as_secs_f64() * 1e6,
+            "metered_p99_us": run.metered.p99.as_secs_f64() * 1e6,
+            "unlimited_p50_us": run.unlimited.p50.as_secs_f64() * 1e6,
+            "unlimited_p99_us": run.unlimited.p99.as_secs_f64() * 1e6,
+            "rows_written": run.rows_written,
+        });
+        return write_results("spend", &json, &md);
+    }
     procs::build_servers()?;
     if opts.team {
         let run = team::run(opts.quick).await?;
