@@ -24,10 +24,11 @@ const WRITE_CHUNK: usize = 2_000;
 /// Attempts at the final flush on shutdown.
 const FINAL_ATTEMPTS: u32 = 5;
 
-/// One row and what it adds to the period totals.
+/// One row and the period windows it falls in (its total deltas are built by the writer).
 pub struct Pending {
     pub row: SpendRow,
-    pub deltas: Vec<TotalDelta>,
+    /// The start of each period window when it was recorded, in `Period::ALL` order.
+    pub windows: [i64; 4],
 }
 
 /// Rows waiting to be written.
@@ -89,7 +90,10 @@ impl Ledger {
         let mut written = 0;
         while !rows.is_empty() {
             let rest = rows.split_off(rows.len().min(WRITE_CHUNK));
-            let deltas = merge(rows.iter().flat_map(|p| p.deltas.iter()));
+            let deltas = merge(
+                rows.iter()
+                    .flat_map(|p| super::record::deltas(&p.row, &p.windows)),
+            );
             let batch: Vec<SpendRow> = rows.iter().map(|p| p.row.clone()).collect();
             match store.insert_spend(&batch, &deltas).await {
                 Ok(_) => {
@@ -114,17 +118,15 @@ impl Ledger {
 }
 
 /// Sum deltas per (scope, period, period start).
-fn merge<'a>(deltas: impl Iterator<Item = &'a TotalDelta>) -> Vec<TotalDelta> {
-    let mut sums: HashMap<(&str, &str, i64), i64> = HashMap::new();
+fn merge(deltas: impl Iterator<Item = TotalDelta>) -> Vec<TotalDelta> {
+    let mut sums: HashMap<(String, String, i64), i64> = HashMap::new();
     for d in deltas {
-        *sums
-            .entry((d.scope.as_str(), d.period.as_str(), d.period_start))
-            .or_default() += d.cost_nanos;
+        *sums.entry((d.scope, d.period, d.period_start)).or_default() += d.cost_nanos;
     }
     sums.into_iter()
         .map(|((scope, period, period_start), cost_nanos)| TotalDelta {
-            scope: scope.to_owned(),
-            period: period.to_owned(),
+            scope,
+            period,
             period_start,
             cost_nanos,
         })

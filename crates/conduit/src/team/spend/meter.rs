@@ -37,11 +37,8 @@ impl Meter {
     pub fn finish(&self, finished: &Finished<'_>) {
         let taken = self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(mut m) = taken {
-            let row = m.spend.record(&m.principal, finished);
-            // Cache reads do not count towards a tokens-per-minute limit (as at Anthropic).
-            let tokens =
-                row.input_tokens + row.cache_write_5m + row.cache_write_1h + row.output_tokens;
-            m.admission.record_tokens(tokens.max(0) as u64);
+            let tokens = m.spend.record(&m.principal, finished);
+            m.admission.record_tokens(tokens);
         }
     }
 }

@@ -52,6 +52,8 @@ pub struct Spend {
     notices_rx: Mutex<Option<mpsc::UnboundedReceiver<Notice>>>,
     /// Models already warned about having no price.
     warned: Mutex<HashSet<String>>,
+    /// The period windows of the last second a row was recorded in: `(now, starts)`.
+    windows: Mutex<(i64, [i64; 4])>,
     clock: RwLock<Clock>,
 }
 
@@ -79,6 +81,7 @@ impl Spend {
             notices: tx,
             notices_rx: Mutex::new(Some(rx)),
             warned: Mutex::new(HashSet::new()),
+            windows: Mutex::new((i64::MIN, [0; 4])),
             config,
             tz,
             clock: RwLock::new(clock),
@@ -92,6 +95,20 @@ impl Spend {
     /// Replace the clock (tests move time across a period's end).
     pub fn set_clock(&self, clock: Clock) {
         *self.clock.write().unwrap_or_else(|p| p.into_inner()) = clock;
+    }
+
+    /// The start of each period window now (in `Period::ALL` order), computed once a second.
+    pub fn windows(&self) -> [i64; 4] {
+        let now = self.now();
+        let mut cached = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        if cached.0 != now {
+            let mut starts = [0; 4];
+            for (start, period) in starts.iter_mut().zip(Period::ALL) {
+                *start = period.window(now, &self.tz).0;
+            }
+            *cached = (now, starts);
+        }
+        cached.1
     }
 
     pub fn pricer(&self) -> Arc<Pricer> {

@@ -42,17 +42,35 @@ pub fn counters(usage: &Usage) -> Counters {
     }
 }
 
-/// The scopes a row of `principal` counts towards.
-fn scopes(principal: &Principal) -> Vec<String> {
-    let mut out = Vec::with_capacity(4);
-    if let Some(user) = &principal.user_id {
-        out.push(format!("user:{user}"));
+/// What one row adds to the period totals: its cost to the row's user, team, key and the
+/// gateway, in each period window (`windows`, in [`Period::ALL`] order).
+pub fn deltas(row: &SpendRow, windows: &[i64; 4]) -> Vec<TotalDelta> {
+    let cost = row.cost_nanos.unwrap_or(0);
+    if cost <= 0 {
+        return Vec::new();
     }
-    if let Some(team) = &principal.team_id {
-        out.push(format!("team:{team}"));
+    let mut scopes = Vec::with_capacity(4);
+    if let Some(user) = &row.user_id {
+        scopes.push(format!("user:{user}"));
     }
-    out.push(format!("key:{}", principal.credential_id));
-    out.push("gateway".to_owned());
+    if let Some(team) = &row.team_id {
+        scopes.push(format!("team:{team}"));
+    }
+    if let Some(key) = &row.key_id {
+        scopes.push(format!("key:{key}"));
+    }
+    scopes.push("gateway".to_owned());
+    let mut out = Vec::with_capacity(scopes.len() * 4);
+    for (period, start) in Period::ALL.iter().zip(windows) {
+        for scope in &scopes {
+            out.push(TotalDelta {
+                scope: scope.clone(),
+                period: period.as_str().to_owned(),
+                period_start: *start,
+                cost_nanos: cost,
+            });
+        }
+    }
     out
 }
 
@@ -61,8 +79,9 @@ fn ms(d: Duration) -> i64 {
 }
 
 impl Spend {
-    /// Price and queue the row of one finished request (the hot path's end: in memory only).
-    pub fn record(&self, principal: &Principal, f: &Finished<'_>) -> SpendRow {
+    /// Price and queue the row of one finished request (the hot path's end: in memory only);
+    /// the tokens that count towards a tokens-per-minute limit.
+    pub fn record(&self, principal: &Principal, f: &Finished<'_>) -> u64 {
         let usage = f.usage.unwrap_or_default();
         let counters = counters(&usage);
         let upstream = f.upstream.unwrap_or("");
@@ -114,33 +133,23 @@ impl Spend {
             cost_nanos: priced.cost_nanos,
             priced_by: priced.priced_by,
         };
-        let mut deltas = Vec::new();
+        let windows = self.windows();
         let cost = row.cost_nanos.unwrap_or(0);
         if cost > 0 {
-            let now = self.now();
-            let scopes = scopes(principal);
-            for period in Period::ALL {
-                let (start, _) = period.window(now, &self.tz);
-                for scope in &scopes {
-                    deltas.push(TotalDelta {
-                        scope: scope.clone(),
-                        period: period.as_str().to_owned(),
-                        period_start: start,
-                        cost_nanos: cost,
-                    });
-                }
+            // The in-memory totals serve budget checks only: without a limit, the writer's
+            // commit brings them (and the store's) up to date.
+            if !self.limits().is_empty() {
+                let deltas = deltas(&row, &windows);
+                self.totals.add_pending(&deltas);
+                self.notice_crossings(principal, &deltas);
             }
-            self.totals.add_pending(&deltas);
-            self.notice_crossings(principal, &deltas);
-        }
-        if cost > 0 {
             crate::metrics::cost(upstream, f.model, cost);
         }
-        self.ledger.push(Pending {
-            row: row.clone(),
-            deltas,
-        });
-        row
+        // Cache reads do not count towards a tokens-per-minute limit (as at Anthropic).
+        let tpm_tokens =
+            counters.input + counters.cache_write_5m + counters.cache_write_1h + counters.output;
+        self.ledger.push(Pending { row, windows });
+        tpm_tokens
     }
 
     /// Queue a notice for every threshold this row's cost carried a cap across.
