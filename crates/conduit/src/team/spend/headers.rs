@@ -37,9 +37,9 @@ fn unified(h: &Headroom) -> Vec<(String, String)> {
     };
     let passed = THRESHOLDS
         .iter()
+        .rev()
         .copied()
-        .filter(|t| h.utilization >= *t)
-        .last();
+        .find(|t| h.utilization >= *t);
     let status = if passed.is_some() {
         "allowed_warning"
     } else {
