@@ -382,16 +382,17 @@ impl RequestRecord {
             self.first_byte,
         );
         if let Some(usage) = &self.usage {
-            let (w5, w1h) = usage.cache_writes();
+            // The ledger's five counters, by the same reading of the usage.
+            let c = crate::team::spend::record::counters(usage);
             crate::metrics::tokens(
                 upstream,
                 &self.model,
                 &[
-                    ("input", u64::from(usage.input_tokens)),
-                    ("cache_write_5m", u64::from(w5)),
-                    ("cache_write_1h", u64::from(w1h)),
-                    ("cache_read", u64::from(usage.cache_read_input_tokens)),
-                    ("output", u64::from(usage.output_tokens)),
+                    ("input", c.input),
+                    ("cache_write_5m", c.cache_write_5m),
+                    ("cache_write_1h", c.cache_write_1h),
+                    ("cache_read", c.cache_read),
+                    ("output", c.output),
                 ],
             );
         }

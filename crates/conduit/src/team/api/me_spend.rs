@@ -15,8 +15,8 @@ pub async fn spend(team: TeamState, identity: Identity) -> ApiResult<Json<Value>
     let spend = &team.spend;
     let now = spend.now();
     let own = match &p.user_id {
-        Some(u) => format!("user:{u}"),
-        None => format!("key:{}", p.credential_id),
+        Some(u) => conduit_spend::budget::user_key(u),
+        None => conduit_spend::budget::key_key(&p.credential_id),
     };
     let periods: Vec<Value> = Period::ALL
         .iter()

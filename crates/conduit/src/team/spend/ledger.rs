@@ -96,7 +96,9 @@ impl Ledger {
                 rows.iter()
                     .flat_map(|p| super::record::deltas(&p.row, &p.windows)),
             );
-            let batch: Vec<SpendRow> = rows.iter().map(|p| p.row.clone()).collect();
+            // The rows move into the batch; a failed batch is put back together.
+            let windows: Vec<[i64; 4]> = rows.iter().map(|p| p.windows).collect();
+            let batch: Vec<SpendRow> = rows.into_iter().map(|p| p.row).collect();
             match store.insert_spend(&batch, &deltas).await {
                 Ok(_) => {
                     totals.committed(&deltas);
@@ -106,7 +108,11 @@ impl Ledger {
                 }
                 Err(e) => {
                     crate::metrics::ledger_flush_error();
-                    let mut keep = rows;
+                    let mut keep: Vec<Pending> = batch
+                        .into_iter()
+                        .zip(windows)
+                        .map(|(row, windows)| Pending { row, windows })
+                        .collect();
                     keep.extend(rest);
                     self.restore(keep);
                     crate::metrics::ledger_pending(self.pending() as u64);

@@ -137,6 +137,10 @@ impl Spend {
 
     /// Where `principal`'s caps stand now (in memory).
     pub fn verdict(&self, principal: &Principal) -> Verdict {
+        self.verdict_at(principal, self.now())
+    }
+
+    fn verdict_at(&self, principal: &Principal, now: i64) -> Verdict {
         let limits = self.limits();
         if limits.is_empty() {
             return Verdict::default();
@@ -148,7 +152,7 @@ impl Spend {
             &|scope: &str, period: Period, start: i64| {
                 self.totals.get(scope, period.as_str(), start)
             },
-            self.now(),
+            now,
             &self.tz,
         )
     }
@@ -156,13 +160,10 @@ impl Spend {
     /// Whether `principal` may send one more request now: `Ok(None)` without any cap, `Ok(Some)`
     /// with where the caps stand, `Err` (429 `billing_error`) over a cap. In memory.
     pub fn check(&self, principal: &Principal) -> Result<Option<Verdict>, Error> {
-        if self.limits().is_empty() {
-            return Ok(None);
-        }
-        let verdict = self.verdict(principal);
+        let now = self.now();
+        let verdict = self.verdict_at(principal, now);
         if let Some(block) = verdict.blocked {
             crate::metrics::refused("budget");
-            let now = self.now();
             let mut e = Error::new(ErrorKind::BudgetExceeded, block.message);
             e.retry_after = Some(block.reset_s.map_or(86_400, |r| (r - now).max(1) as u64));
             return Err(e);

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use conduit_core::Usage;
-use conduit_spend::{Counters, Period};
+use conduit_spend::{budget, Counters, Period};
 use conduit_store::{SpendRow, TotalDelta};
 
 use super::ledger::Pending;
@@ -50,16 +50,10 @@ pub fn deltas(row: &SpendRow, windows: &[i64; 4]) -> Vec<TotalDelta> {
         return Vec::new();
     }
     let mut scopes = Vec::with_capacity(4);
-    if let Some(user) = &row.user_id {
-        scopes.push(format!("user:{user}"));
-    }
-    if let Some(team) = &row.team_id {
-        scopes.push(format!("team:{team}"));
-    }
-    if let Some(key) = &row.key_id {
-        scopes.push(format!("key:{key}"));
-    }
-    scopes.push("gateway".to_owned());
+    scopes.extend(row.user_id.as_deref().map(budget::user_key));
+    scopes.extend(row.team_id.as_deref().map(budget::team_key));
+    scopes.extend(row.key_id.as_deref().map(budget::key_key));
+    scopes.push(budget::GATEWAY_KEY.to_owned());
     let mut out = Vec::with_capacity(scopes.len() * 4);
     for (period, start) in Period::ALL.iter().zip(windows) {
         for scope in &scopes {

@@ -43,10 +43,10 @@ pub async fn load_pricer(store: &Store) -> Result<Pricer, Error> {
 
 /// Re-read the totals of the periods `now` falls in.
 pub async fn refresh_totals(spend: &Spend, store: &Store) -> Result<(), Error> {
-    let now = spend.now();
     let keys: Vec<(&str, i64)> = Period::ALL
-        .into_iter()
-        .map(|p| (p.as_str(), p.window(now, &spend.tz).0))
+        .iter()
+        .map(|p| p.as_str())
+        .zip(spend.windows())
         .collect();
     let rows = store.period_totals(&keys).await.map_err(store_error)?;
     spend.totals.replace_stored(
