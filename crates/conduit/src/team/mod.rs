@@ -27,6 +27,7 @@ pub mod oauth;
 pub mod oidc;
 pub mod origin;
 pub mod password;
+pub mod portal;
 pub mod ready;
 pub mod serve;
 pub mod signin;

@@ -1,0 +1,2 @@
+//! The portal's console pages (placeholder while being written).
+pub mod chart;
