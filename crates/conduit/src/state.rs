@@ -65,6 +65,8 @@ pub struct OpenAiState {
 pub struct TeamSettings {
     /// `SESSION_TTL_HOURS` (default 24): how long a `/auth/login` session lives.
     pub session_ttl: Duration,
+    /// `PORTAL_IDLE_MINUTES` (default 30): a portal session unused this long is ended.
+    pub portal_idle: Duration,
     /// Served over HTTPS (`--tls-cert`): cookies are `Secure`, the public base is `https://`.
     pub tls: bool,
     /// `CONDUIT_PUBLIC_URL`'s first entry (no trailing `/`).
@@ -79,6 +81,7 @@ impl Default for TeamSettings {
     fn default() -> Self {
         Self {
             session_ttl: Duration::from_secs(24 * 3600),
+            portal_idle: Duration::from_secs(30 * 60),
             tls: false,
             public_url: None,
             access_ttl: Duration::from_secs(3600),

@@ -10,6 +10,8 @@ pub struct TeamConfig {
     pub database_url: Option<String>,
     /// `SESSION_TTL_HOURS` (default 24).
     pub session_ttl: Duration,
+    /// `PORTAL_IDLE_MINUTES` (default 30): a portal session unused this long is ended.
+    pub portal_idle: Duration,
     /// Host names (`name` or `name:port`) of `CONDUIT_PUBLIC_URL`'s comma-separated URLs.
     pub public_hosts: Vec<String>,
     /// The first `CONDUIT_PUBLIC_URL` entry without a trailing `/`: the origin the gateway
@@ -32,6 +34,7 @@ impl std::fmt::Debug for TeamConfig {
         f.debug_struct("TeamConfig")
             .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
             .field("session_ttl", &self.session_ttl)
+            .field("portal_idle", &self.portal_idle)
             .field("public_hosts", &self.public_hosts)
             .field("public_url", &self.public_url)
             .field("sso", &self.sso)
@@ -51,6 +54,17 @@ pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<TeamConfig, Stri
             _ => {
                 return Err(format!(
                     "SESSION_TTL_HOURS `{v}` must be a whole number of hours from 1 to 8760"
+                ))
+            }
+        },
+    };
+    let portal_idle = match env("PORTAL_IDLE_MINUTES").filter(|v| !v.is_empty()) {
+        None => Duration::from_secs(30 * 60),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(m) if (1..=24 * 60).contains(&m) => Duration::from_secs(m * 60),
+            _ => {
+                return Err(format!(
+                    "PORTAL_IDLE_MINUTES `{v}` must be a whole number of minutes from 1 to 1440"
                 ))
             }
         },
@@ -76,6 +90,7 @@ pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<TeamConfig, Stri
     Ok(TeamConfig {
         database_url,
         session_ttl,
+        portal_idle,
         public_hosts,
         public_url,
         sso: super::sso::from_env(env)?,
@@ -124,12 +139,14 @@ mod tests {
         let c = cfg(&[]).unwrap();
         assert!(c.database_url.is_none());
         assert_eq!(c.session_ttl, Duration::from_secs(86_400));
+        assert_eq!(c.portal_idle, Duration::from_secs(1800));
         assert!(c.public_hosts.is_empty());
         assert!(c.redis_url.is_none());
         assert!(!c.limits_fail_open);
         let c = cfg(&[
             ("DATABASE_URL", "postgres://u:secret@db/x"),
             ("SESSION_TTL_HOURS", "8"),
+            ("PORTAL_IDLE_MINUTES", "15"),
             ("REDIS_URL", "redis://:hunter2@cache:6379/0"),
             ("LIMITS_FAIL_MODE", "open"),
             (
@@ -139,6 +156,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.session_ttl, Duration::from_secs(8 * 3600));
+        assert_eq!(c.portal_idle, Duration::from_secs(15 * 60));
         assert_eq!(c.public_hosts, ["gw.example.com", "gw2.example.com:8443"]);
         assert!(!format!("{c:?}").contains("secret"));
         assert!(!format!("{c:?}").contains("hunter2"));
@@ -154,6 +172,8 @@ mod tests {
         for (k, v) in [
             ("SESSION_TTL_HOURS", "0"),
             ("SESSION_TTL_HOURS", "a day"),
+            ("PORTAL_IDLE_MINUTES", "0"),
+            ("PORTAL_IDLE_MINUTES", "1441"),
             ("CONDUIT_PUBLIC_URL", "gw.example.com"),
             ("CONDUIT_PUBLIC_URL", "ftp://gw.example.com"),
             ("LIMITS_FAIL_MODE", "sometimes"),

@@ -192,6 +192,7 @@ pub async fn team_state(store: Store, team_config: &TeamConfig) -> anyhow::Resul
         spend,
         settings: TeamSettings {
             session_ttl: team_config.session_ttl,
+            portal_idle: team_config.portal_idle,
             tls: false,
             public_url: team_config.public_url.clone(),
             access_ttl: sso.access_ttl,

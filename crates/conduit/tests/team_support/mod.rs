@@ -186,6 +186,7 @@ async fn with_cooldown(
         spend: Arc::new(conduit::team::spend::Spend::default()),
         settings: TeamSettings {
             session_ttl: config.session_ttl,
+            portal_idle: config.portal_idle,
             tls: false,
             public_url: config.public_url.clone(),
             access_ttl: sso.access_ttl,

@@ -102,6 +102,16 @@ pub async fn create(
     Admin(caller): Admin,
     AdminJson(body): AdminJson<IdpBody>,
 ) -> ApiResult<(StatusCode, Json<IdpView>)> {
+    let idp = add(&team, &caller.actor(), body).await?;
+    Ok((StatusCode::CREATED, Json(IdpView::new(&idp, "admin"))))
+}
+
+/// Validate and store a new IdP (audited), and put it in force here.
+pub(crate) async fn add(
+    team: &TeamState,
+    actor: &conduit_store::Actor,
+    body: IdpBody,
+) -> ApiResult<Idp> {
     let new = NewIdp {
         name: name(body.name)?,
         issuer_url: issuer(body.issuer_url)?,
@@ -114,9 +124,9 @@ pub async fn create(
         scopes: body.scopes.flatten().filter(|s| !s.trim().is_empty()),
         enabled: body.enabled.unwrap_or(true),
     };
-    let idp = team.store.create_idp(&new, &caller.actor()).await?;
-    applied(&team, &idp).await;
-    Ok((StatusCode::CREATED, Json(IdpView::new(&idp, "admin"))))
+    let idp = team.store.create_idp(&new, actor).await?;
+    applied(team, &idp).await;
+    Ok(idp)
 }
 
 /// `GET /admin/idps`: the environment's first.

@@ -49,6 +49,16 @@ pub async fn issue(
     req: KeyRequest,
     actor: &Actor,
 ) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
+    let (secret, created) = issue_key(team, req, actor).await?;
+    Ok((StatusCode::CREATED, Json(CreatedKey::new(secret, &created))))
+}
+
+/// [`issue`]'s work: the secret (to show once) and the stored key.
+pub async fn issue_key(
+    team: &TeamState,
+    req: KeyRequest,
+    actor: &Actor,
+) -> ApiResult<(String, conduit_store::Credential)> {
     if let Some(rpm) = req.rate_limit_rpm.filter(|r| *r < 1) {
         return Err(ApiError::invalid(format!(
             "rate_limit_rpm: must be at least 1 (got {rpm}); leave it out for no limit"
@@ -71,10 +81,7 @@ pub async fn issue(
     };
     let created = team.store.create_credential(&new, actor).await?;
     super::sync(team).await;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedKey::new(minted.secret, &created)),
-    ))
+    Ok((minted.secret, created))
 }
 
 /// Revoke key `id` (already known to be a key the caller may revoke).
@@ -103,7 +110,7 @@ pub async fn create(
 }
 
 /// A key request for `user_id` (who must exist), in `team_id`, else in the owner's team.
-pub(super) async fn request_for(
+pub(crate) async fn request_for(
     team: &TeamState,
     user_id: String,
     team_id: Option<String>,

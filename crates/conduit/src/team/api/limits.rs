@@ -71,7 +71,19 @@ pub async fn put(
     Path((scope_type, scope_id)): Path<(String, String)>,
     AdminJson(body): AdminJson<SetLimits>,
 ) -> ApiResult<Json<LimitView>> {
-    let scope = scope_of(&scope_type)?;
+    let set = set_limits(&team, &caller.actor(), &scope_type, &scope_id, body).await?;
+    Ok(Json(LimitView::from(&set)))
+}
+
+/// Validate and store one scope's rate limits (audited), put them in force here.
+pub(crate) async fn set_limits(
+    team: &TeamState,
+    actor: &conduit_store::Actor,
+    scope_type: &str,
+    scope_id: &str,
+    body: SetLimits,
+) -> ApiResult<conduit_store::RateLimit> {
+    let scope = scope_of(scope_type)?;
     for (name, value) in [
         ("rpm", body.rpm),
         ("tpm", body.tpm),
@@ -85,17 +97,10 @@ pub async fn put(
     }
     let set = team
         .store
-        .set_rate_limit(
-            scope,
-            &scope_id,
-            body.rpm,
-            body.tpm,
-            body.max_streams,
-            &caller.actor(),
-        )
+        .set_rate_limit(scope, scope_id, body.rpm, body.tpm, body.max_streams, actor)
         .await?;
-    applied(&team).await;
-    Ok(Json(LimitView::from(&set)))
+    applied(team).await;
+    Ok(set)
 }
 
 /// `DELETE /admin/limits/{scope_type}/{scope_id}`: 204; 404 when it had no limits.
@@ -104,12 +109,21 @@ pub async fn delete(
     Admin(caller): Admin,
     Path((scope_type, scope_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let scope = scope_of(&scope_type)?;
-    team.store
-        .delete_rate_limit(scope, &scope_id, &caller.actor())
-        .await?;
-    applied(&team).await;
+    delete_limits(&team, &caller.actor(), &scope_type, &scope_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Remove one scope's rate limits (audited), here at once.
+pub(crate) async fn delete_limits(
+    team: &TeamState,
+    actor: &conduit_store::Actor,
+    scope_type: &str,
+    scope_id: &str,
+) -> ApiResult<()> {
+    let scope = scope_of(scope_type)?;
+    team.store.delete_rate_limit(scope, scope_id, actor).await?;
+    applied(team).await;
+    Ok(())
 }
 
 fn scope_of(text: &str) -> Result<RateScope, ApiError> {

@@ -3,23 +3,23 @@
 //! pulled into this instance's cache before the answer, so a revoked key is refused at once.
 
 mod audit;
-mod caller;
+pub(crate) mod caller;
 mod error;
-mod idps;
+pub(crate) mod idps;
 mod json;
 pub(crate) mod keys;
-mod limits;
+pub(crate) mod limits;
 mod login;
 mod me;
 mod me_spend;
 mod prices;
 pub mod spend;
-mod spend_limits;
+pub(crate) mod spend_limits;
 mod spend_limits_wire;
-mod teams;
+pub(crate) mod teams;
 pub mod throttle;
-mod users;
-mod wire;
+pub(crate) mod users;
+pub(crate) mod wire;
 
 use std::sync::Arc;
 

@@ -93,7 +93,7 @@ pub async fn report(
     .into_response())
 }
 
-fn row_json(r: &ReportRow) -> Value {
+pub(crate) fn row_json(r: &ReportRow) -> Value {
     json!({
         "group": r.group,
         "group_id": r.id,
@@ -109,7 +109,7 @@ fn row_json(r: &ReportRow) -> Value {
     })
 }
 
-fn csv_response(data: &[Value], filename: &str) -> Response {
+pub(crate) fn csv_response(data: &[Value], filename: &str) -> Response {
     let mut response = (StatusCode::OK, csv_text(data)).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -166,7 +166,7 @@ fn wants_csv(headers: &HeaderMap) -> bool {
 
 /// An RFC 3339 instant, or a `YYYY-MM-DD` UTC date (its midnight; with `end_of_day`, the next
 /// midnight, so the day is included), in Unix milliseconds.
-fn instant_ms(name: &str, value: &str, end_of_day: bool) -> Result<i64, ApiError> {
+pub(crate) fn instant_ms(name: &str, value: &str, end_of_day: bool) -> Result<i64, ApiError> {
     if let Ok(t) = OffsetDateTime::parse(value, &Rfc3339) {
         return Ok((t.unix_timestamp_nanos() / 1_000_000) as i64);
     }

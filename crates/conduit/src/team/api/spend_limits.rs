@@ -50,7 +50,18 @@ async fn upsert(
     Admin(caller): Admin,
     AdminJson(body): AdminJson<Value>,
 ) -> ApiResult<Json<Value>> {
-    let new = parse_upsert(&body)?;
+    let limit = upsert_limit(&team, &caller.actor(), &body).await?;
+    Ok(Json(limit_json(&limit)))
+}
+
+/// Validate (the wire shape of `POST`), check the pool's target exists, store (audited), put
+/// in force here.
+pub(crate) async fn upsert_limit(
+    team: &TeamState,
+    actor: &conduit_store::Actor,
+    body: &Value,
+) -> ApiResult<SpendLimit> {
+    let new = parse_upsert(body)?;
     match new.scope_type {
         SpendScope::Team if team.store.team(&new.scope_id).await?.is_none() => {
             return Err(ApiError::not_found("team"));
@@ -63,9 +74,9 @@ async fn upsert(
         }
         _ => {}
     }
-    let (limit, _created) = team.store.upsert_spend_limit(&new, &caller.actor()).await?;
-    reload(&team).await;
-    Ok(Json(limit_json(&limit)))
+    let (limit, _created) = team.store.upsert_spend_limit(&new, actor).await?;
+    reload(team).await;
+    Ok(limit)
 }
 
 /// `GET ?limit=&after_id=&before_id=&scope_type=`: newest first.
@@ -112,9 +123,19 @@ async fn delete(
     Admin(caller): Admin,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    team.store.delete_spend_limit(&id, &caller.actor()).await?;
-    reload(&team).await;
+    delete_limit(&team, &caller.actor(), &id).await?;
     Ok(Json(json!({ "type": "spend_limit_deleted", "id": id })))
+}
+
+/// Delete a spend limit (audited) and stop enforcing it here.
+pub(crate) async fn delete_limit(
+    team: &TeamState,
+    actor: &conduit_store::Actor,
+    id: &str,
+) -> ApiResult<()> {
+    team.store.delete_spend_limit(id, actor).await?;
+    reload(team).await;
+    Ok(())
 }
 
 /// `GET /audit?limit=&after_id=`: the changes to spend limits, newest first.

@@ -16,11 +16,20 @@ pub async fn create(
     Admin(caller): Admin,
     AdminJson(body): AdminJson<CreateTeam>,
 ) -> ApiResult<(StatusCode, Json<TeamView>)> {
-    if body.name.trim().is_empty() {
+    let created = create_team(&team, &caller.actor(), &body.name).await?;
+    Ok((StatusCode::CREATED, Json(TeamView::from(&created))))
+}
+
+/// Store a team (audited); an empty name is a 400.
+pub(crate) async fn create_team(
+    team: &TeamState,
+    actor: &conduit_store::Actor,
+    name: &str,
+) -> ApiResult<conduit_store::Team> {
+    if name.trim().is_empty() {
         return Err(ApiError::invalid("name: must not be empty"));
     }
-    let created = team.store.create_team(&body.name, &caller.actor()).await?;
-    Ok((StatusCode::CREATED, Json(TeamView::from(&created))))
+    Ok(team.store.create_team(name, actor).await?)
 }
 
 /// `GET /admin/teams`.

@@ -19,6 +19,16 @@ pub async fn create(
     Admin(caller): Admin,
     AdminJson(body): AdminJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
+    let user = create_user(&team, &caller.actor(), body).await?;
+    Ok((StatusCode::CREATED, Json(UserView::from(&user))))
+}
+
+/// Validate, hash the password if any, store (audited), make this instance see it.
+pub(crate) async fn create_user(
+    team: &TeamState,
+    actor: &conduit_store::Actor,
+    body: CreateUser,
+) -> ApiResult<User> {
     let subject = body
         .subject
         .or_else(|| body.email.clone())
@@ -36,9 +46,9 @@ pub async fn create(
         team_id: body.team_id,
         password_hash,
     };
-    let user = team.store.create_user(&new, &caller.actor()).await?;
-    super::sync(&team).await;
-    Ok((StatusCode::CREATED, Json(UserView::from(&user))))
+    let user = team.store.create_user(&new, actor).await?;
+    super::sync(team).await;
+    Ok(user)
 }
 
 /// `GET /admin/users`.
@@ -79,7 +89,7 @@ pub async fn put_role(
     Ok(Json(json!({"updated": true})))
 }
 
-async fn apply(
+pub(crate) async fn apply(
     team: &TeamState,
     caller: &Caller,
     id: &str,
@@ -123,7 +133,7 @@ pub async fn set_team(
     Ok(Json(json!({"updated": true})))
 }
 
-fn parse_role(role: &str) -> Result<Role, ApiError> {
+pub(crate) fn parse_role(role: &str) -> Result<Role, ApiError> {
     Role::parse(role).ok_or_else(|| {
         ApiError::invalid(format!(
             "role: must be member, admin or auditor (got {role:?})"

@@ -112,6 +112,50 @@ pub(super) async fn get_json<T: DeserializeOwned>(
         .map_err(|e| unreachable(issuer, format!("GET {url}: not the expected JSON ({e})")))
 }
 
+/// What a discovery test found (the portal's "Test discovery"): the endpoints and, per
+/// signing key of the key set, its `kid` and algorithm or key type.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+    pub keys: Vec<String>,
+}
+
+/// Fetch `issuer`'s discovery document and key set with the checks sign-in uses.
+pub async fn probe(http: &reqwest::Client, issuer: &str) -> Result<Probe, Error> {
+    if !allowed_url(issuer) {
+        return Err(Error::new(
+            ErrorKind::InvalidRequest,
+            format!(
+                "{issuer:?} is not an https URL (plain http is allowed only to localhost,                  127.0.0.1 and ::1)"
+            ),
+        ));
+    }
+    let doc = discover(http, issuer).await?;
+    let set: serde_json::Value = get_json(http, issuer, &doc.jwks_uri).await?;
+    let keys = set["keys"]
+        .as_array()
+        .map(|keys| {
+            keys.iter()
+                .map(|k| {
+                    let kid = k["kid"].as_str().unwrap_or("(no kid)");
+                    let alg = k["alg"].as_str().or(k["kty"].as_str()).unwrap_or("?");
+                    format!("{kid} ({alg})")
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Probe {
+        issuer: doc.issuer,
+        authorization_endpoint: doc.authorization_endpoint,
+        token_endpoint: doc.token_endpoint,
+        jwks_uri: doc.jwks_uri,
+        keys,
+    })
+}
+
 /// Why [`read_capped`] gave up.
 pub enum BodyError {
     Transport(reqwest::Error),

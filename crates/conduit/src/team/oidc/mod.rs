@@ -4,6 +4,7 @@
 //! remembered verifications (`verified.rs`) and who a checked identity is (`provision.rs`).
 
 mod discovery;
+pub use discovery::{probe, Probe};
 mod jwks;
 mod provision;
 mod registry;

@@ -123,8 +123,10 @@ impl IntoResponse for Page {
         let html = format!(
             "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width\">\
-             <title>{title} · conduit</title></head>\n<body>\n<h1>{title}</h1>\n{body}\n\
-             </body></html>\n",
+             <title>{title} · conduit</title>\
+             <link rel=\"stylesheet\" href=\"{css}\"></head>\n\
+             <body class=\"plain\"><main>\n<h1>{title}</h1>\n{body}\n</main></body></html>\n",
+            css = crate::team::portal::assets::CSS_PATH,
             title = escape(&self.title),
             body = self.body,
         );
@@ -140,8 +142,8 @@ impl IntoResponse for Page {
             form_action.push_str(origin);
         }
         let csp = format!(
-            "default-src 'none'; form-action {form_action}; frame-ancestors 'none'; \
-             base-uri 'none'"
+            "default-src 'none'; style-src 'self'; form-action {form_action}; \
+             frame-ancestors 'none'; base-uri 'none'"
         );
         if let Ok(v) = HeaderValue::from_str(&csp) {
             headers.insert(CONTENT_SECURITY_POLICY, v);
@@ -165,7 +167,7 @@ pub fn redirect(status: StatusCode, location: &str, cookies: &[String]) -> Respo
 }
 
 /// The headers every answer here carries, and its cookies.
-fn finish(response: &mut Response, cookies: &[String]) {
+pub fn finish(response: &mut Response, cookies: &[String]) {
     let headers = response.headers_mut();
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -20,7 +20,7 @@ mod device;
 mod exchange;
 mod flow;
 pub mod html;
-mod portal;
+pub(crate) mod portal;
 mod setup;
 
 use std::net::IpAddr;
@@ -44,7 +44,9 @@ const MAX_FORM_BYTES: usize = 16 * 1024;
 /// What the pages share besides the team state.
 pub struct Web {
     /// For identity providers' token endpoints (5 s timeouts, no redirects).
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
+    /// The portal's idle clock per session.
+    pub(crate) idle: crate::team::portal::Idle,
     throttle: Arc<LoginThrottle>,
     /// `/device` code entry: 10 per 600 s per address.
     device_limit: IpLimit,
@@ -64,8 +66,10 @@ pub fn routes_with(throttle: Arc<LoginThrottle>) -> Router<AppState> {
         throttle,
         device_limit: IpLimit::new(10, Duration::from_secs(600)),
         start_limit: IpLimit::new(STARTS_PER_WINDOW, Duration::from_secs(600)),
+        idle: crate::team::portal::Idle::default(),
     });
     Router::new()
+        .merge(crate::team::portal::routes())
         .route("/portal", get(portal::show))
         .route("/portal/login", post(portal::login))
         .route("/portal/logout", post(portal::logout))
@@ -88,12 +92,12 @@ pub fn routes_with(throttle: Arc<LoginThrottle>) -> Router<AppState> {
 
 /// Everything a page handler needs from the request besides its body.
 pub struct Ctx {
-    team: TeamState,
-    web: Arc<Web>,
-    browser: Browser,
-    ip: Option<IpAddr>,
+    pub(crate) team: TeamState,
+    pub(crate) web: Arc<Web>,
+    pub(crate) browser: Browser,
+    pub(crate) ip: Option<IpAddr>,
     /// `<public base>`, for redirect URIs and scripts.
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Ctx {
@@ -117,7 +121,7 @@ impl Ctx {
     }
 
     /// The client's address as the audit log writes it.
-    fn ip_text(&self) -> Option<String> {
+    pub(crate) fn ip_text(&self) -> Option<String> {
         self.ip.map(|ip| ip.to_string())
     }
 

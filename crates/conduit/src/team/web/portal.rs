@@ -4,7 +4,7 @@
 //! `conduit_session` cookie.
 
 use axum::body::Bytes;
-use axum::extract::Path;
+use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use conduit_store::FlowPurpose;
@@ -12,34 +12,32 @@ use conduit_store::FlowPurpose;
 use super::cookie::{self, SESSION};
 use super::html::{escape, hidden, redirect, Page};
 use super::{flow, Ctx};
+use crate::team::portal::{overview, Viewer};
 use crate::team::signin;
 use crate::team::wire::{digest, form};
 
 /// The one refusal for a wrong password, an unknown or inactive user, or one without one.
 const REFUSED: &str = "Invalid username or password.";
 
-/// `GET /portal`.
-pub async fn show(mut ctx: Ctx) -> Result<Response, Page> {
-    if let Some(p) = ctx.browser.session(&ctx.team)? {
-        let user_id = p.user_id.clone().unwrap_or_default();
-        let user = ctx.team.store.user(&user_id).await?;
-        let name = user
-            .as_ref()
-            .and_then(|u| u.email.clone())
-            .or(p.subject.clone())
-            .unwrap_or_default();
-        let body = format!(
-            "<p>Signed in as <strong>{}</strong> ({}).</p>\n\
-             <form method=\"post\" action=\"/portal/logout\">{}\
-             <button type=\"submit\">Sign out</button></form>",
-            escape(&name),
-            escape(p.role.as_str()),
-            hidden("csrf", &ctx.browser.session_csrf()),
-        );
-        return Ok(Page::new(StatusCode::OK, "conduit portal", body).into_response());
+/// `GET /portal`: the console's overview when signed in, else the sign-in page (which says
+/// why after an idle session was ended: `?ended=idle`).
+pub async fn show(mut ctx: Ctx, RawQuery(raw): RawQuery) -> Result<Response, Page> {
+    if ctx.browser.session(&ctx.team)?.is_some() {
+        return Ok(match Viewer::check(ctx, true).await {
+            Ok(viewer) => overview(viewer).await.into_response(),
+            Err(response) => response,
+        });
     }
     let (_, bind) = ctx.browser.bind();
-    let page = Page::new(StatusCode::OK, "Sign in", sign_in_body(&ctx, None)).cookie(bind);
+    let ended = form(raw.unwrap_or_default().as_bytes()).remove("ended");
+    let note = (ended.as_deref() == Some("idle")).then(|| {
+        format!(
+            "Your session ended after {} minutes without activity.",
+            ctx.team.settings.portal_idle.as_secs() / 60
+        )
+    });
+    let body = sign_in_body(&ctx, note.as_deref());
+    let page = Page::new(StatusCode::OK, "Sign in", body).cookie(bind);
     Ok(page.for_idps(&ctx.team).into_response())
 }
 
