@@ -44,6 +44,8 @@ pub async fn show(v: Viewer) -> Result<Response, Failure> {
                 button type="button" data-copy="script" aria-label="Copy the installer command" { "Copy" }
             }
         }
+        p { "The script alone (for " code { "apiKeyHelper" } " without the installer): "
+            a href="/auth/setup/token-script" download="conduit-token.sh" { "conduit-token.sh" } "." }
         p { "Prefer a key? " a href="/portal/keys" { "Create one" } " and set it as " code { "ANTHROPIC_API_KEY" } "." }
     };
     Ok(page(
