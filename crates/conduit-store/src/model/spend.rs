@@ -96,6 +96,28 @@ pub struct ReportRow {
     pub estimated: i64,
 }
 
+/// Which ledger rows a report counts, beyond its time window: all given filters at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpendFilter {
+    /// One user's requests only (the user's id).
+    pub user_id: Option<String>,
+    /// One team's requests only (the team's id).
+    pub team_id: Option<String>,
+    /// One model's requests only (the model the client asked for).
+    pub model: Option<String>,
+}
+
+/// One UTC day's spend on one model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayModel {
+    /// The UTC date of the requests' start, `YYYY-MM-DD`.
+    pub day: String,
+    pub model: String,
+    pub requests: i64,
+    /// The sum of the known costs.
+    pub cost_nanos: i64,
+}
+
 text_enum! {
     /// What a spend limit applies to. `user`, `rbac_group` and `organization` are per-seat
     /// defaults (Anthropic's Admin API); `team`, `key` and `gateway` are conduit's pools.

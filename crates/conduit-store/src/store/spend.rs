@@ -9,7 +9,9 @@ use sqlx::AssertSqlSafe;
 
 use super::rows::get;
 use super::Store;
-use crate::{GroupBy, ReportRow, SpendRow, SpendTotal, StoreError, TotalDelta};
+use crate::{
+    DayModel, GroupBy, ReportRow, SpendFilter, SpendRow, SpendTotal, StoreError, TotalDelta,
+};
 
 /// Ledger rows per INSERT statement (22 parameters each: 4,400 per statement, well under both
 /// engines' limits).
@@ -181,29 +183,41 @@ impl Store {
         to_ms: i64,
         user_id: Option<&str>,
     ) -> Result<Vec<ReportRow>, StoreError> {
+        let filter = SpendFilter {
+            user_id: user_id.map(str::to_owned),
+            ..SpendFilter::default()
+        };
+        self.spend_report_filtered(group_by, from_ms, to_ms, &filter)
+            .await
+    }
+
+    /// [`Store::spend_report`] over the requests that match every filter given.
+    pub async fn spend_report_filtered(
+        &self,
+        group_by: GroupBy,
+        from_ms: i64,
+        to_ms: i64,
+        filter: &SpendFilter,
+    ) -> Result<Vec<ReportRow>, StoreError> {
         let (key, label) = match group_by {
             GroupBy::User => ("s.user_id", "MAX(s.subject)"),
             GroupBy::Team => ("s.team_id", "MAX(t.name)"),
             GroupBy::Key => ("s.key_id", "MAX(s.key_id)"),
             GroupBy::Model => ("s.model", "MAX(s.model)"),
-            GroupBy::Day => ("s.at_ms / 86400000", "MIN(s.at_ms)"),
+            GroupBy::Day => (DAY, "MIN(s.at_ms)"),
         };
         let join = match group_by {
             GroupBy::Team => " LEFT JOIN teams t ON t.id = s.team_id",
             _ => "",
         };
-        let user_filter = if user_id.is_some() {
-            " AND s.user_id = $3"
-        } else {
-            ""
-        };
+        let (filter_sql, values) = where_filter(filter);
         let sql = format!(
             "SELECT {key} AS gid, {label} AS label, COUNT(*) AS requests, \
              {input} AS input, {w5} AS w5, {w1} AS w1, {read} AS cache_read, {out} AS output, \
              {cost} AS cost_nanos, \
              CAST(SUM(CASE WHEN s.cost_nanos IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS unpriced, \
              {est} AS estimated \
-             FROM spend s{join} WHERE s.at_ms >= $1 AND s.at_ms < $2{user_filter} GROUP BY {key}",
+             FROM spend s{join} WHERE s.at_ms >= $1 AND s.at_ms < $2{filter_sql} GROUP BY {key}",
             input = sum("s.input_tokens"),
             w5 = sum("s.cache_write_5m"),
             w1 = sum("s.cache_write_1h"),
@@ -213,8 +227,8 @@ impl Store {
             est = sum("s.estimated"),
         );
         let mut query = sqlx::query(AssertSqlSafe(sql)).bind(from_ms).bind(to_ms);
-        if let Some(user) = user_id {
-            query = query.bind(user);
+        for value in values {
+            query = query.bind(value);
         }
         let rows = query.fetch_all(&self.pool).await?;
         let mut out = rows
@@ -231,6 +245,54 @@ impl Store {
             }),
         }
         Ok(out)
+    }
+
+    /// Requests that started in `[from_ms, to_ms)` and match the filter, per UTC day and model
+    /// (the stacked daily chart): days in order, within a day by cost, highest first.
+    pub async fn spend_by_day_model(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        filter: &SpendFilter,
+    ) -> Result<Vec<DayModel>, StoreError> {
+        let (filter_sql, values) = where_filter(filter);
+        let sql = format!(
+            "SELECT {DAY} AS gid, s.model AS model, COUNT(*) AS requests, {cost} AS cost_nanos \
+             FROM spend s WHERE s.at_ms >= $1 AND s.at_ms < $2{filter_sql} \
+             GROUP BY {DAY}, s.model",
+            cost = sum("s.cost_nanos"),
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(from_ms).bind(to_ms);
+        for value in values {
+            query = query.bind(value);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let mut out = rows
+            .iter()
+            .map(|row| {
+                Ok((
+                    get::<i64>(row, "gid")?,
+                    DayModel {
+                        day: String::new(),
+                        model: get(row, "model")?,
+                        requests: get(row, "requests")?,
+                        cost_nanos: get(row, "cost_nanos")?,
+                    },
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        out.sort_by(|(da, a), (db, b)| {
+            da.cmp(db)
+                .then(b.cost_nanos.cmp(&a.cost_nanos))
+                .then(a.model.cmp(&b.model))
+        });
+        Ok(out
+            .into_iter()
+            .map(|(day, row)| DayModel {
+                day: utc_date(day),
+                ..row
+            })
+            .collect())
     }
 
     /// Ledger rows that started in `[from_ms, to_ms)`, oldest first, at most `limit`; one user's
@@ -341,6 +403,28 @@ fn merge(totals: &[TotalDelta]) -> Vec<(TotalKey<'_>, i64)> {
     merged.into_iter().filter(|(_, cost)| *cost != 0).collect()
 }
 
+/// The UTC day number of a request's start (days since 1970-01-01; ledger times are after it).
+const DAY: &str = "s.at_ms / 86400000";
+
+/// The filter's conditions (` AND s.col = $3 …`, numbered after the window's `$1` and `$2`) and
+/// the values to bind to them, in order.
+fn where_filter(filter: &SpendFilter) -> (String, Vec<&str>) {
+    let conditions = [
+        ("s.user_id", &filter.user_id),
+        ("s.team_id", &filter.team_id),
+        ("s.model", &filter.model),
+    ];
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    for (column, value) in conditions {
+        if let Some(value) = value {
+            values.push(value.as_str());
+            sql.push_str(&format!(" AND {column} = ${}", values.len() + 2));
+        }
+    }
+    (sql, values)
+}
+
 /// `SUM(col)` as a BIGINT (Postgres sums BIGINT as NUMERIC), 0 over no value.
 fn sum(col: &str) -> String {
     format!("CAST(COALESCE(SUM({col}), 0) AS BIGINT)")
@@ -445,6 +529,36 @@ mod tests {
             totals.contains("VALUES ($1, $2, $3, $4), ($5, $6, $7, $8) ON CONFLICT"),
             "{totals}"
         );
+    }
+
+    #[test]
+    fn filters_are_numbered_parameters() {
+        let f = |user: Option<&str>, team: Option<&str>, model: Option<&str>| SpendFilter {
+            user_id: user.map(str::to_owned),
+            team_id: team.map(str::to_owned),
+            model: model.map(str::to_owned),
+        };
+        let cases = [
+            (f(None, None, None), "", vec![]),
+            (f(Some("u"), None, None), " AND s.user_id = $3", vec!["u"]),
+            (
+                f(None, Some("t'--"), Some("m")),
+                " AND s.team_id = $3 AND s.model = $4",
+                vec!["t'--", "m"],
+            ),
+            (
+                f(Some("u"), Some("t"), Some("m")),
+                " AND s.user_id = $3 AND s.team_id = $4 AND s.model = $5",
+                vec!["u", "t", "m"],
+            ),
+        ];
+        for (filter, sql, values) in cases {
+            assert_eq!(
+                where_filter(&filter),
+                (sql.to_owned(), values),
+                "{filter:?}"
+            );
+        }
     }
 
     #[test]
