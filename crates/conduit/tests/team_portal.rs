@@ -119,14 +119,23 @@ async fn each_role_sees_its_pages_and_is_refused_the_rest() {
     assert!(nav(&admin.get(&gw, "/portal").await));
 }
 
+/// (path, form, member, auditor, admin, the audit action an admin's write leaves)
+type WriteCase = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    u16,
+    u16,
+    u16,
+    &'static str,
+);
+
 #[tokio::test]
 async fn writes_are_enforced_on_the_server_by_role() {
     let gw = Gw::new(false).await;
     let mut member = signed_in(&gw, "mo", Role::Member).await;
     let mut auditor = signed_in(&gw, "al", Role::Auditor).await;
     let mut admin = signed_in(&gw, "an", Role::Admin).await;
-    // (path, form, member, auditor, admin, the audit action an admin's write leaves)
-    let cases: [(&str, &[(&str, &str)], u16, u16, u16, &str); 6] = [
+    let cases: [WriteCase; 6] = [
         (
             "/portal/teams",
             &[("name", "red")],
