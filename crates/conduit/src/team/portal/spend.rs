@@ -102,7 +102,7 @@ pub async fn show(v: Viewer, RawQuery(raw): RawQuery) -> Result<Response, Failur
     let csv = csv_link(&sel.query);
     let body = html! {
         (filters(&v, &sel.query))
-        p.total { strong { (requests) } " requests, " strong { (usd(cost)) } }
+        p.total { strong { (requests) } @if requests == 1 { " request, " } @else { " requests, " } strong { (usd(cost)) } }
         figure {
             (stacked_bars("Daily cost by model", &days, &series))
             figcaption { "Daily cost by model (UTC days)" }

@@ -87,6 +87,7 @@ pub async fn show(v: Viewer, RawQuery(raw): RawQuery) -> Result<Response, Failur
                                         select id={ "team-" (u.id) } name="team_id" { (team_options(u.team_id.as_deref())) }
                                         button type="submit" aria-label={ "Save " (u.subject) } { "Save" }
                                     }
+                                    @if u.id != v.user_id() {
                                     form.inline method="post" action={ "/portal/users/" (u.id) "/active" } {
                                         input type="hidden" name="csrf" value=(csrf);
                                         @if u.active {
@@ -96,6 +97,7 @@ pub async fn show(v: Viewer, RawQuery(raw): RawQuery) -> Result<Response, Failur
                                             input type="hidden" name="active" value="true";
                                             button type="submit" aria-label={ "Activate " (u.subject) } { "Activate" }
                                         }
+                                    }
                                     }
                                 }
                             }
