@@ -100,6 +100,11 @@ pub async fn show(v: Viewer, RawQuery(raw): RawQuery) -> Result<Response, Failur
     let cost: i64 = models.iter().map(|r| r.cost_nanos).sum();
     let (days, series) = daily(&cells, sel.from_ms, sel.to_ms);
     let csv = csv_link(&sel.query);
+    let groups: &[&str] = if v.reader() {
+        &["user", "team", "key", "model"]
+    } else {
+        &["key", "model"]
+    };
     let body = html! {
         (filters(&v, &sel.query))
         p.total { strong { (requests) } @if requests == 1 { " request, " } @else { " requests, " } strong { (usd(cost)) } }
@@ -122,7 +127,12 @@ pub async fn show(v: Viewer, RawQuery(raw): RawQuery) -> Result<Response, Failur
             (table("Top teams", "Team", &teams))
         }
         (table("By model", "Model", &models))
-        p { a.button href=(csv) download { "Download CSV" } }
+        p.downloads {
+            a.button href=(csv) download { "Download CSV" } " (by day) · also by "
+            @for g in groups {
+                a href={ (csv) (if csv.contains('?') { "&" } else { "?" }) "group_by=" (g) } download { (g) } " "
+            }
+        }
     };
     let title = if v.reader() { "Spend" } else { "My spend" };
     Ok(page(&v, "/portal/spend", title, None, body))
