@@ -478,8 +478,12 @@ async fn ten_thousand_requests_leave_ten_thousand_rows() {
                     request(Dialect::OpenAi, &key, "claude-sonnet-4-6", false),
                 )
                 .await;
-                assert_eq!(a.status, StatusCode::OK);
+                assert_eq!(a.status, StatusCode::OK, "{}", a.text);
                 ok += 1;
+                // In-process calls never wait, so without this one task would run its whole
+                // loop in one poll and starve the cache's sync task (one thread here); after
+                // 3 s without a sync the cache fails closed. A real server waits on its socket.
+                tokio::task::yield_now().await;
             }
             ok
         }));
