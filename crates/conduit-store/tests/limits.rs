@@ -3,21 +3,11 @@
 //! handles), and an admission's transaction (all or nothing).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod support;
 
 use conduit_store::{CredentialKind, Engine, RateScope, StoreError};
-use support::{
-    actor, audit_actions, new_key, new_session, new_user, run_all, Case, CaseFuture, Db,
-};
-
-macro_rules! case {
-    ($name:ident) => {
-        Case {
-            name: stringify!($name),
-            run: |db| -> CaseFuture<'_> { Box::pin($name(db)) },
-        }
-    };
-}
+use support::{actor, audit_actions, new_key, new_session, new_user, run_all, Case, Db};
 
 static CASES: &[Case] = &[
     case!(rate_limits_set_list_delete_audited),

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cases;
+#[macro_use]
 mod support;
 
 use cases::{
@@ -11,16 +12,7 @@ use cases::{
     sso_misc::*, sso_refresh::*, users::*,
 };
 use conduit_store::Engine;
-use support::{run_all, Case, CaseFuture};
-
-macro_rules! case {
-    ($name:ident) => {
-        Case {
-            name: stringify!($name),
-            run: |db| -> CaseFuture<'_> { Box::pin($name(db)) },
-        }
-    };
-}
+use support::{run_all, Case};
 
 static CASES: &[Case] = &[
     case!(migrate_is_idempotent_and_ready),

@@ -3,6 +3,7 @@
 //! with their audit, budget notices claimed once, and price overrides.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod support;
 
 use std::time::Instant;
@@ -11,16 +12,7 @@ use conduit_store::{
     Engine, GroupBy, LimitPage, NewSpendLimit, PriceOverride, SpendPeriod, SpendRow, SpendScope,
     SpendTotal, StoreError, TotalDelta,
 };
-use support::{actor, audit_actions, race2, run_all, Case, CaseFuture, Db};
-
-macro_rules! case {
-    ($name:ident) => {
-        Case {
-            name: stringify!($name),
-            run: |db| -> CaseFuture<'_> { Box::pin($name(db)) },
-        }
-    };
-}
+use support::{actor, audit_actions, race2, run_all, Case, Db};
 
 static CASES: &[Case] = &[
     case!(ten_thousand_rows_in_batches),

@@ -3,19 +3,11 @@
 //! chart), with the same filters.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod support;
 
 use conduit_store::{DayModel, Engine, GroupBy, SpendFilter, SpendRow};
-use support::{run_all, Case, CaseFuture, Db};
-
-macro_rules! case {
-    ($name:ident) => {
-        Case {
-            name: stringify!($name),
-            run: |db| -> CaseFuture<'_> { Box::pin($name(db)) },
-        }
-    };
-}
+use support::{run_all, Case, Db};
 
 static CASES: &[Case] = &[
     case!(reports_filtered_by_user_team_model),

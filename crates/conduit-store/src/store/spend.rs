@@ -226,11 +226,9 @@ impl Store {
             cost = sum("s.cost_nanos"),
             est = sum("s.estimated"),
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(from_ms).bind(to_ms);
-        for value in values {
-            query = query.bind(value);
-        }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = windowed(sql, from_ms, to_ms, values)
+            .fetch_all(&self.pool)
+            .await?;
         let mut out = rows
             .iter()
             .map(|row| report_row(row, group_by))
@@ -262,37 +260,28 @@ impl Store {
              GROUP BY {DAY}, s.model",
             cost = sum("s.cost_nanos"),
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(from_ms).bind(to_ms);
-        for value in values {
-            query = query.bind(value);
-        }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = windowed(sql, from_ms, to_ms, values)
+            .fetch_all(&self.pool)
+            .await?;
         let mut out = rows
             .iter()
             .map(|row| {
-                Ok((
-                    get::<i64>(row, "gid")?,
-                    DayModel {
-                        day: String::new(),
-                        model: get(row, "model")?,
-                        requests: get(row, "requests")?,
-                        cost_nanos: get(row, "cost_nanos")?,
-                    },
-                ))
+                Ok(DayModel {
+                    day: utc_date(get(row, "gid")?),
+                    model: get(row, "model")?,
+                    requests: get(row, "requests")?,
+                    cost_nanos: get(row, "cost_nanos")?,
+                })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        out.sort_by(|(da, a), (db, b)| {
-            da.cmp(db)
+        // `YYYY-MM-DD` sorts as the days do.
+        out.sort_by(|a, b| {
+            a.day
+                .cmp(&b.day)
                 .then(b.cost_nanos.cmp(&a.cost_nanos))
                 .then(a.model.cmp(&b.model))
         });
-        Ok(out
-            .into_iter()
-            .map(|(day, row)| DayModel {
-                day: utc_date(day),
-                ..row
-            })
-            .collect())
+        Ok(out)
     }
 
     /// Ledger rows that started in `[from_ms, to_ms)`, oldest first, at most `limit`; one user's
@@ -304,34 +293,21 @@ impl Store {
         to_ms: i64,
         limit: i64,
     ) -> Result<Vec<SpendRow>, StoreError> {
-        let cols = SPEND_COLS.join(", ");
-        let rows = match user_id {
-            None => {
-                let sql = format!(
-                    "SELECT {cols} FROM spend WHERE at_ms >= $1 AND at_ms < $2 \
-                     ORDER BY at_ms, id LIMIT $3"
-                );
-                sqlx::query(AssertSqlSafe(sql))
-                    .bind(from_ms)
-                    .bind(to_ms)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            Some(user) => {
-                let sql = format!(
-                    "SELECT {cols} FROM spend WHERE user_id = $1 AND at_ms >= $2 AND at_ms < $3 \
-                     ORDER BY at_ms, id LIMIT $4"
-                );
-                sqlx::query(AssertSqlSafe(sql))
-                    .bind(user)
-                    .bind(from_ms)
-                    .bind(to_ms)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
+        let filter = SpendFilter {
+            user_id: user_id.map(str::to_owned),
+            ..SpendFilter::default()
         };
+        let (filter_sql, values) = where_filter(&filter);
+        let sql = format!(
+            "SELECT {cols} FROM spend s WHERE s.at_ms >= $1 AND s.at_ms < $2{filter_sql} \
+             ORDER BY s.at_ms, s.id LIMIT ${n}",
+            cols = SPEND_COLS.join(", "),
+            n = values.len() + 3,
+        );
+        let rows = windowed(sql, from_ms, to_ms, values)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(spend_row).collect()
     }
 
@@ -423,6 +399,20 @@ fn where_filter(filter: &SpendFilter) -> (String, Vec<&str>) {
         }
     }
     (sql, values)
+}
+
+/// `sql` with the window bound to `$1` and `$2` and the filter's values (from [`where_filter`])
+/// after them.
+fn windowed<'q>(
+    sql: String,
+    from_ms: i64,
+    to_ms: i64,
+    values: Vec<&'q str>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    let window = sqlx::query(AssertSqlSafe(sql)).bind(from_ms).bind(to_ms);
+    values
+        .into_iter()
+        .fold(window, |query, value| query.bind(value))
 }
 
 /// `SUM(col)` as a BIGINT (Postgres sums BIGINT as NUMERIC), 0 over no value.

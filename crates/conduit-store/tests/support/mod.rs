@@ -80,6 +80,17 @@ pub async fn fresh(engine: Engine) -> (Db, Holder) {
 
 pub type CaseFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
+/// `case!(name)`: the [`Case`] that runs `async fn name(db: &Db)`.
+#[allow(unused_macros)]
+macro_rules! case {
+    ($name:ident) => {
+        $crate::support::Case {
+            name: stringify!($name),
+            run: |db| -> $crate::support::CaseFuture<'_> { Box::pin($name(db)) },
+        }
+    };
+}
+
 /// One repository case, run on each engine against a fresh database.
 pub struct Case {
     pub name: &'static str,

@@ -99,7 +99,7 @@ pub async fn show(v: Viewer, RawQuery(raw): RawQuery) -> Result<Response, Failur
     let requests: i64 = models.iter().map(|r| r.requests).sum();
     let cost: i64 = models.iter().map(|r| r.cost_nanos).sum();
     let (days, series) = daily(&cells, sel.from_ms, sel.to_ms);
-    let csv = csv_link(&sel.query);
+    let csv = csv_link(&sel.query, None);
     let groups: &[&str] = if v.reader() {
         &["user", "team", "key", "model"]
     } else {
@@ -130,7 +130,7 @@ pub async fn show(v: Viewer, RawQuery(raw): RawQuery) -> Result<Response, Failur
         p.downloads {
             a.button href=(csv) download { "Download CSV" } " (by day) · also by "
             @for g in groups {
-                a href={ (csv) (if csv.contains('?') { "&" } else { "?" }) "group_by=" (g) } download { (g) } " "
+                a href=(csv_link(&sel.query, Some(g))) download { (g) } " "
             }
         }
     };
@@ -178,13 +178,17 @@ fn filters(v: &Viewer, q: &HashMap<String, String>) -> Markup {
     }
 }
 
-/// `/portal/spend.csv` with the page's filters (values percent-encoded).
-fn csv_link(q: &HashMap<String, String>) -> String {
+/// `/portal/spend.csv` with the page's filters (values percent-encoded), grouped by `group_by`
+/// when given (else by day).
+fn csv_link(q: &HashMap<String, String>, group_by: Option<&str>) -> String {
     let mut out = url::form_urlencoded::Serializer::new(String::new());
     for name in ["from", "to", "user", "team", "model"] {
         if let Some(v) = q.get(name).filter(|v| !v.trim().is_empty()) {
             out.append_pair(name, v.trim());
         }
+    }
+    if let Some(group_by) = group_by {
+        out.append_pair("group_by", group_by);
     }
     let query = out.finish();
     if query.is_empty() {
@@ -275,6 +279,37 @@ fn table(caption: &str, what: &str, rows: &[ReportRow]) -> Markup {
                     }
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_links_keep_the_filters_and_add_the_grouping() {
+        let q = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<HashMap<_, _>>()
+        };
+        for (query, group, link) in [
+            (q(&[]), None, "/portal/spend.csv"),
+            (q(&[]), Some("user"), "/portal/spend.csv?group_by=user"),
+            (
+                q(&[("model", " a&b "), ("team", ""), ("page", "2")]),
+                Some("key"),
+                "/portal/spend.csv?model=a%26b&group_by=key",
+            ),
+            (
+                q(&[("from", "2026-12-01"), ("user", "u1")]),
+                None,
+                "/portal/spend.csv?from=2026-12-01&user=u1",
+            ),
+        ] {
+            assert_eq!(csv_link(&query, group), link, "{query:?} {group:?}");
         }
     }
 }
