@@ -136,7 +136,6 @@ async fn canonical_lane_with_tools() {
         .send(Call {
             request,
             model,
-            input_tokens: 5,
             message_id: "msg_gw".into(),
         })
         .await

@@ -100,7 +100,6 @@ impl World {
         let model = self.bedrock.resolve(&request.model).await.unwrap();
         self.bedrock
             .send(Call {
-                input_tokens: 10,
                 message_id: "msg_gateway".into(),
                 model,
                 request,
@@ -370,7 +369,6 @@ impl CanonicalError for BedrockUpstream {
         let model = self.resolve(MODEL).await.unwrap();
         match self
             .send(Call {
-                input_tokens: 1,
                 message_id: "m".into(),
                 model,
                 request,

@@ -53,6 +53,8 @@ struct Options {
     kinds: Vec<Kind>,
     quick: bool,
     soak: Option<u64>,
+    /// `--calls N`: N sequential streamed calls through conduit, then exit (instruction counts).
+    calls: Option<usize>,
     extras: bool,
     team: bool,
     /// `--scenario spend`: in process, no servers.
@@ -64,6 +66,7 @@ fn options() -> anyhow::Result<Options> {
         kinds: vec![Kind::Streamed, Kind::Small, Kind::OpenAi, Kind::Bedrock],
         quick: false,
         soak: None,
+        calls: None,
         extras: true,
         team: false,
         spend: false,
@@ -101,6 +104,10 @@ fn options() -> anyhow::Result<Options> {
                 let v = args.next().context("--soak needs seconds")?;
                 o.soak = Some(v.parse().context("--soak needs whole seconds")?);
             }
+            "--calls" => {
+                let v = args.next().context("--calls needs a count")?;
+                o.calls = Some(v.parse().context("--calls needs a whole number")?);
+            }
             "-h" | "--help" => {
                 println!(
                     "conduit-bench [--scenario streamed|small|openai|bedrock|memory|team|spend|all] [--quick] [--soak SECS]\n\
@@ -109,7 +116,9 @@ fn options() -> anyhow::Result<Options> {
                      team: team mode vs personal mode (added latency, RSS with 10,000 keys, \
                      revocation propagation on Postgres)\n\
                      --soak SECS: only drive the streamed scenario through conduit for SECS \
-                     (attach a profiler to the printed pid)"
+                     (attach a profiler to the printed pid)\n\
+                     --calls N: only make N sequential streamed calls through conduit (two runs \
+                     under callgrind, N apart, give instructions per request)"
                 );
                 std::process::exit(0);
             }
@@ -335,6 +344,17 @@ async fn main() -> anyhow::Result<()> {
         .pool_max_idle_per_host(2048)
         .build()?;
     let idle_rss_kb = stats::rss_kb(procs.conduit_pid())?;
+    if let Some(n) = opts.calls {
+        let (_, via) = targets(Kind::Streamed, &procs)?;
+        for _ in 0..n {
+            load::call(&client, &via).await?;
+        }
+        println!(
+            "calls: {n} streamed requests through conduit pid {}",
+            procs.conduit_pid()
+        );
+        return Ok(());
+    }
     if let Some(secs) = opts.soak {
         let (_, via) = targets(Kind::Streamed, &procs)?;
         let watch = [("conduit", procs.conduit_pid())];

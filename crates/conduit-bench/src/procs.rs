@@ -332,6 +332,14 @@ fn wait_health_200(port: &str, deadline: Instant) -> bool {
 
 impl Drop for Procs {
     fn drop(&mut self) {
+        // SIGTERM first, so that a profiler wrapping conduit (callgrind) writes its output.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.conduit.id().to_string()])
+            .status();
+        let until = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < until && matches!(self.conduit.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = self.conduit.kill();
         let _ = self.sim.kill();
         let _ = self.conduit.wait();

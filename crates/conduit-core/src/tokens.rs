@@ -5,7 +5,7 @@
 //! upstream overflows. The tokenizer is loaded lazily, on first use, to keep idle memory low.
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Mutex, OnceLock};
 
 use tiktoken_rs::CoreBPE;
@@ -27,25 +27,46 @@ fn bpe() -> Option<&'static CoreBPE> {
     BPE.get_or_init(|| tiktoken_rs::cl100k_base().ok()).as_ref()
 }
 
-/// Texts at least this long are memoised: agents resend the same history every turn, so each
-/// system prompt, tool and old message is tokenized once, not once per request.
-const MEMO_MIN_LEN: usize = 256;
 /// Bound on the memo; it is cleared when full (cheap, and the hot set refills in one turn).
+/// An entry is 12 bytes plus the table's overhead: under 0.5 MB when full.
 const MEMO_MAX_ENTRIES: usize = 16_384;
 
-fn memo() -> &'static Mutex<HashMap<u64, u32>> {
-    static MEMO: OnceLock<Mutex<HashMap<u64, u32>>> = OnceLock::new();
-    MEMO.get_or_init(|| Mutex::new(HashMap::new()))
+/// The memo's keys are already 64-bit hashes (XXH3 of the text): the table uses them as they
+/// are instead of hashing them again.
+#[derive(Default)]
+struct KeyIsHash(u64);
+
+impl Hasher for KeyIsHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Memo = HashMap<u64, u32, BuildHasherDefault<KeyIsHash>>;
+
+fn memo() -> &'static Mutex<Memo> {
+    static MEMO: OnceLock<Mutex<Memo>> = OnceLock::new();
+    MEMO.get_or_init(|| Mutex::new(Memo::default()))
 }
 
 /// Raw cl100k token count of `text` (a byte-based estimate if the tokenizer failed to load).
+///
+/// Every text is memoised by its XXH3 hash: agents resend the same system prompt, tools and
+/// history every turn, so each is tokenized once, not once per request. Short texts too (tool
+/// names, short turns): the BPE's regex costs far more than a hash and a table lookup.
 pub fn raw_count(text: &str) -> u32 {
-    if text.len() < MEMO_MIN_LEN {
-        return tokenize_count(text);
+    if text.is_empty() {
+        return 0;
     }
-    let mut h = DefaultHasher::new();
-    text.hash(&mut h);
-    let key = h.finish();
+    let key = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
     if let Some(n) = memo().lock().ok().and_then(|m| m.get(&key).copied()) {
         return n;
     }
@@ -148,13 +169,22 @@ mod tests {
 
     #[test]
     fn memoised_counts_equal_fresh_counts() {
-        let text = "Some long history text that agents resend on every turn. ".repeat(20);
-        assert!(text.len() >= MEMO_MIN_LEN);
-        let fresh = tokenize_count(&text);
-        assert_eq!(raw_count(&text), fresh);
-        assert_eq!(raw_count(&text), fresh, "second call served from the memo");
-        let other = format!("{text}!");
-        assert_ne!(raw_count(&other), 0);
+        let long = "Some long history text that agents resend on every turn. ".repeat(20);
+        for text in [long.as_str(), "Read", "a short turn", "日本語のテキスト"] {
+            let fresh = tokenize_count(text);
+            assert_eq!(raw_count(text), fresh, "{text}");
+            assert_eq!(
+                raw_count(text),
+                fresh,
+                "{text}: second call served from the memo"
+            );
+        }
+        let other = format!("{long}and three more sentences. One. Two.");
+        assert!(
+            raw_count(&other) > raw_count(&long),
+            "a longer text is not served its prefix's count"
+        );
+        assert_eq!(raw_count(""), 0);
     }
 
     #[test]

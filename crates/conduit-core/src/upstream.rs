@@ -34,16 +34,24 @@ pub struct ResolvedModel {
 }
 
 /// One request as the gateway's prepare phase hands it to an upstream: the model resolved by
-/// that upstream, the token estimate counted once, the message id minted once (the same on a
-/// failover, so a client never sees two ids for one turn).
+/// that upstream, the message id minted once (the same on a failover, so a client never sees
+/// two ids for one turn).
 #[derive(Debug, Clone)]
 pub struct Call {
     pub request: Request,
     pub model: ResolvedModel,
-    /// The gateway's estimate of the prompt's input tokens (errs high).
-    pub input_tokens: u32,
     /// `msg_…`, used for every event the upstream's answer becomes.
     pub message_id: String,
+}
+
+impl Call {
+    /// The gateway's estimate of the prompt's input tokens (errs high), for an upstream that
+    /// has no count of its own. Counted on demand: Kiro counts its own encoded body and the
+    /// Messages lanes report the upstream's usage, so no request pays for an estimate that no
+    /// one reads.
+    pub fn input_tokens_estimate(&self) -> u32 {
+        crate::tokens::count_request(&self.request)
+    }
 }
 
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<EventStream, Error>> + Send + 'a>>;

@@ -137,9 +137,10 @@ impl KiroUpstream {
         let resolved = self.resolve(&request.model, &list);
         let base_opts = self.encode_options(&request, &resolved);
         // The body as Kiro will see it (minus the ARN) is what gets counted, as count_tokens
-        // does; payload-size errors come out here, before any upstream call.
-        let counted = convert::encode_request(&request, &base_opts)?;
-        let input_tokens = crate::count::body_tokens(&counted);
+        // does; payload-size errors come out here, before any upstream call. It is serialised
+        // once: the count reads those bytes and each account's body is spliced from them.
+        let (counted, counted_json) = convert::encode_request_and_json(&request, &base_opts)?;
+        let input_tokens = crate::count::json_tokens(&counted_json);
         check_window(input_tokens, request.max_tokens, &resolved)?;
         // Encoded once per profile ARN (and Entra ID or not); a refresh rarely changes it.
         type Key = (Option<String>, bool);
@@ -156,13 +157,12 @@ impl KiroUpstream {
             }
             // The counted body with this ARN; encoded anew only if the ARN tips it over the
             // payload limit (then older history is trimmed as usual).
-            let mut with_arn = counted.clone();
-            with_arn.profile_arn = token.profile_arn.clone();
-            if external {
-                with_arn.additional_model_request_fields = None;
-            }
-            let mut json = serde_json::to_vec(&with_arn)
-                .map_err(|e| Error::internal(format!("cannot serialise the Kiro request: {e}")))?;
+            let mut json = convert::json_for_account(
+                &counted,
+                &counted_json,
+                token.profile_arn.as_deref(),
+                external,
+            )?;
             if json.len() > base_opts.max_payload_bytes {
                 let opts = EncodeOptions {
                     profile_arn: token.profile_arn.clone(),

@@ -18,7 +18,6 @@ async fn call(
         panic!("Kiro resolves every model");
     };
     let call = Call {
-        input_tokens: conduit_core::tokens::count_request(&request),
         request,
         model,
         message_id: message_id.to_string(),

@@ -13,7 +13,9 @@
 use std::path::Path;
 
 use conduit_core::Request;
-use conduit_kiro::convert::{encode_request, tool_name_map, EncodeOptions};
+use conduit_kiro::convert::{
+    encode_request, encode_request_and_json, json_for_account, tool_name_map, EncodeOptions,
+};
 use conduit_kiro::reasoning::fallback_schema;
 use serde_json::{json, Value};
 
@@ -74,8 +76,7 @@ fn check(path: &Path) -> Value {
     }
 }
 
-#[test]
-fn convert_fixtures() {
+fn fixture_paths() -> Vec<std::path::PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/convert");
     let mut paths: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -84,7 +85,59 @@ fn convert_fixtures() {
         .collect();
     paths.sort();
     assert!(paths.len() >= 10);
-    for path in paths {
+    paths
+}
+
+/// The bytes sent for an account (its ARN spliced into the body serialised once) are exactly
+/// what serialising the body with that ARN gives: for every fixture, with and without an ARN
+/// (one that needs escaping too), with and without the model fields dropped.
+#[test]
+fn account_bytes_equal_serialising_the_changed_body() {
+    let arns = [
+        None,
+        Some("arn:aws:codewhisperer:us-east-1:123456789012:profile/ABC"),
+        Some("arn:\"quoted\"\\x"),
+    ];
+    let mut checked = 0;
+    for path in fixture_paths() {
+        let fixture: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let req = request(&fixture["request"]);
+        let mut opts = options(fixture.get("options"));
+        opts.profile_arn = None;
+        let Ok((body, json)) = encode_request_and_json(&req, &opts) else {
+            continue;
+        };
+        assert_eq!(
+            json,
+            serde_json::to_vec(&body).unwrap(),
+            "{}",
+            path.display()
+        );
+        for arn in arns {
+            for drop_fields in [false, true] {
+                let mut changed = body.clone();
+                changed.profile_arn = arn.map(str::to_owned);
+                if drop_fields {
+                    changed.additional_model_request_fields = None;
+                }
+                let spliced = json_for_account(&body, &json, arn, drop_fields).unwrap();
+                assert_eq!(
+                    String::from_utf8(spliced).unwrap(),
+                    serde_json::to_string(&changed).unwrap(),
+                    "{} arn {arn:?} drop {drop_fields}",
+                    path.display()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 60, "{checked}");
+}
+
+#[test]
+fn convert_fixtures() {
+    for path in fixture_paths() {
         let name = path.file_stem().unwrap().to_str().unwrap().to_string();
         insta::with_settings!({ description => name.clone(), omit_expression => true }, {
             insta::assert_json_snapshot!(name, check(&path));

@@ -203,7 +203,7 @@ async fn canonical(outcome: Outcome, call: Call) -> Result<EventStream, Error> {
         items.push(Ok(Event::MessageStart {
             id: call.message_id.clone(),
             model: call.model.client.clone(),
-            input_tokens: call.input_tokens,
+            input_tokens: call.input_tokens_estimate(),
         }));
     }
     items.extend(events.into_iter().map(Ok));

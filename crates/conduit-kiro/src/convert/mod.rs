@@ -116,6 +116,55 @@ pub fn encode_request_json(req: &Request, opts: &EncodeOptions) -> Result<Vec<u8
     encode(req, opts).map(|(_, json)| json)
 }
 
+/// [`encode_request`] and its JSON bytes, serialised once: the size check, the token count and
+/// [`json_for_account`] all read these bytes.
+pub fn encode_request_and_json(
+    req: &Request,
+    opts: &EncodeOptions,
+) -> Result<(GenerateAssistantResponseRequest, Vec<u8>), Error> {
+    encode(req, opts)
+}
+
+/// The JSON of `body` (serialised as `json`) for one account: with its profile ARN, and
+/// without the model fields when `drop_fields` (external-IdP accounts are refused them). The
+/// ARN is spliced into the serialised bytes instead of serialising the ~100 KB body again;
+/// the result is byte for byte what serialising the changed body gives (see the tests).
+pub fn json_for_account(
+    body: &GenerateAssistantResponseRequest,
+    json: &[u8],
+    profile_arn: Option<&str>,
+    drop_fields: bool,
+) -> Result<Vec<u8>, Error> {
+    // Members after `conversationState`, in declaration order: the ARN goes before the fields.
+    let mut tail = Vec::new();
+    if let Some(fields) = &body.additional_model_request_fields {
+        tail.extend_from_slice(b",\"additionalModelRequestFields\":");
+        tail.extend(to_json(fields)?);
+    }
+    tail.push(b'}');
+    if body.profile_arn.is_some() || !json.ends_with(&tail) {
+        let mut changed = body.clone();
+        changed.profile_arn = profile_arn.map(str::to_owned);
+        if drop_fields {
+            changed.additional_model_request_fields = None;
+        }
+        return to_json(&changed);
+    }
+    let state = &json[..json.len() - tail.len()];
+    let mut out = Vec::with_capacity(json.len() + profile_arn.map_or(0, |a| a.len() + 16));
+    out.extend_from_slice(state);
+    if let Some(arn) = profile_arn {
+        out.extend_from_slice(b",\"profileArn\":");
+        out.extend(to_json(&arn)?);
+    }
+    if drop_fields {
+        out.push(b'}');
+    } else {
+        out.extend_from_slice(&tail);
+    }
+    Ok(out)
+}
+
 fn encode(
     req: &Request,
     opts: &EncodeOptions,

@@ -1,11 +1,15 @@
 //! Incremental AWS event-stream decoding (`application/vnd.amazon.eventstream`) into
-//! [`Frame`]s: headers and payload. Framing, header parsing and both CRC checks are
-//! `aws-smithy-eventstream`'s; what a frame means (Kiro's events, Bedrock's chunks) is the
-//! upstream crate's business.
+//! [`Frame`]s: headers and payload. Framing here, one frame's layout and CRCs in [`decode`]
+//! (our own: `aws-smithy-eventstream`'s decoder checks its CRCs a byte at a time and copies
+//! every header and payload, several times the cost per frame; the tests hold the two to the
+//! same answers). Encoding, for simulators and tests, is `aws-smithy-eventstream`'s. What a
+//! frame means (Kiro's events, Bedrock's chunks) is the upstream crate's business.
+
+mod decode;
 
 use std::pin::Pin;
 
-use aws_smithy_eventstream::frame::{write_message_to, DecodedFrame, MessageFrameDecoder};
+use aws_smithy_eventstream::frame::write_message_to;
 pub use aws_smithy_types::event_stream::HeaderValue;
 use aws_smithy_types::event_stream::{Header, Message};
 use bytes::{Buf, Bytes, BytesMut};
@@ -59,18 +63,6 @@ impl Frame {
         self.header(":message-type").unwrap_or("event")
     }
 
-    fn from_message(message: Message) -> Self {
-        let headers = message
-            .headers()
-            .iter()
-            .map(|h| (h.name().as_str().to_string(), h.value().clone()))
-            .collect();
-        Self {
-            headers,
-            payload: message.payload().clone(),
-        }
-    }
-
     /// The frame's bytes on the wire (prelude, headers, payload, CRCs). For simulators and tests.
     pub fn encode(&self) -> Result<Vec<u8>, Error> {
         let message = Message::new_from_parts(
@@ -91,7 +83,6 @@ impl Frame {
 #[derive(Debug, Default)]
 pub struct FrameDecoder {
     buf: BytesMut,
-    decoder: MessageFrameDecoder,
 }
 
 impl FrameDecoder {
@@ -115,14 +106,9 @@ impl FrameDecoder {
             if self.buf.len() < total {
                 break;
             }
-            let mut frame = self.buf.split_to(total).freeze();
-            match self.decoder.decode_frame(&mut frame) {
-                Ok(DecodedFrame::Complete(message)) => frames.push(Frame::from_message(message)),
-                Ok(DecodedFrame::Incomplete) => {
-                    return Err(Error::internal(
-                        "event-stream decoder wanted more bytes than the frame length announced",
-                    ))
-                }
+            let frame = self.buf.split_to(total).freeze();
+            match decode::frame(frame) {
+                Ok(frame) => frames.push(frame),
                 Err(e) => {
                     return Err(protocol(format!(
                         "the upstream sent a corrupt event-stream frame: {e}"

@@ -16,7 +16,11 @@ impl ModelRouter {
                 continue;
             };
             if let (Some(lane), Some(raw)) = (up.messages(), raw.as_ref()) {
-                match lane.count_messages_tokens(raw.call(model)).await {
+                let counted = match raw.call(model) {
+                    Ok(call) => lane.count_messages_tokens(call).await,
+                    Err(e) => Err(e),
+                };
+                match counted {
                     Ok(n) => return n,
                     Err(e) => tracing::warn!(
                         upstream = up.id(),

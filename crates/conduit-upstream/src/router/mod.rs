@@ -1,7 +1,7 @@
 //! [`ModelRouter`]: several upstreams behind one gateway. Per request it picks the upstreams a
 //! [`RouteRule`] names for the client's model (in preference order, those cooling down last),
-//! does the prepare phase once (token estimate, message id; each candidate resolves the model
-//! itself), and fails over before the first byte on errors that carry a
+//! does the prepare phase once (the message id; each candidate resolves the model itself), and
+//! fails over before the first byte on errors that carry a
 //! [`conduit_core::FailoverCause`]. Cooldowns are the [`crate::scheduler`]'s bookkeeping, one
 //! "account" per upstream: after its cooldown the preferred upstream is first again.
 
@@ -11,6 +11,7 @@ mod info;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use bytes::Bytes;
 use conduit_core::{
     Call, Error, ErrorKind, EventStream, FailoverCause, MessagesCall, MessagesReply, Request,
     ResolvedModel, Upstream,
@@ -50,22 +51,26 @@ impl Default for RouterSettings {
 }
 
 /// An Anthropic client's request as it came (a [`MessagesCall`] minus the resolved model).
+/// The body stays bytes until an upstream with a Messages lane takes it: a request that Kiro
+/// answers never builds the JSON tree.
 #[derive(Debug, Clone, Default)]
 pub struct RawMessages {
-    pub body: Map<String, Value>,
+    pub body: Bytes,
     /// Pass-through headers, lower-case names.
     pub headers: Vec<(String, String)>,
     pub stream: bool,
 }
 
 impl RawMessages {
-    fn call(&self, model: ResolvedModel) -> MessagesCall {
-        MessagesCall {
-            body: self.body.clone(),
+    fn call(&self, model: ResolvedModel) -> Result<MessagesCall, Error> {
+        let body = serde_json::from_slice::<Map<String, Value>>(&self.body)
+            .map_err(|e| Error::invalid_request(format!("the body is not a JSON object: {e}")))?;
+        Ok(MessagesCall {
+            body,
             headers: self.headers.clone(),
             model,
             stream: self.stream,
-        }
+        })
     }
 }
 
@@ -100,7 +105,6 @@ pub struct ModelRouter {
 
 /// The prepare phase's work, done once per request.
 struct Prepared {
-    input_tokens: u32,
     message_id: String,
 }
 
@@ -199,12 +203,11 @@ impl ModelRouter {
     /// Sends on the canonical lane (OpenAI clients, and Anthropic clients to upstreams without
     /// a Messages lane).
     pub async fn send(&self, request: Request) -> Result<Routed<EventStream>, Error> {
-        let prepared = prepare(&request);
+        let prepared = prepare();
         self.route(&request.model, &prepared, |up, model| {
             let call = Call {
                 request: request.clone(),
                 model,
-                input_tokens: prepared.input_tokens,
                 message_id: prepared.message_id.clone(),
             };
             async move { up.send(call).await }
@@ -219,19 +222,24 @@ impl ModelRouter {
         request: Request,
         raw: RawMessages,
     ) -> Result<Routed<Lane>, Error> {
-        let prepared = prepare(&request);
+        let prepared = prepare();
         self.route(&request.model, &prepared, |up, model| {
-            let canonical = Call {
-                request: request.clone(),
-                model: model.clone(),
-                input_tokens: prepared.input_tokens,
-                message_id: prepared.message_id.clone(),
+            // Only what this candidate's lane takes is built: the canonical request's copy or
+            // the client's JSON tree, never both.
+            let try_lane = match up.messages() {
+                Some(lane) => Err((lane, raw.call(model))),
+                None => Ok(Call {
+                    request: request.clone(),
+                    model,
+                    message_id: prepared.message_id.clone(),
+                }),
             };
-            let messages = raw.call(model);
             async move {
-                match up.messages() {
-                    Some(lane) => lane.send_messages(messages).await.map(Lane::Messages),
-                    None => up.send(canonical).await.map(Lane::Canonical),
+                match try_lane {
+                    Ok(canonical) => up.send(canonical).await.map(Lane::Canonical),
+                    Err((lane, messages)) => {
+                        lane.send_messages(messages?).await.map(Lane::Messages)
+                    }
                 }
             }
         })
@@ -328,9 +336,8 @@ impl ModelRouter {
     }
 }
 
-fn prepare(request: &Request) -> Prepared {
+fn prepare() -> Prepared {
     Prepared {
-        input_tokens: conduit_core::tokens::count_request(request),
         message_id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
     }
 }

@@ -51,7 +51,7 @@ pub async fn messages(
             .and_then(|v| v.to_str().ok()),
     );
     let decoded = conduit_anthropic::decode_request(&body, &request_headers(&headers))
-        .and_then(|request| Ok((raw_messages(&body, &headers, request.stream)?, request)));
+        .map(|request| (raw_messages(&body, &headers, request.stream), request));
     let (raw, request) = match decoded {
         Ok(d) => d,
         Err(e) => return turn::failed(record, &e, error_response(&e)),
@@ -91,7 +91,7 @@ pub async fn count_tokens(
     record.set_meter(meter.as_deref());
     record.keep_body(&body);
     let decoded = conduit_anthropic::decode_count_tokens(&body)
-        .and_then(|request| Ok((raw_messages(&body, &headers, false)?, request)));
+        .map(|request| (raw_messages(&body, &headers, false), request));
     match decoded {
         Ok((raw, request)) => {
             record.set_model(&request.model);
@@ -110,10 +110,9 @@ const PASS_THROUGH: [&str; 3] = [
     "anthropic-workspace-id",
 ];
 
-/// The client's body and pass-through headers as they came, for the Messages lane.
-fn raw_messages(body: &[u8], headers: &HeaderMap, stream: bool) -> Result<RawMessages, Error> {
-    let body = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body)
-        .map_err(|e| Error::invalid_request(format!("the body is not a JSON object: {e}")))?;
+/// The client's body (shared, not copied) and pass-through headers as they came, for the
+/// Messages lane, which parses the body only if an upstream of that lane takes the request.
+fn raw_messages(body: &Bytes, headers: &HeaderMap, stream: bool) -> RawMessages {
     let headers = PASS_THROUGH
         .iter()
         .flat_map(|name| {
@@ -124,11 +123,11 @@ fn raw_messages(body: &[u8], headers: &HeaderMap, stream: bool) -> Result<RawMes
                 .map(|v| ((*name).to_owned(), v.to_owned()))
         })
         .collect();
-    Ok(RawMessages {
-        body,
+    RawMessages {
+        body: body.clone(),
         headers,
         stream,
-    })
+    }
 }
 
 pub async fn not_found() -> Response {
