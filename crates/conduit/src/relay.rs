@@ -56,6 +56,9 @@ impl SseDialect for conduit_openai::responses::ResponsesSseEncoder {
 
 /// Largest batch of ready events written as one chunk.
 const MAX_BATCH_BYTES: usize = 64 * 1024;
+/// Scheduler rounds given to the upstream's connection task before a batch is written (see
+/// [`batched`]; measured: one round passes no chunk, two pass one).
+const YIELDS_BEFORE_WRITE: u32 = 2;
 
 /// What a relay does with each item of the upstream's stream: render it, and say when the
 /// stream is over. The canonical relay here and the Messages lane's (`passthrough`) share
@@ -91,9 +94,22 @@ where
                 item = stream.next() => {
                     let mut out = BytesMut::new();
                     let mut more = relay.absorb(item, &mut out);
+                    // The upstream's HTTP client hands its body over one chunk (one event) at
+                    // a time, from its connection task: when nothing is ready, let the other
+                    // ready tasks run (twice: a chunk takes two rounds to come through) before
+                    // writing, so that events already read from the upstream go out in one
+                    // write instead of one each. Nothing waits on the network for this.
+                    let mut yielded = 0u32;
                     while more && out.len() < MAX_BATCH_BYTES {
                         match stream.next().now_or_never() {
-                            Some(item) => more = relay.absorb(item, &mut out),
+                            Some(item) => {
+                                more = relay.absorb(item, &mut out);
+                                yielded = 0;
+                            }
+                            None if yielded < YIELDS_BEFORE_WRITE => {
+                                run_others_once().await;
+                                yielded += 1;
+                            }
                             None => break,
                         }
                     }
@@ -118,6 +134,23 @@ where
             yield Ok(tail);
         }
     }
+}
+
+/// Lets every other task that is ready run once, then resumes: the task is rescheduled at
+/// the back of the run queue at once (tokio's `yield_now` instead waits for the next poll of
+/// the I/O driver, by which time the upstream's connection task has handed over one chunk at
+/// most).
+async fn run_others_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return std::task::Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 /// Encodes stream items and keeps the request's record; says when the stream is over.
