@@ -164,9 +164,16 @@ impl SseEncoder {
     /// The SSE bytes for one event (possibly several SSE events, possibly none).
     pub fn encode(&mut self, ev: &Event) -> Bytes {
         let mut out = BytesMut::new();
+        self.encode_into(ev, &mut out);
+        out.freeze()
+    }
+
+    /// [`SseEncoder::encode`], appended to `out` (the relay's batch: no buffer of its own).
+    pub fn encode_into(&mut self, ev: &Event, out: &mut BytesMut) {
         if self.finished {
-            return out.freeze();
+            return;
         }
+        let out = &mut *out;
         match ev {
             Event::MessageStart {
                 id,
@@ -190,10 +197,10 @@ impl SseEncoder {
                         output_tokens: 1,
                     },
                 };
-                write_event(&mut out, &StreamEvent::MessageStart { message });
+                write_event(out, &StreamEvent::MessageStart { message });
             }
             Event::BlockStart { index, block } => {
-                self.close_block(&mut out);
+                self.close_block(out);
                 self.open_block = Some(*index);
                 let content_block = match block {
                     BlockStart::Text => ContentBlock::Text(TextBlock {
@@ -216,34 +223,28 @@ impl SseEncoder {
                     index: *index,
                     content_block,
                 };
-                write_event(&mut out, &start);
+                write_event(out, &start);
             }
             Event::BlockDelta { index, delta } => {
                 let delta = match delta {
-                    BlockDelta::Text(text) => Delta::TextDelta { text: text.clone() },
-                    BlockDelta::Thinking(thinking) => Delta::ThinkingDelta {
-                        thinking: thinking.clone(),
-                    },
-                    BlockDelta::ThinkingSignature(signature) => Delta::SignatureDelta {
-                        signature: signature.clone(),
-                    },
-                    BlockDelta::InputJson(partial_json) => Delta::InputJsonDelta {
-                        partial_json: partial_json.clone(),
-                    },
+                    BlockDelta::Text(text) => Delta::TextDelta { text },
+                    BlockDelta::Thinking(thinking) => Delta::ThinkingDelta { thinking },
+                    BlockDelta::ThinkingSignature(signature) => Delta::SignatureDelta { signature },
+                    BlockDelta::InputJson(partial_json) => Delta::InputJsonDelta { partial_json },
                 };
                 let ev = StreamEvent::ContentBlockDelta {
                     index: *index,
                     delta,
                 };
-                write_event(&mut out, &ev);
+                write_event(out, &ev);
             }
             Event::BlockStop { index } => {
                 if self.open_block == Some(*index) {
-                    self.close_block(&mut out);
+                    self.close_block(out);
                 }
             }
             Event::MessageEnd { stop_reason, usage } => {
-                self.close_block(&mut out);
+                self.close_block(out);
                 let mut usage = wire_usage(usage);
                 if usage.input_tokens == 0 {
                     usage.input_tokens = self.input_tokens;
@@ -252,13 +253,12 @@ impl SseEncoder {
                     stop_reason: stop_reason.as_str(),
                     stop_sequence: None,
                 };
-                write_event(&mut out, &StreamEvent::MessageDelta { delta, usage });
-                write_event(&mut out, &StreamEvent::MessageStop);
+                write_event(out, &StreamEvent::MessageDelta { delta, usage });
+                write_event(out, &StreamEvent::MessageStop);
                 self.finished = true;
             }
-            Event::Ping => write_event(&mut out, &StreamEvent::Ping),
+            Event::Ping => write_event(out, &StreamEvent::Ping),
         }
-        out.freeze()
     }
 
     /// An `event: error` that ends the stream; later calls write nothing.
@@ -281,10 +281,22 @@ impl SseEncoder {
     }
 }
 
+/// `event: <name>\ndata: <json>\n\n`, the JSON serialised straight into `out`.
 fn write_event(out: &mut BytesMut, ev: &StreamEvent) {
     out.put_slice(b"event: ");
     out.put_slice(ev.name().as_bytes());
     out.put_slice(b"\ndata: ");
-    out.put_slice(&to_json(ev));
+    let start = out.len();
+    if serde_json::to_writer((&mut *out).writer(), ev).is_err() {
+        // Cannot happen with our types; the client still gets valid JSON.
+        out.truncate(start);
+        out.put_slice(&to_json(&ErrorResponse {
+            kind: "error",
+            error: ErrorDetail {
+                kind: "api_error",
+                message: "the gateway could not serialize an event".into(),
+            },
+        }));
+    }
     out.put_slice(b"\n\n");
 }

@@ -282,7 +282,7 @@ pub struct Usage {
 /// One server-sent event of a streaming response; the SSE `event:` name equals `type`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum StreamEvent {
+pub enum StreamEvent<'a> {
     MessageStart {
         message: MessagesResponse,
     },
@@ -292,7 +292,7 @@ pub enum StreamEvent {
     },
     ContentBlockDelta {
         index: usize,
-        delta: Delta,
+        delta: Delta<'a>,
     },
     ContentBlockStop {
         index: usize,
@@ -308,7 +308,7 @@ pub enum StreamEvent {
     },
 }
 
-impl StreamEvent {
+impl StreamEvent<'_> {
     /// The SSE `event:` name.
     pub fn name(&self) -> &'static str {
         match self {
@@ -326,11 +326,11 @@ impl StreamEvent {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum Delta {
-    TextDelta { text: String },
-    ThinkingDelta { thinking: String },
-    SignatureDelta { signature: String },
-    InputJsonDelta { partial_json: String },
+pub enum Delta<'a> {
+    TextDelta { text: &'a str },
+    ThinkingDelta { thinking: &'a str },
+    SignatureDelta { signature: &'a str },
+    InputJsonDelta { partial_json: &'a str },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -143,8 +143,8 @@ fn plan(kind: Kind, quick: bool) -> Plan {
     // sustains, so the added latency below saturation is visible too.
     let (rates, clients): (Vec<(f64, usize)>, usize) = match kind {
         Kind::Small => (vec![(1000.0, 5000)], 64),
-        Kind::Streamed | Kind::Bedrock => (vec![(500.0, 2500), (100.0, 1000)], 32),
-        Kind::OpenAi => (vec![(500.0, 1500), (100.0, 1000)], 32),
+        Kind::Streamed | Kind::Bedrock => (vec![(300.0, 1500), (100.0, 1000)], 32),
+        Kind::OpenAi => (vec![(300.0, 1500), (100.0, 1000)], 32),
     };
     if quick {
         return Plan {
@@ -366,7 +366,14 @@ async fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    // Memory first, before load has grown the heap: the streams' RSS is then theirs.
+    // Memory first, before load has grown the heap: the burst of Claude-Code-sized streams,
+    // then the open streams.
+    let mut burst = None;
+    if opts.extras {
+        eprintln!("[memory] 100 concurrent Claude-Code-sized streams");
+        let (_, via) = targets(Kind::Streamed, &procs)?;
+        burst = Some(streams::burst(&client, Arc::new(via), 100, procs.conduit_pid()).await?);
+    }
     let mut streams = None;
     if opts.extras {
         let n = if opts.quick { 100 } else { 1000 };
@@ -399,6 +406,7 @@ async fn main() -> anyhow::Result<()> {
         busy_rss_kb,
         scenarios,
         streams,
+        burst,
         cold,
         elapsed: began.elapsed(),
     };

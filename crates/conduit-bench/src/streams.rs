@@ -99,3 +99,60 @@ pub async fn hold(
         conduit_rss_after_kb: rss_kb(conduit_pid)?,
     })
 }
+
+/// A burst of concurrent Claude-Code-sized streamed requests: conduit's RSS before it (after
+/// one request, so the tokenizer's tables are already resident), at its peak (sampled every
+/// 2 ms), when the last stream ended, and a second later.
+pub struct Burst {
+    pub streams: usize,
+    pub secs: f64,
+    pub rss_before_kb: u64,
+    pub rss_peak_kb: u64,
+    pub rss_end_kb: u64,
+    pub rss_after_kb: u64,
+}
+
+/// Sends `n` copies of `target`'s request at once, each read to its end.
+pub async fn burst(
+    client: &reqwest::Client,
+    target: Arc<Target>,
+    n: usize,
+    conduit_pid: u32,
+) -> anyhow::Result<Burst> {
+    crate::load::call(client, &target).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rss_before_kb = rss_kb(conduit_pid)?;
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (client, target) = (client.clone(), target.clone());
+        tasks.spawn(async move { crate::load::call(&client, &target).await });
+    }
+    let mut peak = rss_before_kb;
+    let mut done = 0;
+    while done < n {
+        tokio::select! {
+            joined = tasks.join_next() => match joined {
+                Some(r) => {
+                    r??;
+                    done += 1;
+                }
+                None => break,
+            },
+            _ = tokio::time::sleep(Duration::from_millis(2)) => {
+                peak = peak.max(rss_kb(conduit_pid)?);
+            }
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let rss_end_kb = rss_kb(conduit_pid)?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Ok(Burst {
+        streams: n,
+        secs,
+        rss_before_kb,
+        rss_peak_kb: peak.max(rss_end_kb),
+        rss_end_kb,
+        rss_after_kb: rss_kb(conduit_pid)?,
+    })
+}

@@ -141,6 +141,8 @@ impl KiroUpstream {
         // once: the count reads those bytes and each account's body is spliced from them.
         let (counted, counted_json) = convert::encode_request_and_json(&request, &base_opts)?;
         let input_tokens = crate::count::json_tokens(&counted_json);
+        // Only the bytes and the model fields are kept while the call runs, not the tree.
+        let fields = counted.additional_model_request_fields;
         check_window(input_tokens, request.max_tokens, &resolved)?;
         // Encoded once per profile ARN (and Entra ID or not); a refresh rarely changes it.
         type Key = (Option<String>, bool);
@@ -158,8 +160,8 @@ impl KiroUpstream {
             // The counted body with this ARN; encoded anew only if the ARN tips it over the
             // payload limit (then older history is trimmed as usual).
             let mut json = convert::json_for_account(
-                &counted,
                 &counted_json,
+                fields.as_ref(),
                 token.profile_arn.as_deref(),
                 external,
             )?;

@@ -114,6 +114,19 @@ fn account_bytes_equal_serialising_the_changed_body() {
             "{}",
             path.display()
         );
+        // A body that already has an ARN gets the account's instead (read back, not spliced).
+        let mut with_arn = body.clone();
+        with_arn.profile_arn = Some("arn:old".into());
+        let old = serde_json::to_vec(&with_arn).unwrap();
+        let fields = body.additional_model_request_fields.as_ref();
+        let replaced = json_for_account(&old, fields, Some("arn:new"), false).unwrap();
+        with_arn.profile_arn = Some("arn:new".into());
+        assert_eq!(
+            replaced,
+            serde_json::to_vec(&with_arn).unwrap(),
+            "{}",
+            path.display()
+        );
         for arn in arns {
             for drop_fields in [false, true] {
                 let mut changed = body.clone();
@@ -121,7 +134,8 @@ fn account_bytes_equal_serialising_the_changed_body() {
                 if drop_fields {
                     changed.additional_model_request_fields = None;
                 }
-                let spliced = json_for_account(&body, &json, arn, drop_fields).unwrap();
+                let fields = body.additional_model_request_fields.as_ref();
+                let spliced = json_for_account(&json, fields, arn, drop_fields).unwrap();
                 assert_eq!(
                     String::from_utf8(spliced).unwrap(),
                     serde_json::to_string(&changed).unwrap(),

@@ -4,6 +4,7 @@
 pub mod apikey;
 pub mod config;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 mod named;
 pub mod passthrough;

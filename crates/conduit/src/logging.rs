@@ -207,6 +207,7 @@ pub struct RequestRecord {
 
 impl RequestRecord {
     pub fn start(method: &'static str, path: &'static str, debug: DebugMode) -> Self {
+        crate::memory::request_started();
         Self {
             method,
             path,
@@ -327,6 +328,7 @@ impl RequestRecord {
             return;
         }
         self.done = true;
+        crate::memory::request_ended();
         let status = if self.status == 0 { 499 } else { self.status };
         let total_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         let first_ms = self.first_byte.map(|d| d.as_secs_f64() * 1000.0);

@@ -13,7 +13,8 @@ use crate::logging::RequestRecord;
 
 /// How one dialect renders a stream.
 pub trait SseDialect: Send + 'static {
-    fn event(&mut self, event: &Event) -> Bytes;
+    /// Appends what `event` renders to `out` (the batch being written).
+    fn event(&mut self, event: &Event, out: &mut BytesMut);
     fn error(&mut self, error: &Error) -> Bytes;
     /// Bytes after the last event, if the dialect has a terminator (OpenAI's `[DONE]`).
     fn done(&mut self) -> Bytes {
@@ -22,8 +23,8 @@ pub trait SseDialect: Send + 'static {
 }
 
 impl SseDialect for conduit_anthropic::SseEncoder {
-    fn event(&mut self, event: &Event) -> Bytes {
-        self.encode(event)
+    fn event(&mut self, event: &Event, out: &mut BytesMut) {
+        self.encode_into(event, out);
     }
     fn error(&mut self, error: &Error) -> Bytes {
         conduit_anthropic::SseEncoder::error(self, error)
@@ -31,8 +32,8 @@ impl SseDialect for conduit_anthropic::SseEncoder {
 }
 
 impl SseDialect for conduit_openai::chat::ChatSseEncoder {
-    fn event(&mut self, event: &Event) -> Bytes {
-        self.encode(event)
+    fn event(&mut self, event: &Event, out: &mut BytesMut) {
+        out.extend_from_slice(&self.encode(event));
     }
     fn error(&mut self, error: &Error) -> Bytes {
         conduit_openai::chat::ChatSseEncoder::error(self, error)
@@ -43,8 +44,8 @@ impl SseDialect for conduit_openai::chat::ChatSseEncoder {
 }
 
 impl SseDialect for conduit_openai::responses::ResponsesSseEncoder {
-    fn event(&mut self, event: &Event) -> Bytes {
-        self.encode(event)
+    fn event(&mut self, event: &Event, out: &mut BytesMut) {
+        out.extend_from_slice(&self.encode(event));
     }
     fn error(&mut self, error: &Error) -> Bytes {
         conduit_openai::responses::ResponsesSseEncoder::error(self, error)
@@ -171,7 +172,7 @@ impl<D: SseDialect> Absorb for Relay<D> {
                     self.record.set_usage(*usage);
                     self.ended = true;
                 }
-                out.extend_from_slice(&self.dialect.event(&event));
+                self.dialect.event(&event, out);
                 true
             }
             Some(Err(error)) => {
@@ -194,7 +195,9 @@ impl<D: SseDialect> Absorb for Relay<D> {
     }
 
     fn ping(&mut self) -> Bytes {
-        self.dialect.event(&Event::Ping)
+        let mut out = BytesMut::new();
+        self.dialect.event(&Event::Ping, &mut out);
+        out.freeze()
     }
 
     fn finish(mut self) -> Bytes {

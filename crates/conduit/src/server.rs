@@ -97,6 +97,8 @@ pub async fn serve_on<L>(
     L::Addr: std::fmt::Debug,
     SocketAddr: for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
 {
+    crate::memory::tune_allocator();
+    let trimmer = crate::memory::spawn_trimmer(shutdown.clone());
     let signal = shutdown.clone();
     let server = axum::serve(
         listener,
@@ -116,6 +118,7 @@ pub async fn serve_on<L>(
             tracing::warn!("shutdown grace period over; dropping remaining connections");
         }
     }
+    trimmer.abort();
 }
 
 pub(crate) async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {

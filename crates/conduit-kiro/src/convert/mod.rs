@@ -125,25 +125,33 @@ pub fn encode_request_and_json(
     encode(req, opts)
 }
 
-/// The JSON of `body` (serialised as `json`) for one account: with its profile ARN, and
-/// without the model fields when `drop_fields` (external-IdP accounts are refused them). The
-/// ARN is spliced into the serialised bytes instead of serialising the ~100 KB body again;
-/// the result is byte for byte what serialising the changed body gives (see the tests).
+/// The JSON of a body encoded without a profile ARN (`json`, whose model fields are `fields`)
+/// for one account: with its profile ARN, and without the model fields when `drop_fields`
+/// (external-IdP accounts are refused them). The ARN is spliced into the serialised bytes
+/// instead of serialising the ~100 KB body again, so the body's tree need not be kept; the
+/// result is byte for byte what serialising the changed body gives (see the tests).
 pub fn json_for_account(
-    body: &GenerateAssistantResponseRequest,
     json: &[u8],
+    fields: Option<&Value>,
     profile_arn: Option<&str>,
     drop_fields: bool,
 ) -> Result<Vec<u8>, Error> {
     // Members after `conversationState`, in declaration order: the ARN goes before the fields.
     let mut tail = Vec::new();
-    if let Some(fields) = &body.additional_model_request_fields {
+    if let Some(fields) = fields {
         tail.extend_from_slice(b",\"additionalModelRequestFields\":");
         tail.extend(to_json(fields)?);
     }
     tail.push(b'}');
-    if body.profile_arn.is_some() || !json.ends_with(&tail) {
-        let mut changed = body.clone();
+    // An ARN already there sits just before the tail (an ARN is at most 2,048 characters).
+    let before_tail = &json[..json.len().saturating_sub(tail.len())];
+    let near = &before_tail[before_tail.len().saturating_sub(2_100)..];
+    let has_arn = near.windows(14).any(|w| w == b",\"profileArn\":");
+    if has_arn || !json.ends_with(&tail) {
+        // Not a body `encode_request_and_json` made without an ARN: parse it and serialise
+        // the changed body (correct, slower; never taken on the request path).
+        let mut changed: GenerateAssistantResponseRequest = serde_json::from_slice(json)
+            .map_err(|e| Error::internal(format!("cannot read the Kiro request back: {e}")))?;
         changed.profile_arn = profile_arn.map(str::to_owned);
         if drop_fields {
             changed.additional_model_request_fields = None;

@@ -103,6 +103,21 @@ pub struct ModelRouter {
     clock: Arc<dyn Clock>,
 }
 
+/// The canonical request for each try: a copy while another candidate may follow, the request
+/// itself for the last (usually the only) one, so a 100 KB conversation is not copied for
+/// nothing.
+struct PerTry(Option<Request>);
+
+impl PerTry {
+    fn get(&mut self, last: bool) -> Request {
+        if last {
+            self.0.take().unwrap_or_default()
+        } else {
+            self.0.clone().unwrap_or_default()
+        }
+    }
+}
+
 /// The prepare phase's work, done once per request.
 struct Prepared {
     message_id: String,
@@ -204,9 +219,11 @@ impl ModelRouter {
     /// a Messages lane).
     pub async fn send(&self, request: Request) -> Result<Routed<EventStream>, Error> {
         let prepared = prepare();
-        self.route(&request.model, &prepared, |up, model| {
+        let client_model = request.model.clone();
+        let mut request = PerTry(Some(request));
+        self.route(&client_model, &prepared, |up, model, last| {
             let call = Call {
-                request: request.clone(),
+                request: request.get(last),
                 model,
                 message_id: prepared.message_id.clone(),
             };
@@ -223,13 +240,15 @@ impl ModelRouter {
         raw: RawMessages,
     ) -> Result<Routed<Lane>, Error> {
         let prepared = prepare();
-        self.route(&request.model, &prepared, |up, model| {
-            // Only what this candidate's lane takes is built: the canonical request's copy or
-            // the client's JSON tree, never both.
+        let client_model = request.model.clone();
+        let mut request = PerTry(Some(request));
+        self.route(&client_model, &prepared, |up, model, last| {
+            // Only what this candidate's lane takes is built: the canonical request (or its
+            // copy) or the client's JSON tree, never both.
             let try_lane = match up.messages() {
                 Some(lane) => Err((lane, raw.call(model))),
                 None => Ok(Call {
-                    request: request.clone(),
+                    request: request.get(last),
                     model,
                     message_id: prepared.message_id.clone(),
                 }),
@@ -255,19 +274,22 @@ impl ModelRouter {
         mut send: F,
     ) -> Result<Routed<T>, Error>
     where
-        F: FnMut(&'a Arc<dyn Upstream>, ResolvedModel) -> Fut,
+        F: FnMut(&'a Arc<dyn Upstream>, ResolvedModel, bool) -> Fut,
         Fut: std::future::Future<Output = Result<T, Error>>,
     {
         let mut tried: Vec<&str> = Vec::new();
         let mut last: Option<Error> = None;
         let mut last_throttled: Option<Error> = None;
-        for i in self.order(model) {
+        let order = self.order(model);
+        let candidates = order.len();
+        for (pos, i) in order.into_iter().enumerate() {
             let up = &self.upstreams[i];
             let Some(resolved) = up.resolve(model).await else {
                 continue;
             };
             tried.push(up.id());
-            let error = match self.try_one(i, send(up, resolved.clone()).await) {
+            let is_last = pos + 1 == candidates;
+            let error = match self.try_one(i, send(up, resolved.clone(), is_last).await) {
                 Tried::Answer(value) => {
                     return Ok(Routed {
                         value,
