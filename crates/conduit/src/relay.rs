@@ -89,6 +89,9 @@ where
 {
     async_stream::stream! {
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + ping, ping);
+        // The first batch goes out without waiting for more: the first token reaches the
+        // client as soon as it is ready.
+        let mut first = true;
         loop {
             tokio::select! {
                 biased;
@@ -100,6 +103,7 @@ where
                     // ready tasks run (twice: a chunk takes two rounds to come through) before
                     // writing, so that events already read from the upstream go out in one
                     // write instead of one each. Nothing waits on the network for this.
+                    let eager = std::mem::replace(&mut first, false);
                     let mut yielded = 0u32;
                     while more && out.len() < MAX_BATCH_BYTES {
                         match stream.next().now_or_never() {
@@ -107,7 +111,7 @@ where
                                 more = relay.absorb(item, &mut out);
                                 yielded = 0;
                             }
-                            None if yielded < YIELDS_BEFORE_WRITE => {
+                            None if !eager && yielded < YIELDS_BEFORE_WRITE => {
                                 run_others_once().await;
                                 yielded += 1;
                             }
