@@ -323,8 +323,8 @@ impl Upstream for KiroUpstream {
     /// catalogue; no fetch). A request that cannot be encoded counts as the client sent it.
     fn count_tokens(&self, request: &Request) -> u32 {
         let resolved = self.resolve(&request.model, &self.catalog.merged());
-        match convert::encode_request(request, &self.encode_options(request, &resolved)) {
-            Ok(body) => crate::count::body_tokens(&body),
+        match convert::encode_request_and_json(request, &self.encode_options(request, &resolved)) {
+            Ok((_, json)) => crate::count::json_tokens(&json),
             Err(_) => conduit_core::tokens::count_request(request),
         }
     }
